@@ -1,0 +1,33 @@
+# `make demo` and `make test` each create .venv when missing, install seglab into it, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO := demo
+
+export NO_ALBUMENTATIONS_UPDATE := 1
+
+.PHONY: install test lint demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/seglab data sample --out $(DEMO)/sample --overwrite
+	$(BIN)/seglab data check $(DEMO)/sample
+	$(BIN)/seglab data preview $(DEMO)/sample --out $(DEMO)/preview --num 12 --overwrite
+	@echo "Previews: $(DEMO)/preview/grid.png"
+
+clean:
+	rm -rf $(DEMO) .pytest_cache .ruff_cache

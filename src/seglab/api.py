@@ -1,0 +1,98 @@
+"""seglab's Python API: what the CLI calls, usable from a script or a notebook.
+
+>>> import seglab.api as sl
+>>> sl.write_sample("sample")  # doctest: +SKIP
+>>> report = sl.check_dataset("sample")  # doctest: +SKIP
+>>> report.ok  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from seglab.config import DataConfig
+from seglab.data.checks import CheckReport
+from seglab.data.dataset import open_dataset
+from seglab.errors import DataError
+
+__all__ = [
+    "check_dataset",
+    "convert_dataset",
+    "open_dataset",
+    "preview_dataset",
+    "write_sample",
+]
+
+
+def _config(path: str | Path | DataConfig | None, options: dict[str, Any]) -> DataConfig:
+    if isinstance(path, DataConfig):
+        return path.model_copy(update=options) if options else path
+    return DataConfig(path=path, **options)
+
+
+def check_dataset(path: str | Path | DataConfig | None = None, **options: Any) -> CheckReport:
+    """Validate a dataset and summarise it (see :mod:`seglab.data.checks`).
+
+    ``options`` are :class:`~seglab.config.DataConfig` fields (``annotations``, ``images``,
+    ``masks``, ``num_classes``, ``crowd``...).
+    """
+    from seglab.data.checks import check_dataset as _check
+
+    return _check(_config(path, options))
+
+
+def preview_dataset(
+    path: str | Path | DataConfig | None,
+    out: str | Path,
+    *,
+    split: str | None = None,
+    num: int = 16,
+    seed: int = 0,
+    overwrite: bool = False,
+    **options: Any,
+) -> list[Path]:
+    """Write overlay PNGs (image, coloured mask, contours) for ``num`` images and a grid PNG.
+
+    ``split`` defaults to the first split found (``train`` when there is one). Returns the paths
+    written, the grid last.
+    """
+    from seglab.data.dataset import open_split
+    from seglab.data.layout import discover
+    from seglab.data.preview import write_previews
+
+    config = _config(path, options)
+    specs = discover(
+        config.path, annotations=config.annotations, images=config.images, masks=config.masks
+    )
+    name = split or next(iter(specs))
+    if name not in specs:
+        raise DataError(f"no {name!r} split (found: {', '.join(specs)})", path=config.path)
+    source = open_split(specs[name], config)
+    return write_previews(source, out, num=num, seed=seed, overwrite=overwrite)
+
+
+def write_sample(out: str | Path, **options: Any) -> dict[str, Any]:
+    """Write the embedded sample dataset (see :func:`seglab.data.sample.write_sample`)."""
+    from seglab.data.sample import write_sample as _write
+
+    return _write(out, **options)
+
+
+def convert_dataset(
+    path: str | Path | DataConfig | None,
+    out: str | Path,
+    *,
+    to: str,
+    segmentation: str = "polygon",
+    overwrite: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Convert COCO <-> mask folders, or either to the seed's RLE CSV (``to``: masks, coco,
+    rle-csv); see :mod:`seglab.data.convert`."""
+    from seglab.data.convert import convert_dataset as _convert
+
+    return _convert(
+        _config(path, options), out, to=to, segmentation=segmentation, overwrite=overwrite
+    )

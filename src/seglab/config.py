@@ -1,0 +1,40 @@
+"""Typed configuration (pydantic v2). Configs are frozen: they flow top-down, never mutated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Config):
+    """Where a dataset is and how to read it.
+
+    Attributes
+    ----------
+    path: a dataset folder (COCO or mask folders, with or without train/val/test) or a COCO JSON.
+    annotations, images, masks: explicit locations, instead of or beside ``path``.
+    val_fraction: share of the train split held out for validation when there is no val split.
+    seed: seed of that split (the same seed gives the same split).
+    crowd: what COCO ``iscrowd`` regions become: ``ignore`` (255), ``foreground``, ``background``.
+    classes / num_classes: declare the classes of mask folders (values outside are errors).
+    allow_large_images: lift Pillow's decompression-bomb limit for trusted images.
+    strict: make a corrupt image met while training fatal instead of skipped with a warning.
+    """
+
+    path: Path | None = None
+    annotations: Path | None = None
+    images: Path | None = None
+    masks: Path | None = None
+    val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    seed: int = 0
+    crowd: Literal["ignore", "foreground", "background"] = "ignore"
+    classes: list[str] | None = None
+    num_classes: int | None = Field(None, ge=2)
+    allow_large_images: bool = False
+    strict: bool = False

@@ -1,0 +1,252 @@
+"""``seglab data check``: validate a dataset, summarise it, and name every problem.
+
+:func:`check_dataset` opens every split the way training will, then reads every image and label:
+it records unreadable or truncated images, image sizes that differ from the COCO JSON, invalid
+RLE, masks whose size differs from their image, mask values outside the classes, plus everything
+the readers found while parsing (missing files, unknown ids, bad polygons, paths escaping the
+dataset...). Each :class:`~seglab.data.base.Problem` names the file and the field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seglab.config import DataConfig
+from seglab.data.base import IGNORE_INDEX, Instance, Problem, ProblemLog, SegmentationSource
+from seglab.data.dataset import open_split
+from seglab.data.layout import discover
+from seglab.errors import DataError
+from seglab.io import read_image
+
+SMALL_OBJECT_PIXELS = 16
+"""Objects with fewer pixels than this are flagged: often annotation noise, or too small to learn
+at a reduced image size."""
+
+
+@dataclass
+class SplitSummary:
+    """What one split holds."""
+
+    name: str
+    kind: str
+    location: str
+    images_listed: int = 0
+    images_readable: int = 0
+    annotated: int = 0
+    unannotated: int = 0
+    unlisted_files: int = 0
+    classes: list[str] = field(default_factory=list)
+    class_pixels: list[int] = field(default_factory=list)
+    ignore_pixels: int = 0
+    objects_per_image: list[int] = field(default_factory=list)
+    object_areas: list[int] = field(default_factory=list)
+    small_objects: int = 0
+    image_sizes: Counter = field(default_factory=Counter)
+    channels: Counter = field(default_factory=Counter)
+    mapping: dict[str, Any] | None = None
+    small_examples: list[str] = field(default_factory=list)
+
+    @property
+    def class_share(self) -> list[float]:
+        """Share of labelled pixels per class (ignore pixels excluded)."""
+        total = sum(self.class_pixels)
+        return [c / total if total else 0.0 for c in self.class_pixels]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (sizes as ``"WxH"`` strings)."""
+        d = asdict(self)
+        d["image_sizes"] = {f"{w}x{h}": n for (w, h), n in self.image_sizes.items()}
+        d["channels"] = {str(k): v for k, v in self.channels.items()}
+        d["class_share"] = self.class_share
+        return d
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check_dataset`: one summary per split and every problem found."""
+
+    path: str
+    splits: list[SplitSummary]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems of severity ``error``."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems of severity ``warning``."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no error was found (warnings allowed)."""
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form of the whole report."""
+        return {
+            "path": self.path,
+            "ok": self.ok,
+            "splits": [s.to_dict() for s in self.splits],
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _coco_instances(source, index: int, h: int, w: int, log: ProblemLog) -> list[Instance]:
+    """Decode each annotation on its own so one bad RLE names its annotation id."""
+    out = []
+    for ann in source.annotations[source.items[index].key]:
+        try:
+            m = source.annotation_mask(ann, h, w)
+        except DataError as exc:
+            log.error(source.json_path, f"annotation id={ann.get('id')!r}", exc.reason)
+            continue
+        out.append(
+            Instance(
+                m.astype(bool),
+                source.category_index[ann["category_id"]],
+                bool(ann.get("iscrowd", 0)),
+                ann.get("id"),
+            )
+        )
+    return out
+
+
+def _check_item(
+    source: SegmentationSource, index: int, summary: SplitSummary, log: ProblemLog, allow_large
+) -> None:
+    item = source.items[index]
+    try:
+        image, meta = read_image(item.image_path, allow_large=allow_large)
+    except DataError as exc:
+        log.error(exc.path or item.image_path, exc.field, exc.reason)
+        return
+    summary.images_readable += 1
+    h, w = image.shape[:2]
+    summary.image_sizes[(w, h)] += 1
+    summary.channels[image.shape[2]] += 1
+    if meta.has_nonfinite:
+        log.warning(item.image_path, None, "image holds NaN or Inf values")
+    if not source.labelled:
+        return
+    if source.kind == "coco":
+        jh, jw = item.height, item.width
+        if jh is not None and (jh, jw) != (h, w):
+            note = ""
+            if meta.exif_transposed and meta.stored_size == (jw, jh):
+                note = " (the JSON gives the size before EXIF rotation; re-export the images)"
+            log.error(
+                source.json_path,
+                f"images (id={item.image_id!r}).width/height",
+                f"JSON says {jw}x{jh} but {item.image_path.name} is {w}x{h}{note}",
+            )
+            return
+        instances = _coco_instances(source, index, h, w, log)
+        from seglab.data.coco import compose_mask
+
+        mask = compose_mask(instances, h, w, crowd=source.crowd)
+    else:
+        try:
+            mask = source.load_mask(index)
+        except DataError as exc:
+            log.error(exc.path or item.mask_path, exc.field, exc.reason)
+            return
+        if mask.shape != (h, w):
+            log.error(
+                item.mask_path,
+                None,
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+                f"{item.image_path.name} is {w}x{h}",
+            )
+            return
+        instances = source.instances(index) if source.num_classes <= 16 else []
+        if item.mask_path.suffix.lower() in (".jpg", ".jpeg"):
+            log.warning(item.mask_path, None, "JPEG mask: lossy compression changes class values")
+    counts = np.bincount(mask[mask != IGNORE_INDEX].ravel(), minlength=source.num_classes)
+    for c in range(source.num_classes):
+        summary.class_pixels[c] += int(counts[c])
+    summary.ignore_pixels += int((mask == IGNORE_INDEX).sum())
+    objects = [i for i in instances if not i.iscrowd]
+    summary.objects_per_image.append(len(objects))
+    for inst in objects:
+        area = int(inst.mask.sum())
+        summary.object_areas.append(area)
+        if area < SMALL_OBJECT_PIXELS:
+            summary.small_objects += 1
+            ident = (
+                f"annotation id={inst.annotation_id!r} " if inst.annotation_id is not None else ""
+            )
+            summary.small_examples.append(f"{ident}in {item.image_path.name} ({area} px)")
+    if objects or (counts[1:].sum() > 0):
+        summary.annotated += 1
+    else:
+        summary.unannotated += 1
+
+
+def check_split(
+    source: SegmentationSource, name: str, *, allow_large: bool = False
+) -> tuple[SplitSummary, list[Problem]]:
+    """Read every image and label of one opened split; return its summary and problems."""
+    log = ProblemLog(list(source.problems))
+    location = str(getattr(source, "json_path", None) or getattr(source, "images_dir", source.root))
+    summary = SplitSummary(
+        name=name,
+        kind=source.kind,
+        location=location,
+        images_listed=len(source.items),
+        classes=list(source.classes),
+        class_pixels=[0] * source.num_classes,
+        unlisted_files=len(getattr(source, "unlisted_files", [])),
+    )
+    mapping = getattr(source, "mapping", None)
+    summary.mapping = mapping.to_json() if mapping is not None else None
+    for i in range(len(source)):
+        _check_item(source, i, summary, log, allow_large)
+    if summary.small_objects:
+        shown = "; ".join(summary.small_examples[:5])
+        log.warning(
+            location,
+            None,
+            f"{summary.small_objects} very small objects (< {SMALL_OBJECT_PIXELS} px): {shown}"
+            + (" ..." if summary.small_objects > 5 else ""),
+        )
+    return summary, log.problems
+
+
+def check_dataset(config: DataConfig | str | Path) -> CheckReport:
+    """Validate every split of a dataset and summarise it.
+
+    Raises
+    ------
+    DataError
+        Only when no dataset can be found at all; every other fault is in the report.
+
+    Examples
+    --------
+    >>> report = check_dataset("cig_butts")  # doctest: +SKIP
+    >>> report.ok, [str(p) for p in report.errors][:3]  # doctest: +SKIP
+    """
+    if not isinstance(config, DataConfig):
+        config = DataConfig(path=Path(config))
+    specs = discover(
+        config.path, annotations=config.annotations, images=config.images, masks=config.masks
+    )
+    splits, problems = [], []
+    for name, spec in specs.items():
+        try:
+            source = open_split(spec, config)
+        except DataError as exc:
+            problems.append(Problem("error", exc.path or str(spec.root), exc.field, exc.reason))
+            continue
+        summary, found = check_split(source, name, allow_large=config.allow_large_images)
+        splits.append(summary)
+        problems.extend(found)
+    where = config.path or config.annotations or config.images
+    return CheckReport(str(where), splits, problems)

@@ -1,0 +1,159 @@
+"""Opening datasets by config, seeded splits, and the torch ``Dataset`` over any source.
+
+>>> from seglab.data import open_dataset
+>>> train = open_dataset("cig_butts", split="train")  # doctest: +SKIP
+>>> image, mask = train.load(0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from seglab.config import DataConfig
+from seglab.data.base import SegmentationSource
+from seglab.data.layout import SplitSpec, discover
+from seglab.errors import DataError, SeglabError
+
+Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def open_split(spec: SplitSpec, config: DataConfig | None = None) -> SegmentationSource:
+    """Open one split found by :func:`seglab.data.layout.discover`."""
+    from seglab.data.coco import CocoSource
+    from seglab.data.folders import FolderSource
+    from seglab.data.images import ImageFolderSource
+
+    config = config or DataConfig()
+    if spec.kind == "coco":
+        source: SegmentationSource = CocoSource(
+            spec.annotations, spec.images, root=spec.root, crowd=config.crowd
+        )
+    elif spec.kind == "masks":
+        source = FolderSource(
+            spec.images,
+            spec.masks,
+            root=spec.root,
+            classes=config.classes,
+            num_classes=config.num_classes,
+        )
+    else:
+        source = ImageFolderSource(spec.images, root=spec.root)
+    source.allow_large = config.allow_large_images
+    return source
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """A reproducible train/val split of ``range(n)``: the same ``seed`` gives the same split.
+
+    At least one image goes to each side when ``n >= 2`` and ``val_fraction > 0``.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise SeglabError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if n < 2 or val_fraction == 0:
+        return list(range(n)), []
+    n_val = min(n - 1, max(1, round(n * val_fraction)))
+    order = np.random.default_rng(seed).permutation(n)
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+def subset(source: SegmentationSource, indices: list[int]) -> SegmentationSource:
+    """A view of ``source`` with only the items at ``indices`` (problems are shared)."""
+    out = copy.copy(source)
+    out.items = [source.items[i] for i in indices]
+    return out
+
+
+def open_dataset(
+    path: str | Path | DataConfig | None = None, *, split: str = "train", **options
+) -> SegmentationSource:
+    """Open split ``train``, ``val`` or ``test`` of a dataset.
+
+    ``path`` is a dataset path or a :class:`~seglab.config.DataConfig`; ``options`` are
+    DataConfig fields. Without a val split on disk, ``train`` and ``val`` are a seeded split of
+    the train images (``val_fraction``, ``seed``).
+
+    Raises
+    ------
+    DataError
+        The split does not exist, or the dataset cannot be read at all.
+    """
+    config = path if isinstance(path, DataConfig) else DataConfig(path=path, **options)
+    specs = discover(
+        config.path, annotations=config.annotations, images=config.images, masks=config.masks
+    )
+    if split in specs:
+        source = open_split(specs[split], config)
+        if split == "train" and "val" not in specs and config.val_fraction > 0:
+            source = subset(source, split_indices(len(source), config.val_fraction, config.seed)[0])
+        return source
+    if split == "val" and "train" in specs and config.val_fraction > 0:
+        source = open_split(specs["train"], config)
+        return subset(source, split_indices(len(source), config.val_fraction, config.seed)[1])
+    raise DataError(
+        f"no {split!r} split (found: {', '.join(specs) or 'none'})",
+        path=config.path or config.images or config.annotations,
+    )
+
+
+def image_to_tensor(image: np.ndarray):
+    """``H x W x C`` uint8 (scaled to [0, 1]) or float array -> ``C x H x W`` float32 tensor."""
+    import torch
+
+    arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+class SegmentationDataset:
+    """A torch ``Dataset`` of ``(image, mask)``: float32 ``C x H x W`` and int64 ``H x W``.
+
+    ``transform`` takes and returns numpy ``(image, mask)``. An image or mask that cannot be
+    read is skipped with a warning naming the file (another item is returned in its place), so an
+    epoch never crashes on one bad file; ``strict=True`` raises instead.
+    """
+
+    def __init__(
+        self,
+        source: SegmentationSource,
+        transform: Transform | None = None,
+        *,
+        strict: bool = False,
+    ):
+        if len(source) == 0:
+            raise DataError("the dataset has no usable images", path=source.root)
+        self.source = source
+        self.transform = transform
+        self.strict = strict
+        self.bad: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _load(self, index: int):
+        image, mask = self.source.load(index)
+        if self.transform is not None:
+            image, mask = self.transform(image, mask)
+        return image, mask
+
+    def __getitem__(self, index: int):
+        import torch
+
+        n = len(self.source)
+        for step in range(n):
+            i = (index + step) % n
+            if i in self.bad:
+                continue
+            try:
+                image, mask = self._load(i)
+            except DataError as exc:
+                if self.strict:
+                    raise
+                self.bad.add(i)
+                warnings.warn(f"skipping unreadable item: {exc}", RuntimeWarning, stacklevel=2)
+                continue
+            return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask, np.int64))
+        raise DataError("no readable image left in the dataset", path=self.source.root)

@@ -1,0 +1,77 @@
+"""The CLI: help with examples on every command, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from seglab.cli import main
+from tests.builders import coco_dataset
+
+COMMANDS = [[], ["data"], ["data", "check"], ["data", "preview"], ["data", "sample"],
+            ["data", "convert"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command, capsys):
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage" in out
+    if len(command) == 2:
+        assert "Examples" in out and f"seglab {' '.join(command)}" in out
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys; from seglab.cli import main; main(['--help']); "
+        "heavy = [m for m in ('torch', 'cv2', 'pycocotools', 'skimage') if m in sys.modules]; "
+        "print('HEAVY', heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert "HEAVY []" in out
+
+
+def test_check_exit_codes(tmp_path, capsys):
+    coco_dataset(tmp_path / "good")
+    assert main(["data", "check", str(tmp_path / "good")]) == 0
+    assert "data check OK" in capsys.readouterr().out
+    coco_dataset(
+        tmp_path / "bad",
+        annotations=[{"id": 3, "image_id": 1, "category_id": 9, "segmentation": [[1, 1, 5, 5]]}],
+    )
+    json_out = tmp_path / "report.json"
+    assert main(["data", "check", str(tmp_path / "bad"), "--json", str(json_out)]) == 1
+    out = capsys.readouterr().out
+    assert "annotations[0] (id=3).category_id" in out and "FAILED" in out
+    assert '"severity": "error"' in json_out.read_text()
+
+
+def test_missing_path_is_a_clean_error(tmp_path, capsys):
+    assert main(["data", "check", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "dataset path not found" in err and "Traceback" not in err
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    assert main(["data", "check", "--no-such-flag"]) == 2
+    assert "No such option" in capsys.readouterr().err
+
+
+def test_sample_check_preview_convert_end_to_end(tmp_path, capsys):
+    sample = tmp_path / "sample"
+    args = ["--train", "3", "--val", "2", "--test", "1", "--size", "128"]
+    assert main(["data", "sample", "--out", str(sample), *args]) == 0
+    assert (sample / "train" / "coco_annotations.json").is_file()
+    assert main(["data", "sample", "--out", str(sample), *args]) == 2  # refuses to overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["data", "check", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "train (coco)" in out and "val (coco)" in out and "test (images)" in out
+    assert main(["data", "preview", str(sample), "--out", str(tmp_path / "pv"), "-n", "2"]) == 0
+    assert (tmp_path / "pv" / "grid.png").is_file()
+    conv = tmp_path / "masks"
+    assert main(["data", "convert", str(sample), "--to", "masks", "--out", str(conv)]) == 0
+    assert main(["data", "check", str(conv)]) == 0
+    assert "train (masks)" in capsys.readouterr().out
