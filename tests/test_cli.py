@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from PIL import Image
 
 from seglab.cli import main
 from tests.builders import coco_dataset
@@ -68,9 +69,12 @@ def test_sample_check_preview_convert_end_to_end(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert main(["data", "check", str(sample)]) == 0
     out = capsys.readouterr().out
-    assert "train (coco)" in out and "val (coco)" in out and "test (images)" in out
+    assert out.index("train (coco)") < out.index("val (coco)") < out.index("test (images)")
     assert main(["data", "preview", str(sample), "--out", str(tmp_path / "pv"), "-n", "2"]) == 0
     assert (tmp_path / "pv" / "grid.png").is_file()
+    panels = sorted(p for p in (tmp_path / "pv").glob("*.png") if p.name != "grid.png")
+    assert len(panels) == 2  # from the labelled train split: image | overlay, side by side
+    assert all(Image.open(p).size == (2 * 128 + 4, 128) for p in panels)
     conv = tmp_path / "masks"
     assert main(["data", "convert", str(sample), "--to", "masks", "--out", str(conv)]) == 0
     assert main(["data", "check", str(conv)]) == 0

@@ -55,8 +55,8 @@ def preview_dataset(
 ) -> list[Path]:
     """Write overlay PNGs (image, coloured mask, contours) for ``num`` images and a grid PNG.
 
-    ``split`` defaults to the first split found (``train`` when there is one). Returns the paths
-    written, the grid last.
+    ``split`` defaults to the first labelled split (``train`` when there is one). Returns the
+    paths written, the grid last.
     """
     from seglab.data.dataset import open_split
     from seglab.data.layout import discover
@@ -66,7 +66,8 @@ def preview_dataset(
     specs = discover(
         config.path, annotations=config.annotations, images=config.images, masks=config.masks
     )
-    name = split or next(iter(specs))
+    labelled = [n for n, spec in specs.items() if spec.kind != "images"]
+    name = split or (labelled or list(specs))[0]
     if name not in specs:
         raise DataError(f"no {name!r} split (found: {', '.join(specs)})", path=config.path)
     source = open_split(specs[name], config)

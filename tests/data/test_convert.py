@@ -10,14 +10,12 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from pycocotools import mask as coco_mask
 
 from seglab.config import DataConfig
 from seglab.data.base import IGNORE_INDEX
 from seglab.data.coco import CocoSource
 from seglab.data.convert import (
     convert_dataset,
-    mask_to_segmentation,
     source_to_coco,
     source_to_masks,
     source_to_rle_csv,
@@ -25,7 +23,13 @@ from seglab.data.convert import (
 from seglab.data.folders import FolderSource
 from seglab.data.images import ImageFolderSource
 from seglab.data.preview import class_colours
-from seglab.data.rle import decode_coco_rle, decode_rle, encode_coco_rle, read_rle_csv
+from seglab.data.rle import (
+    decode_coco_rle,
+    decode_rle,
+    encode_coco_rle,
+    polygons_to_mask,
+    read_rle_csv,
+)
 from seglab.errors import ConfigError, SeglabError
 from seglab.io import read_mask
 
@@ -63,8 +67,7 @@ def save_png(path: Path, array: np.ndarray) -> None:
 
 
 def poly_mask(poly: list[float], size: tuple[int, int]) -> np.ndarray:
-    h, w = size
-    return coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects([poly], h, w))).astype(bool)
+    return polygons_to_mask([poly], *size).astype(bool)
 
 
 def make_coco_dataset(root: Path, *, multiclass: bool = False) -> Path:
@@ -259,7 +262,7 @@ def test_masks_to_coco_polygons_fit_discs_and_keep_holes(tmp_path):
         if isinstance(seg, dict):
             drawn = decode_coco_rle(seg).astype(bool)
         else:
-            drawn = coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects(seg, h, w))) > 0
+            drawn = polygons_to_mask(seg, h, w) > 0
         best = max(iou(drawn, t) for t in truth)
         assert best >= 0.9, (ann["id"], best)
         assert ann["area"] == float(max(truth, key=lambda t: iou(drawn, t)).sum())
@@ -290,24 +293,6 @@ def test_coco_to_coco_keeps_crowds_holes_and_masks(tmp_path):
     expected, got = masks_by_key(src), masks_by_key(back)
     for key in expected:
         np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
-
-
-def test_mask_to_segmentation_small_objects_use_rle():
-    dot = np.zeros((16, 16), np.uint8)
-    dot[5, 5] = 1
-    assert isinstance(mask_to_segmentation(dot), dict)
-    line = np.zeros((16, 16), np.uint8)
-    line[3, 2:12] = 1
-    seg = mask_to_segmentation(line)
-    drawn = (
-        decode_coco_rle(seg)
-        if isinstance(seg, dict)
-        else coco_mask.decode(coco_mask.merge(coco_mask.frPyObjects(seg, 16, 16)))
-    )
-    assert iou(drawn > 0, line > 0) >= 0.9
-    assert isinstance(mask_to_segmentation(line, segmentation="rle"), dict)
-    with pytest.raises(ConfigError, match="polygon, rle"):
-        mask_to_segmentation(line, segmentation="mesh")
 
 
 # ----------------------------------------------------------------------------- RLE CSV

@@ -97,3 +97,11 @@ def test_mask_folder_dataset_through_torch(tmp_path):
     mask_dataset(tmp_path, {"x": mask})
     image, target = SegmentationDataset(open_dataset(tmp_path, val_fraction=0))[0]
     assert image.shape == (3, 16, 16) and int(target.sum()) == 9
+
+
+def test_splits_are_listed_train_val_test(tmp_path):
+    from seglab.data import discover
+
+    for name in ("test", "val", "train"):
+        _many(tmp_path / name, 2)
+    assert list(discover(tmp_path)) == ["train", "val", "test"]

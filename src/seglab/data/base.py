@@ -57,6 +57,22 @@ class ProblemLog:
 
 
 @dataclass(frozen=True)
+class FileLog:
+    """A :class:`ProblemLog` bound to one file, so callers name only the field."""
+
+    log: ProblemLog
+    path: str | Path
+
+    def error(self, fld: str | None, message: str) -> None:
+        """Record an error in this file."""
+        self.log.error(self.path, fld, message)
+
+    def warning(self, fld: str | None, message: str) -> None:
+        """Record a warning in this file."""
+        self.log.warning(self.path, fld, message)
+
+
+@dataclass(frozen=True)
 class Item:
     """One image of a dataset (and where its label lives)."""
 

@@ -23,13 +23,20 @@ Semantics
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seglab.data.base import IGNORE_INDEX, Instance, Item, ProblemLog, SegmentationSource
+from seglab.data.base import (
+    IGNORE_INDEX,
+    FileLog,
+    Instance,
+    Item,
+    ProblemLog,
+    SegmentationSource,
+)
+from seglab.data.coco_fields import check_geometry, is_id, is_number, resolve_file_name
 from seglab.errors import DataError
 
 CROWD_MODES = ("ignore", "foreground", "background")
@@ -93,34 +100,6 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
-def _is_id(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value != ""
-    )
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def resolve_file_name(file_name: str, images_dir: Path, root: Path) -> tuple[Path | None, str]:
-    """Resolve a COCO ``file_name`` inside the dataset, refusing names that escape it.
-
-    Tries ``images_dir/file_name``, ``root/file_name`` and ``images_dir/<basename>``, in that
-    order. Returns ``(path or None, reason)``; the reason is empty when the path is usable.
-    """
-    name = file_name.replace("\\", "/")
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":") or Path(name).is_absolute():
-        return None, "absolute path refused: file names must be relative to the images folder"
-    if ".." in Path(name).parts:
-        return None, "path with '..' refused: it would read a file outside the dataset"
-    candidates = [images_dir / name, root / name, images_dir / Path(name).name]
-    for cand in candidates:
-        if cand.is_file():
-            return cand, ""
-    return None, f"image file not found (looked for {candidates[0]})"
-
-
 class CocoSource(SegmentationSource):
     """A COCO split: validated image records, annotations grouped by image, class list."""
 
@@ -148,6 +127,7 @@ class CocoSource(SegmentationSource):
         self.annotations: dict[str, list[dict[str, Any]]] = {}
         log = ProblemLog()
         super().__init__(root, [], [], log)
+        self.file_log = FileLog(log, self.json_path)
         self._parse(_read_json(self.json_path))
 
     # -- parsing -------------------------------------------------------------------------
@@ -182,7 +162,7 @@ class CocoSource(SegmentationSource):
         path, seen = self.json_path, {}
         for i, cat in enumerate(cats):
             fld = f"categories[{i}]"
-            if not isinstance(cat, dict) or not _is_id(cat.get("id")):
+            if not isinstance(cat, dict) or not is_id(cat.get("id")):
                 self.log.error(path, fld, "category needs an integer or string 'id'")
                 continue
             if cat["id"] in seen:
@@ -222,7 +202,7 @@ class CocoSource(SegmentationSource):
                 self.log.error(path, fld, "image record must be an object")
                 continue
             iid = rec.get("id")
-            if not _is_id(iid):
+            if not is_id(iid):
                 self.log.error(
                     path, f"{fld}.id", f"image id must be an integer or string, got {iid!r}"
                 )
@@ -238,7 +218,12 @@ class CocoSource(SegmentationSource):
             w, h = rec.get("width"), rec.get("height")
             if w is not None or h is not None:
                 if not (
-                    _number(w) and _number(h) and int(w) == w and int(h) == h and w > 0 and h > 0
+                    is_number(w)
+                    and is_number(h)
+                    and int(w) == w
+                    and int(h) == h
+                    and w > 0
+                    and h > 0
                 ):
                     self.log.error(
                         path,
@@ -296,133 +281,9 @@ class CocoSource(SegmentationSource):
                 )
                 continue
             item = images[iid]
-            if self._validate_geometry(ann, item, fld):
+            if check_geometry(ann, item.width, item.height, fld, self.file_log):
                 self.annotations[item.key].append(ann)
         self.items = list(images.values())
-
-    def _validate_geometry(self, ann: dict[str, Any], item: Item, fld: str) -> bool:
-        """Check segmentation and bbox; return whether the annotation can be used."""
-        path, w, h = self.json_path, item.width, item.height
-        bbox = ann.get("bbox")
-        if bbox is not None:
-            if not (isinstance(bbox, list) and len(bbox) == 4 and all(_number(v) for v in bbox)):
-                self.log.error(
-                    path, f"{fld}.bbox", f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}"
-                )
-            elif bbox[2] < 0 or bbox[3] < 0:
-                self.log.error(path, f"{fld}.bbox", f"bbox has negative width or height: {bbox}")
-            elif w is not None and h is not None:
-                x0, y0, x1, y1 = bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]
-                if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-                    self.log.error(
-                        path, f"{fld}.bbox", f"bbox {bbox} lies entirely outside the {w}x{h} image"
-                    )
-                elif x0 < -1 or y0 < -1 or x1 > w + 1 or y1 > h + 1:
-                    self.log.warning(
-                        path, f"{fld}.bbox", f"bbox {bbox} extends outside the {w}x{h} image"
-                    )
-        seg = ann.get("segmentation")
-        if seg is None or seg == [] or seg == {}:
-            self.log.warning(
-                path,
-                f"{fld}.segmentation",
-                "no segmentation (box-only annotation): not used for masks",
-            )
-            return False
-        if isinstance(seg, dict):
-            return self._validate_rle(seg, item, f"{fld}.segmentation")
-        if not isinstance(seg, list):
-            self.log.error(
-                path,
-                f"{fld}.segmentation",
-                f"must be a list of polygons or an RLE object, got {type(seg).__name__}",
-            )
-            return False
-        usable = 0
-        for j, poly in enumerate(seg):
-            pf = f"{fld}.segmentation[{j}]"
-            if not isinstance(poly, list) or not all(_number(v) for v in poly):
-                self.log.error(
-                    path, pf, "polygon must be a flat list of finite numbers [x1, y1, x2, y2, ...]"
-                )
-                continue
-            if len(poly) == 4:
-                self.log.error(
-                    path,
-                    pf,
-                    "polygon of 4 numbers (2 points): pycocotools would draw it as a box; "
-                    "fix or delete it",
-                )
-                continue
-            if len(poly) % 2:
-                self.log.error(path, pf, f"polygon has an odd number of coordinates ({len(poly)})")
-                continue
-            if len(poly) < 6:
-                self.log.warning(
-                    path,
-                    pf,
-                    f"polygon with fewer than 3 points ({len(poly) // 2}) has no area: skipped",
-                )
-                continue
-            if w is not None and h is not None:
-                xs, ys = poly[0::2], poly[1::2]
-                if max(xs) <= 0 or max(ys) <= 0 or min(xs) >= w or min(ys) >= h:
-                    self.log.error(path, pf, f"polygon lies entirely outside the {w}x{h} image")
-                    continue
-                if min(xs) < -1 or min(ys) < -1 or max(xs) > w + 1 or max(ys) > h + 1:
-                    self.log.warning(
-                        path,
-                        pf,
-                        f"polygon extends outside the {w}x{h} image (x {min(xs):g}..{max(xs):g}, "
-                        f"y {min(ys):g}..{max(ys):g}); clipped",
-                    )
-            usable += 1
-        return usable > 0  # only the usable parts are drawn (see annotation_mask)
-
-    def _validate_rle(self, seg: dict[str, Any], item: Item, fld: str) -> bool:
-        path = self.json_path
-        size, counts = seg.get("size"), seg.get("counts")
-        if size is None or counts is None:
-            missing = "size" if size is None else "counts"
-            self.log.error(path, fld, f'RLE is missing "{missing}"')
-            return False
-        if not (
-            isinstance(size, list)
-            and len(size) == 2
-            and all(isinstance(v, int) and v > 0 for v in size)
-        ):
-            self.log.error(path, f"{fld}.size", f"RLE size must be [height, width], got {size!r}")
-            return False
-        if item.height is not None and (size[0], size[1]) != (item.height, item.width):
-            self.log.error(
-                path,
-                f"{fld}.size",
-                f"RLE size {size} differs from the image's [height, width] "
-                f"[{item.height}, {item.width}]",
-            )
-            return False
-        if isinstance(counts, list):
-            if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-                self.log.error(
-                    path, f"{fld}.counts", "uncompressed RLE counts must be non-negative integers"
-                )
-                return False
-            if sum(counts) != size[0] * size[1]:
-                self.log.error(
-                    path,
-                    f"{fld}.counts",
-                    f"uncompressed RLE counts sum to {sum(counts)}, "
-                    f"not height*width = {size[0] * size[1]}",
-                )
-                return False
-        elif not isinstance(counts, (str, bytes)):
-            self.log.error(
-                path,
-                f"{fld}.counts",
-                f"RLE counts must be a list or a string, got {type(counts).__name__}",
-            )
-            return False
-        return True
 
     def _find_unlisted(self, images: dict[Any, Item]) -> None:
         from seglab.io import is_image_file

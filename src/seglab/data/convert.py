@@ -9,12 +9,11 @@ gives class-index masks, so every conversion starts from those:
   255 ignored); multiclass datasets as palette PNGs of class indices (colours from
   :func:`~seglab.data.preview.class_colours`, 255 = ignore, grey). ``classes.json`` says which.
 * **coco**: one annotation per object (:meth:`SegmentationSource.instances`: COCO annotations,
-  or connected components of each class in mask folders). Polygons come from the object
-  outline, grown by half a pixel so that they cover the boundary pixels (pycocotools fills the
-  pixels whose centres lie inside). An object with a hole, one whose outline has fewer than 3
-  points, or one whose polygon would cover it with IoU below :data:`MIN_POLYGON_IOU` is written
-  as compressed RLE instead, so nothing is lost. Crowd regions stay ``iscrowd`` RLE. Ignored
-  pixels of mask folders are not objects and are not written.
+  or connected components of each class in mask folders), its ``segmentation`` from
+  :func:`~seglab.data.polygons.mask_to_segmentation`: polygons grown by half a pixel around the
+  object's pixels, or compressed RLE where polygons fall short (holes, tiny objects, IoU below
+  :data:`~seglab.data.polygons.MIN_POLYGON_IOU`), so nothing is lost. Crowd regions stay
+  ``iscrowd`` RLE. Ignored pixels of mask folders are not objects and are not written.
 * **rle-csv**: the seed's ``img_id,rle_mask`` (binary) or ``img_id,class,rle_mask``
   (multiclass, one row per image and class present); ``img_id`` is the image's file name.
 
@@ -36,19 +35,17 @@ import numpy as np
 
 from seglab.config import DataConfig
 from seglab.data.base import IGNORE_INDEX, SegmentationSource, warn_problems
-from seglab.data.preview import IGNORE_COLOUR, class_colours, prepare_out
-from seglab.data.rle import (
-    RLE_CSV_HEADER,
-    decode_coco_rle,
-    encode_coco_rle,
-    encode_rle,
-    write_rle_csv,
+from seglab.data.polygons import (
+    MIN_POLYGON_IOU,
+    SEGMENTATIONS,
+    mask_bbox,
+    mask_to_segmentation,
 )
+from seglab.data.preview import IGNORE_COLOUR, class_colours, prepare_out
+from seglab.data.rle import RLE_CSV_HEADER, encode_coco_rle, encode_rle, write_rle_csv
 from seglab.errors import ConfigError, DataError, SeglabError
 
 FORMATS = ("masks", "coco", "rle-csv")
-SEGMENTATIONS = ("polygon", "rle")
-MIN_POLYGON_IOU = 0.9
 MULTICLASS_CSV_HEADER = ("img_id", "class", "rle_mask")
 
 
@@ -257,77 +254,6 @@ def _write_mask(path: Path, mask: np.ndarray, *, palette: np.ndarray | None = No
 # ----------------------------------------------------------------------------- COCO
 
 
-def _unit_normals(edges: np.ndarray) -> np.ndarray:
-    normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-
-
-def _grow(points: np.ndarray, distance: float = 0.5) -> np.ndarray:
-    """Move an outline through pixel centres outward by ``distance`` (mitred corners)."""
-    pts = points.astype(np.float64) + 0.5  # pixel (x, y) covers [x, x+1) in COCO coordinates
-    n1 = _unit_normals(pts - np.roll(pts, 1, axis=0))
-    n2 = _unit_normals(np.roll(pts, -1, axis=0) - pts)
-    normal = n1 + n2
-    scale = np.maximum((n1 * normal).sum(axis=1, keepdims=True), 0.5)  # mitre, capped at 2x
-    x, y = pts[:, 0], pts[:, 1]
-    area = float((x * np.roll(y, -1) - np.roll(x, -1) * y).sum())
-    return pts + (1.0 if area > 0 else -1.0) * distance * normal / scale
-
-
-def _polygons(mask: np.ndarray) -> list[list[float]] | None:
-    """Polygons covering ``mask``, or None when it needs RLE (holes, tiny or poor fit)."""
-    from pycocotools import mask as coco_mask
-
-    h, w = mask.shape
-    found, hierarchy = cv2.findContours(
-        mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE
-    )
-    if hierarchy is None or (hierarchy[0][:, 3] >= 0).any():
-        return None
-    polys = []
-    for contour in found:
-        points = contour.reshape(-1, 2)
-        if len(points) < 3:
-            return None
-        grown = _grow(points)
-        grown[:, 0] = np.clip(grown[:, 0], 0, w)
-        grown[:, 1] = np.clip(grown[:, 1], 0, h)
-        polys.append([round(float(v), 2) for v in grown.ravel()])
-    drawn = decode_coco_rle(coco_mask.merge(coco_mask.frPyObjects(polys, h, w))).astype(bool)
-    union = np.logical_or(drawn, mask).sum()
-    if union == 0 or np.logical_and(drawn, mask).sum() / union < MIN_POLYGON_IOU:
-        return None
-    return polys
-
-
-def mask_to_segmentation(mask: np.ndarray, *, segmentation: str = "polygon") -> list | dict:
-    """COCO ``segmentation`` of one object's ``H x W`` binary mask.
-
-    ``"polygon"`` gives a list of polygons ``[x1, y1, x2, y2, ...]`` when they represent the
-    object faithfully (no holes, at least 3 points, IoU >= :data:`MIN_POLYGON_IOU`), else
-    compressed RLE; ``"rle"`` always gives compressed RLE.
-
-    >>> m = np.zeros((8, 8), np.uint8)
-    >>> m[2:5, 3:7] = 1
-    >>> mask_to_segmentation(m)
-    [[3.0, 2.0, 3.0, 5.0, 7.0, 5.0, 7.0, 2.0]]
-    """
-    _check_choice(segmentation, SEGMENTATIONS, "segmentation")
-    mask = np.asarray(mask) != 0
-    if segmentation == "polygon":
-        polys = _polygons(mask)
-        if polys is not None:
-            return polys
-    return encode_coco_rle(mask)
-
-
-def _bbox(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    x0, y0 = int(xs.min()), int(ys.min())
-    return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
-
-
 def _item_size(source: SegmentationSource, index: int) -> tuple[int, int]:
     size = getattr(source, "image_size", None)
     if size is not None:
@@ -430,7 +356,7 @@ def source_to_coco(
                     "category_id": int(inst.class_index),
                     "segmentation": seg,
                     "area": float(area),
-                    "bbox": _bbox(mask),
+                    "bbox": mask_bbox(mask),
                     "iscrowd": int(bool(inst.iscrowd)),
                 }
             )
@@ -610,6 +536,8 @@ def _convert_split(
     }
 
 
+# MIN_POLYGON_IOU, SEGMENTATIONS and mask_to_segmentation live in seglab.data.polygons; they
+# stay importable from here.
 __all__ = [
     "FORMATS",
     "MIN_POLYGON_IOU",

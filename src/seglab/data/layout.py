@@ -103,7 +103,8 @@ def discover(
             if spec is not None:
                 splits[name] = spec
     if splits:
-        return splits
+        order = ("train", "val", "test")
+        return {name: splits[name] for name in order if name in splits}
     if images is not None:
         return {"train": SplitSpec("train", "images", path, Path(images))}
     spec = _split_spec("train", path)
