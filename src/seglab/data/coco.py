@@ -128,6 +128,7 @@ class CocoSource(SegmentationSource):
         log = ProblemLog()
         super().__init__(root, [], [], log)
         self.file_log = FileLog(log, self.json_path)
+        self._rles: dict[str, list[dict]] = {}
         self._parse(_read_json(self.json_path))
 
     # -- parsing -------------------------------------------------------------------------
@@ -322,46 +323,92 @@ class CocoSource(SegmentationSource):
         w, h = read_image_size(item.image_path)
         return h, w
 
-    def annotation_mask(self, ann: dict[str, Any], height: int, width: int) -> np.ndarray:
-        """Binary ``H x W`` uint8 mask of one annotation (polygons or RLE) via pycocotools."""
-        from seglab.data.rle import decode_coco_rle, polygons_to_mask
+    def annotation_rle(self, ann: dict[str, Any], height: int, width: int) -> dict:
+        """One annotation (polygons or RLE) as a validated pycocotools RLE object."""
+        from seglab.data.rle import coco_rle_object, polygons_to_rle
 
         seg = ann["segmentation"]
-        fld = f"annotation id={ann.get('id')!r}.segmentation"
         if isinstance(seg, dict):
-            return decode_coco_rle(seg, height=height, width=width, path=self.json_path, field=fld)
+            fld = f"annotation id={ann.get('id')!r}.segmentation"
+            return coco_rle_object(seg, height=height, width=width, path=self.json_path, field=fld)
         polys = [p for p in seg if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
-        return polygons_to_mask(polys, height, width)
+        return polygons_to_rle(polys, height, width)
+
+    def annotation_mask(self, ann: dict[str, Any], height: int, width: int) -> np.ndarray:
+        """Binary ``H x W`` uint8 mask of one annotation (polygons or RLE) via pycocotools."""
+        from seglab.data.rle import decode_rle_objects
+
+        rle = self.annotation_rle(ann, height, width)
+        return np.ascontiguousarray(decode_rle_objects([rle])[:, :, 0])
+
+    def _decoded(self, index: int) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """Annotations of item ``index``, their masks (``H x W x N``) and areas, decoded at once.
+
+        The validated RLE objects are cached per image, so the checks of compressed strings run
+        once per annotation, not once per epoch.
+        """
+        from pycocotools import mask as mask_utils
+
+        from seglab.data.rle import decode_rle_objects
+
+        h, w = self.image_size(index)
+        key = self.items[index].key
+        anns = self.annotations[key]
+        if key not in self._rles:
+            self._rles[key] = [self.annotation_rle(ann, h, w) for ann in anns]
+        rles = self._rles[key]
+        if not rles:
+            return anns, np.zeros((h, w, 0), np.uint8), np.zeros(0, np.int64)
+        return anns, decode_rle_objects(rles), np.asarray(mask_utils.area(rles), np.int64)
 
     def instances(self, index: int) -> list[Instance]:
         """One :class:`Instance` per usable annotation of item ``index``, in JSON order."""
-        h, w = self.image_size(index)
+        anns, stack, _ = self._decoded(index)
         return [
             Instance(
-                mask=self.annotation_mask(ann, h, w).astype(bool),
+                mask=stack[:, :, k].astype(bool),
                 class_index=self.category_index[ann["category_id"]],
                 iscrowd=bool(ann.get("iscrowd", 0)),
                 annotation_id=ann.get("id"),
             )
-            for ann in self.annotations[self.items[index].key]
+            for k, ann in enumerate(anns)
         ]
 
     def load_mask(self, index: int) -> np.ndarray:
         """Class-index mask of item ``index`` (see the module docstring for overlaps and crowds)."""
-        h, w = self.image_size(index)
-        return compose_mask(self.instances(index), h, w, crowd=self.crowd)
+        anns, stack, areas = self._decoded(index)
+        classes = [self.category_index[a["category_id"]] for a in anns]
+        crowds = [bool(a.get("iscrowd", 0)) for a in anns]
+        h, w = stack.shape[:2]
+        return paint_mask(
+            (stack[:, :, k] for k in range(len(anns))), classes, crowds, areas, h, w, self.crowd
+        )
+
+
+def paint_mask(masks, classes, crowds, areas, height, width, crowd="ignore") -> np.ndarray:
+    """Paint binary masks into one class-index mask: larger objects first (so small ones stay
+    visible), then crowd regions as ``crowd`` says (``ignore``: 255 where no object is)."""
+    masks = list(masks)
+    out = np.zeros((height, width), np.int64)
+    objects = [k for k, c in enumerate(crowds) if not c or crowd == "foreground"]
+    for k in sorted(objects, key=lambda k: -int(areas[k])):
+        out[masks[k] != 0] = classes[k]
+    if crowd == "ignore":
+        for k in (k for k, c in enumerate(crowds) if c):
+            out[(masks[k] != 0) & (out == 0)] = IGNORE_INDEX
+    return out
 
 
 def compose_mask(
     instances: list[Instance], height: int, width: int, *, crowd: str = "ignore"
 ) -> np.ndarray:
-    """Paint instances into one class-index mask: larger objects first, crowds per ``crowd``."""
-    mask = np.zeros((height, width), np.int64)
-    objects = [i for i in instances if not i.iscrowd or crowd == "foreground"]
-    crowds = [i for i in instances if i.iscrowd and crowd == "ignore"]
-    objects.sort(key=lambda i: -int(i.mask.sum()))
-    for inst in objects:
-        mask[inst.mask] = inst.class_index
-    for inst in crowds:
-        mask[inst.mask & (mask == 0)] = IGNORE_INDEX
-    return mask
+    """:func:`paint_mask` for a list of :class:`Instance`."""
+    return paint_mask(
+        [i.mask for i in instances],
+        [i.class_index for i in instances],
+        [i.iscrowd for i in instances],
+        [int(i.mask.sum()) for i in instances],
+        height,
+        width,
+        crowd,
+    )
