@@ -11,17 +11,43 @@ from PIL import Image
 from seglab.cli import main
 from tests.builders import coco_dataset
 
-COMMANDS = [[], ["data"], ["data", "check"], ["data", "preview"], ["data", "sample"],
-            ["data", "convert"]]  # fmt: skip
+GROUPS = [[], ["data"]]
+COMMANDS = [["data", "check"], ["data", "preview"], ["data", "sample"], ["data", "convert"],
+            ["classical"], ["compare"]]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", GROUPS + COMMANDS)
 def test_every_command_has_help(command, capsys):
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
     assert "Usage" in out
-    if len(command) == 2:
+    if command not in GROUPS:
         assert "Examples" in out and f"seglab {' '.join(command)}" in out
+
+
+def test_classical_help_lists_every_registered_method():
+    from seglab.classical import METHODS
+    from seglab.cli import CLASSICAL_METHODS
+
+    assert CLASSICAL_METHODS.split(", ") == list(METHODS)
+
+
+def test_classical_and_compare_commands(tmp_path, capsys):
+    sample = tmp_path / "s"
+    args = ["--train", "3", "--val", "2", "--test", "0", "--size", "96"]
+    assert main(["data", "sample", "--out", str(sample), *args]) == 0
+    out = tmp_path / "otsu"
+    assert (
+        main(["classical", "otsu", "--data", str(sample), "--out", str(out), "-p", "smooth=1"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "otsu (" in text and "smooth=1" in text and "dice" in text
+    assert (out / "scores.csv").is_file() and len(list((out / "masks").glob("*.png"))) == 2
+    assert main(["classical", "nope", "--data", str(sample), "--out", str(out)]) == 2
+    assert "unknown classical method 'nope'" in capsys.readouterr().err
+    cmp = tmp_path / "cmp"
+    assert main(["compare", "--data", str(sample), "-m", "otsu,histogram", "--out", str(cmp)]) == 0
+    assert "histogram" in capsys.readouterr().out and (cmp / "compare.csv").is_file()
 
 
 def test_help_does_not_import_heavy_libraries():

@@ -19,6 +19,8 @@ from seglab.errors import DataError
 
 __all__ = [
     "check_dataset",
+    "classical",
+    "compare",
     "convert_dataset",
     "open_dataset",
     "preview_dataset",
@@ -96,4 +98,87 @@ def convert_dataset(
 
     return _convert(
         _config(path, options), out, to=to, segmentation=segmentation, overwrite=overwrite
+    )
+
+
+def _is_labelled_dataset(path: str | Path) -> bool:
+    from seglab.data.layout import discover
+
+    if not Path(path).is_dir():
+        return False
+    try:
+        return any(spec.kind != "images" for spec in discover(path).values())
+    except DataError:
+        return False
+
+
+def classical(
+    method: str,
+    *,
+    out: str | Path,
+    input: str | Path | None = None,
+    data: str | Path | DataConfig | None = None,
+    params: dict[str, Any] | None = None,
+    tune: bool = False,
+    tune_images: int = 12,
+    overwrite: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Segment images with a classical method (see :mod:`seglab.classical`).
+
+    ``input``: a folder, file or glob of images to segment; a labelled dataset there is used as
+    ``data``. ``data``: a labelled dataset: the method is fitted on its train split (polarity,
+    k-means colours; the grid search with ``tune``) and, without ``input``, run and scored on its
+    val split. Writes ``out/masks/*.png``, ``scores.csv`` (when scored) and ``summary.json``.
+    """
+    from seglab.classical import get_method
+    from seglab.classical.run import run_classical
+    from seglab.data.images import image_source
+
+    chosen = get_method(method)
+    images = None
+    if input is not None and data is None and not options and _is_labelled_dataset(input):
+        data = input
+    elif input is not None:
+        images = image_source(input)
+    config = _config(data, options) if data is not None else None
+    return run_classical(
+        chosen,
+        out,
+        data=config,
+        images=images,
+        params=params,
+        tune=tune,
+        tune_images=tune_images,
+        overwrite=overwrite,
+    )
+
+
+def compare(
+    data: str | Path | DataConfig,
+    *,
+    methods: list[str] | str,
+    out: str | Path,
+    tune: bool = False,
+    tune_images: int = 12,
+    examples: int = 4,
+    overwrite: bool = False,
+    **options: Any,
+) -> dict[str, Any]:
+    """Fit, run and score several classical methods on ``data``'s val split: one table
+    (``compare.csv``, ``compare.md``) and ``examples.png``; see :mod:`seglab.classical.compare`.
+    """
+    from seglab.classical import get_method
+    from seglab.classical.compare import compare_methods
+
+    names = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else methods
+    chosen = [get_method(n) for n in names if n]
+    return compare_methods(
+        chosen,
+        _config(data, options),
+        out,
+        tune=tune,
+        tune_images=tune_images,
+        examples=examples,
+        overwrite=overwrite,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from seglab.errors import ConfigError
 
 
 class _Config(BaseModel):
@@ -38,3 +40,33 @@ class DataConfig(_Config):
     num_classes: int | None = Field(None, ge=2)
     allow_large_images: bool = False
     strict: bool = False
+
+
+def parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_assignments(items: list[str] | None, *, what: str = "--param") -> dict[str, Any]:
+    """Parse ``["k=v", "a=1,b=2"]`` into ``{"k": "v", "a": 1, "b": 2}`` (values by
+    :func:`parse_value`); a malformed item raises :class:`ConfigError` naming it."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"{what} {part!r}: expected NAME=VALUE, e.g. {what} sigma=2")
+            out[key.strip()] = parse_value(value)
+    return out

@@ -72,3 +72,39 @@ def print_check_report(report: CheckReport, console: Console, *, max_problems: i
             console.print(f"... {len(problems) - max_problems} more (use --max-problems or --json)")
     verdict = "[green]OK[/green]" if report.ok else "[red]FAILED[/red]"
     console.print(f"\ndata check {verdict}: {report.path}")
+
+
+def print_classical_summary(summary: dict, out, console: Console) -> None:
+    """Print what ``seglab classical`` did: method, chosen parameters, scores, files."""
+    params = ", ".join(f"{k}={v}" for k, v in summary["params"].items()) or "defaults"
+    console.print(f"[bold]{summary['method']}[/bold] ({params})", highlight=False)
+    if summary.get("fitted_on"):
+        how = "tuned" if summary["tuned"] else "fitted"
+        console.print(f"{how} on {summary['fitted_on']} training images")
+    scores = summary.get("scores")
+    if scores:
+        t = Table(show_header=True)
+        for col in ("metric", "mean", "median", "std"):
+            t.add_column(col)
+        for m in ("dice", "iou", "precision", "recall"):
+            s = scores[m]
+            t.add_row(m, f"{s['mean']:.4f}", f"{s['median']:.4f}", f"{s['std']:.4f}")
+        console.print(t)
+    spi = summary.get("seconds_per_image")
+    timing = f", {spi:.3f} s/image" if spi is not None else ""
+    console.print(f"{summary['images']} masks in {out}/masks{timing}")
+    if summary.get("skipped"):
+        console.print(f"[yellow]{len(summary['skipped'])} images skipped[/yellow] (see warnings)")
+
+
+def print_compare(result: dict, console: Console) -> None:
+    """Print the ``seglab compare`` table and the files written."""
+    t = Table(show_header=True, title="val split, mean over images")
+    columns = ("method", "dice", "iou", "precision", "recall", "s/image")
+    for col in columns:
+        t.add_column(col, justify="left" if col == "method" else "right")
+    for row in result["display"]:
+        t.add_row(*(row[c] for c in columns))
+    console.print(t)
+    for f in result["files"]:
+        console.print(f"wrote {f}", highlight=False)
