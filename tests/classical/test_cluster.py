@@ -149,7 +149,7 @@ def test_nan_pixels_warn_and_still_segment():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"k": 1}, "k must be an integer >= 2, not 1"),
+        ({"k": 1}, "k must be an integer >= 2, got 1"),
         ({"k": 2.0}, "k must be an integer"),
         ({"k": True}, "k must be an integer"),
         ({"max_pixels": 2, "k": 3}, "max_pixels must be an integer >= 3"),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.cluster import KMeans
 
-from seglab.classical.common import check_polarity, is_constant, to_rgb
+from seglab.classical.common import check_int, check_polarity, is_constant, to_rgb
 from seglab.errors import ConfigError, DataError
 
 GRIDS: dict[str, dict[str, list]] = {
@@ -23,12 +23,6 @@ GRIDS: dict[str, dict[str, list]] = {
 }
 
 _LUMA = np.array([0.299, 0.587, 0.114])
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, not {value!r}")
-    return int(value)
 
 
 def _check_colour(name: str, colour) -> np.ndarray | None:
@@ -118,9 +112,9 @@ def kmeans(
     >>> int(kmeans(img, k=2).sum())
     9
     """
-    k = _check_int("k", k, 2)
-    max_pixels = _check_int("max_pixels", max_pixels, k)
-    seed = _check_int("seed", seed, 0)
+    k = check_int("k", k, minimum=2)
+    max_pixels = check_int("max_pixels", max_pixels, minimum=k)
+    seed = check_int("seed", seed, minimum=0)
     check_polarity(polarity)
     if (
         isinstance(position_weight, bool)

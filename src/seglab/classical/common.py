@@ -103,3 +103,31 @@ def apply_threshold(gray: np.ndarray, threshold, polarity: str = "auto") -> np.n
     if polarity == "dark":
         return ~bright
     return bright if bright.sum() <= bright.size - bright.sum() else ~bright
+
+
+def check_int(name: str, value, *, minimum: int) -> int:
+    """``value`` as an int, or :class:`ConfigError` saying what ``name`` must be."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value, *, minimum: float | None = None, strict: bool = False) -> float:
+    """``value`` as a finite float (``> minimum`` when ``strict``, else ``>=``), or ConfigError."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float, np.integer, np.floating))
+        and np.isfinite(value)
+        and (minimum is None or (value > minimum if strict else value >= minimum))
+    )
+    if not ok:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
+        raise ConfigError(f"{name} must be a finite number{bound}, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else :class:`ConfigError` listing them."""
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value

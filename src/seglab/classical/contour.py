@@ -34,8 +34,15 @@ from skimage.filters import gaussian, threshold_otsu
 from skimage.measure import find_contours
 from skimage.transform import resize
 
-from seglab.classical.common import apply_threshold, check_polarity, is_constant, to_gray
-from seglab.errors import ConfigError
+from seglab.classical.common import (
+    apply_threshold,
+    check_choice,
+    check_float,
+    check_int,
+    check_polarity,
+    is_constant,
+    to_gray,
+)
 
 MAX_SIDE = 256  # level-set methods run at most at this size (see the module doc)
 MIN_SIDE = 8  # below this a contour has no room to move: the Otsu mask is returned
@@ -124,12 +131,12 @@ def snake(
     (True, False)
     """
     check_polarity(polarity)
-    _check_choice("init", init, SNAKE_INITS)
-    alpha = _check_float("alpha", alpha, minimum=0.0)
-    beta = _check_float("beta", beta, minimum=0.0)
-    gamma = _check_float("gamma", gamma, minimum=0.0, strict=True)
-    iterations = _check_int("iterations", iterations, minimum=1)
-    smooth = _check_float("smooth", smooth, minimum=0.0)
+    check_choice("init", init, SNAKE_INITS)
+    alpha = check_float("alpha", alpha, minimum=0.0)
+    beta = check_float("beta", beta, minimum=0.0)
+    gamma = check_float("gamma", gamma, minimum=0.0, strict=True)
+    iterations = check_int("iterations", iterations, minimum=1)
+    smooth = check_float("smooth", smooth, minimum=0.0)
 
     gray = to_gray(image)
     if is_constant(gray):
@@ -200,9 +207,9 @@ def chan_vese(
     (305, 305)
     """
     check_polarity(polarity)
-    mu = _check_float("mu", mu, minimum=0.0)
-    iterations = _check_int("iterations", iterations, minimum=1)
-    smooth = _check_float("smooth", smooth, minimum=0.0)
+    mu = check_float("mu", mu, minimum=0.0)
+    iterations = check_int("iterations", iterations, minimum=1)
+    smooth = check_float("smooth", smooth, minimum=0.0)
 
     gray = to_gray(image)
     if is_constant(gray):
@@ -262,9 +269,9 @@ def morph_chan_vese(
     (305, 305)
     """
     check_polarity(polarity)
-    iterations = _check_int("iterations", iterations, minimum=1)
-    smoothing = _check_int("smoothing", smoothing, minimum=0)
-    _check_choice("init", init, MCV_INITS)
+    iterations = check_int("iterations", iterations, minimum=1)
+    smoothing = check_int("smoothing", smoothing, minimum=0)
+    check_choice("init", init, MCV_INITS)
 
     gray = to_gray(image)
     if is_constant(gray):
@@ -347,13 +354,13 @@ def morph_geodesic(
     (True, False)
     """
     check_polarity(polarity)
-    iterations = _check_int("iterations", iterations, minimum=1)
-    balloon = _check_float("balloon", balloon)
+    iterations = check_int("iterations", iterations, minimum=1)
+    balloon = check_float("balloon", balloon)
     if not (isinstance(threshold, str) and threshold == "auto"):
-        threshold = _check_float("threshold", threshold, minimum=0.0)
-    smoothing = _check_int("smoothing", smoothing, minimum=0)
-    sigma = _check_float("sigma", sigma, minimum=0.0, strict=True)
-    _check_choice("init", init, GEODESIC_INITS)
+        threshold = check_float("threshold", threshold, minimum=0.0)
+    smoothing = check_int("smoothing", smoothing, minimum=0)
+    sigma = check_float("sigma", sigma, minimum=0.0, strict=True)
+    check_choice("init", init, GEODESIC_INITS)
 
     gray = to_gray(image)
     if is_constant(gray):
@@ -477,28 +484,3 @@ def _box(shape: tuple[int, int]) -> np.ndarray:
 
 def _disk(shape: tuple[int, int]) -> np.ndarray:
     return sks.disk_level_set(shape, radius=max(1.0, 0.4 * min(shape))).astype(np.int8)
-
-
-def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value
-
-
-def _check_int(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value, *, minimum: float | None = None, strict: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float, np.integer, np.floating))
-        and np.isfinite(value)
-        and (minimum is None or (value > minimum if strict else value >= minimum))
-    )
-    if not ok:
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-        raise ConfigError(f"{name} must be a finite number{bound}, got {value!r}")
-    return float(value)

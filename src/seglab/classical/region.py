@@ -35,7 +35,14 @@ from skimage.measure import label
 from skimage.morphology import disk, h_minima
 from skimage.segmentation import watershed as sk_watershed
 
-from seglab.classical.common import apply_threshold, check_polarity, is_constant, to_gray
+from seglab.classical.common import (
+    apply_threshold,
+    check_float,
+    check_int,
+    check_polarity,
+    is_constant,
+    to_gray,
+)
 from seglab.errors import ConfigError
 
 MARKERS = ("distance", "gradient")
@@ -107,9 +114,9 @@ def watershed(
     check_polarity(polarity)
     if markers not in MARKERS:
         raise ConfigError(f"markers must be one of {', '.join(MARKERS)}, not {markers!r}")
-    min_distance = _check_int("min_distance", min_distance, minimum=1)
-    smooth = _check_float("smooth", smooth, minimum=0.0)
-    compactness = _check_float("compactness", compactness, minimum=0.0)
+    min_distance = check_int("min_distance", min_distance, minimum=1)
+    smooth = check_float("smooth", smooth, minimum=0.0)
+    compactness = check_float("compactness", compactness, minimum=0.0)
 
     gray = to_gray(image)
     if smooth > 0:
@@ -150,7 +157,7 @@ def compact_watershed(
     >>> int(compact_watershed(two.astype(float)).max())
     2
     """
-    compactness = _check_float("compactness", compactness, minimum=0.0)
+    compactness = check_float("compactness", compactness, minimum=0.0)
     if compactness == 0:
         raise ConfigError("compactness must be > 0 for compact_watershed; use watershed for 0")
     return watershed(
@@ -206,20 +213,3 @@ def _gradient_watershed(
     lookup = np.zeros(count + 1, np.int32)
     lookup[kept] = np.arange(1, len(kept) + 1)
     return lookup[basins]
-
-
-def _check_int(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value, *, minimum: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not np.isfinite(value)
-        or value < minimum
-    ):
-        raise ConfigError(f"{name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)

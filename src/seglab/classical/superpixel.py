@@ -20,7 +20,15 @@ from scipy import ndimage as ndi
 from skimage import segmentation as sks
 from skimage.filters import threshold_otsu
 
-from seglab.classical.common import apply_threshold, check_polarity, is_constant, to_gray, to_rgb
+from seglab.classical.common import (
+    apply_threshold,
+    check_float,
+    check_int,
+    check_polarity,
+    is_constant,
+    to_gray,
+    to_rgb,
+)
 from seglab.errors import ConfigError
 
 METHODS = ("slic", "felzenszwalb")
@@ -92,11 +100,11 @@ def superpixels(
     """
     if method not in METHODS:
         raise ConfigError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    n_segments = _check_int("n_segments", n_segments, minimum=1)
-    compactness = _check_float("compactness", compactness, minimum=0.0, strict=True)
-    scale = _check_float("scale", scale, minimum=0.0, strict=True)
-    sigma = _check_float("sigma", sigma, minimum=0.0)
-    min_size = _check_int("min_size", min_size, minimum=1)
+    n_segments = check_int("n_segments", n_segments, minimum=1)
+    compactness = check_float("compactness", compactness, minimum=0.0, strict=True)
+    scale = check_float("scale", scale, minimum=0.0, strict=True)
+    sigma = check_float("sigma", sigma, minimum=0.0)
+    min_size = check_int("min_size", min_size, minimum=1)
 
     rgb = to_rgb(image)
     low, high = float(rgb.min()), float(rgb.max())
@@ -177,22 +185,3 @@ def _object_superpixels(gray: np.ndarray, labels: np.ndarray, polarity: str) -> 
         return np.zeros(gray.shape, bool)
     mean_image = np.concatenate([[means.mean()], means])[labels]
     return apply_threshold(mean_image, threshold_otsu(means), polarity)
-
-
-def _check_int(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value, *, minimum: float, strict: bool = False) -> float:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, (int, float, np.integer, np.floating))
-        and np.isfinite(value)
-        and (value > minimum if strict else value >= minimum)
-    )
-    if not ok:
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
