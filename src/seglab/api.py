@@ -101,6 +101,12 @@ def convert_dataset(
     )
 
 
+def _pipeline(spec: str | list | None):
+    from seglab.transforms import build_pipeline
+
+    return build_pipeline(spec) if spec else None
+
+
 def _is_labelled_dataset(path: str | Path) -> bool:
     from seglab.data.layout import discover
 
@@ -121,6 +127,8 @@ def classical(
     params: dict[str, Any] | None = None,
     tune: bool = False,
     tune_images: int = 12,
+    preprocess: str | list | None = None,
+    postprocess: str | list | None = None,
     overwrite: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
@@ -129,7 +137,9 @@ def classical(
     ``input``: a folder, file or glob of images to segment; a labelled dataset there is used as
     ``data``. ``data``: a labelled dataset: the method is fitted on its train split (polarity,
     k-means colours; the grid search with ``tune``) and, without ``input``, run and scored on its
-    val split. Writes ``out/masks/*.png``, ``scores.csv`` (when scored) and ``summary.json``.
+    val split. ``preprocess``/``postprocess``: transform pipelines by name
+    (``"clahe;gaussian:sigma=1"``, see :mod:`seglab.transforms`) run on every image / mask.
+    Writes ``out/masks/*.png``, ``scores.csv`` (when scored) and ``summary.json``.
     """
     from seglab.classical import get_method
     from seglab.classical.run import run_classical
@@ -150,6 +160,8 @@ def classical(
         params=params,
         tune=tune,
         tune_images=tune_images,
+        preprocess=_pipeline(preprocess),
+        postprocess=_pipeline(postprocess),
         overwrite=overwrite,
     )
 
@@ -162,6 +174,8 @@ def compare(
     tune: bool = False,
     tune_images: int = 12,
     examples: int = 4,
+    preprocess: str | list | None = None,
+    postprocess: str | list | None = None,
     overwrite: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
@@ -180,5 +194,7 @@ def compare(
         tune=tune,
         tune_images=tune_images,
         examples=examples,
+        preprocess=_pipeline(preprocess),
+        postprocess=_pipeline(postprocess),
         overwrite=overwrite,
     )

@@ -279,6 +279,14 @@ TuneOpt = Annotated[
     bool, typer.Option("--tune", help="Grid-search the parameters on the train split by Dice.")
 ]
 TuneImagesOpt = Annotated[int, typer.Option(help="Train images used to fit/tune.")]
+PreOpt = Annotated[
+    str | None,
+    typer.Option(help='Preprocessing steps, e.g. "clahe;gaussian:sigma=1" (seglab.transforms).'),
+]
+PostOpt = Annotated[
+    str | None,
+    typer.Option(help='Mask clean-up, e.g. "remove_small_objects:min_size=30;closing".'),
+]
 
 
 @app.command("classical")
@@ -298,6 +306,8 @@ def classical_cmd(
     param: ParamOpt = None,
     tune: TuneOpt = False,
     tune_images: TuneImagesOpt = 12,
+    preprocess: PreOpt = None,
+    postprocess: PostOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Segment images with a classical method: masks (PNG 0/255), and with a labelled dataset
@@ -314,6 +324,8 @@ def classical_cmd(
       seglab classical kmeans --data sample/ --out runs/kmeans --tune
 
       seglab classical watershed --data nuclei/ --input "new/*.png" --out ws/ -p min_distance=7
+
+      seglab classical otsu --data nuclei/ --preprocess clahe --postprocess remove_small_objects
     """
     from seglab.api import classical
     from seglab.config import parse_assignments
@@ -326,6 +338,8 @@ def classical_cmd(
         params=parse_assignments(param),
         tune=tune,
         tune_images=tune_images,
+        preprocess=preprocess,
+        postprocess=postprocess,
         overwrite=overwrite,
     )
     from seglab.display import print_classical_summary
@@ -343,6 +357,8 @@ def compare_cmd(
     tune: TuneOpt = False,
     tune_images: TuneImagesOpt = 12,
     examples: Annotated[int, typer.Option(help="Val images in examples.png.")] = 4,
+    preprocess: PreOpt = None,
+    postprocess: PostOpt = None,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Compare classical methods on one dataset: a table (Dice mean ± std, IoU, precision,
@@ -365,6 +381,8 @@ def compare_cmd(
         tune=tune,
         tune_images=tune_images,
         examples=examples,
+        preprocess=preprocess,
+        postprocess=postprocess,
         overwrite=overwrite,
     )
     print_compare(result, console)

@@ -117,3 +117,26 @@ def test_compare_writes_table_and_examples(tmp_path):
 
     w, h = Image.open(tmp_path / "cmp" / "examples.png").size
     assert w > h  # 2 rows of 5 tiles (image, truth, 3 methods)
+
+
+def test_postprocess_removes_specks_and_is_recorded(tmp_path):
+    from PIL import Image
+
+    data = _dataset(tmp_path / "d")
+    for path in (tmp_path / "d" / "val" / "images").glob("*.png"):
+        image = np.array(Image.open(path))
+        image[::4, ::4] = 190  # bright one-pixel specks, as bright as the objects
+        Image.fromarray(image).save(path)
+    plain = classical("otsu", data=data, out=tmp_path / "a", params={"polarity": "bright"})
+    cleaned = classical(
+        "otsu",
+        data=data,
+        out=tmp_path / "b",
+        params={"polarity": "bright"},
+        postprocess="remove_small_objects:min_size=4",
+        preprocess="median:size=3",
+    )
+    assert plain["scores"]["dice"]["mean"] < 0.85
+    assert cleaned["scores"]["dice"]["mean"] > 0.95
+    assert [s["name"] for s in cleaned["postprocess"]] == ["remove_small_objects"]
+    assert [s["name"] for s in cleaned["preprocess"]] == ["median"]

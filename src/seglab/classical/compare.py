@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from seglab.classical.fit import ClassicalMethod, as_mask, fit_method
+from seglab.classical.fit import ClassicalMethod, as_mask, fit_method, postprocessed
 from seglab.classical.run import dataset_split, fit_images, predict_source, prepare_output
 from seglab.config import DataConfig
 from seglab.errors import DataError
 from seglab.scoring import markdown_table, summarize, write_csv
+from seglab.transforms import Pipeline
 
 TABLE_COLUMNS = ("method", "dice", "iou", "precision", "recall", "s/image")
 
@@ -83,26 +84,37 @@ def compare_methods(
     tune: bool = False,
     tune_images: int = 12,
     examples: int = 4,
+    preprocess: Pipeline | None = None,
+    postprocess: Pipeline | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit, run and score every method on ``data``; return ``{"rows": [...], "files": [...]}``
     with one row per method (mean Dice, its std, IoU, precision, recall, seconds per image)."""
     out = prepare_output(Path(out), overwrite)
-    train_images, train_masks = fit_images(dataset_split(data, "train"), tune_images, data.seed)
+    pre, post = preprocess, postprocess
+    train = dataset_split(data, "train")
+    train_images, train_masks = fit_images(train, tune_images, data.seed, pre=pre)
     val = dataset_split(data, "val")
     if not val.labelled or len(val) == 0:
         raise DataError("compare needs a labelled val split (or train to split)", path=data.path)
     shown = list(range(min(examples, len(val))))
     rows, example_masks = [], {}
+
+    def pre_image(image: np.ndarray) -> np.ndarray:
+        return image if pre is None else pre(image, None)[0]
+
     for method in methods:
-        params, _ = fit_method(method, train_images, train_masks, tune=tune)
-        scores, _ = predict_source(method, params, val, score=True)
+        params, _ = fit_method(method, train_images, train_masks, tune=tune, post=post)
+        scores, _ = predict_source(method, params, val, score=True, pre=pre, post=post)
         if not scores:
             raise DataError(f"{method.name}: no val image could be scored", path=data.path)
         write_csv(scores, out / method.name / "scores.csv")
         seconds = float(np.mean([r["seconds"] for r in scores]))
         rows.append(_row(method.name, summarize(scores), seconds, params))
-        example_masks[method.name] = [as_mask(method(val.load_image(i), **params)) for i in shown]
+        example_masks[method.name] = [
+            as_mask(postprocessed(method(pre_image(val.load_image(i)), **params), post))
+            for i in shown
+        ]
     rows.sort(key=lambda r: -r["dice"])
     files = [write_csv(rows, out / "compare.csv")]
     md = out / "compare.md"

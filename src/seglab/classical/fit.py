@@ -62,6 +62,16 @@ def as_mask(output: np.ndarray) -> np.ndarray:
     return output if output.dtype == np.bool_ else output > 0
 
 
+def postprocessed(output: np.ndarray, post: Callable | None) -> np.ndarray:
+    """Apply a mask pipeline (``(image, mask) -> (image, mask)``) to a method's output; labels
+    keep their values where the cleaned mask keeps the pixel."""
+    if post is None or not len(post):
+        return output
+    _, cleaned = post(None, as_mask(output).astype(np.int64))
+    keep = cleaned == 1
+    return keep if output.dtype == np.bool_ else np.where(keep, output, 0)
+
+
 def _binary_target(mask: np.ndarray) -> np.ndarray:
     return np.where(mask == 255, 255, mask != 0)
 
@@ -71,10 +81,12 @@ def mean_dice(
     params: dict[str, Any],
     images: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
+    *,
+    post: Callable | None = None,
 ) -> float:
-    """Mean Dice of ``method(**params)`` over images (foreground = any class)."""
+    """Mean Dice of ``method(**params)`` (then ``post``) over images (foreground = any class)."""
     scores = [
-        dice(as_mask(method(im, **params)), _binary_target(m))
+        dice(as_mask(postprocessed(method(im, **params), post)), _binary_target(m))
         for im, m in zip(images, masks, strict=True)
     ]
     return float(np.mean(scores)) if scores else float("nan")
@@ -100,8 +112,10 @@ def fit_method(
     *,
     params: dict[str, Any] | None = None,
     tune: bool = False,
+    post: Callable | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Choose parameters on training ``images``/``masks``; return them and the trials.
+    """Choose parameters on training ``images``/``masks`` (already preprocessed; ``post`` is the
+    mask clean-up applied to every output); return them and the trials.
 
     Each trial is ``{"params": ..., "dice": mean train Dice, "seconds": ...}``.
     """
@@ -116,7 +130,7 @@ def fit_method(
         return options[0], trials
     for option in options:
         t0 = time.perf_counter()
-        score = mean_dice(method, option, images, masks)
+        score = mean_dice(method, option, images, masks, post=post)
         trials.append({"params": option, "dice": score, "seconds": time.perf_counter() - t0})
     best = max(trials, key=lambda t: (not np.isnan(t["dice"]), t["dice"]))
     return best["params"], trials

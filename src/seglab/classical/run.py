@@ -16,17 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from seglab.classical.fit import ClassicalMethod, as_mask, fit_method
+from seglab.classical.fit import ClassicalMethod, as_mask, fit_method, postprocessed
 from seglab.config import DataConfig
 from seglab.data.base import SegmentationSource
 from seglab.errors import DataError
 from seglab.scoring import score_mask, summarize, write_csv
+from seglab.transforms import Pipeline
 
 
 def fit_images(
-    source: SegmentationSource, max_images: int, seed: int = 0
+    source: SegmentationSource, max_images: int, seed: int = 0, *, pre: Pipeline | None = None
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Up to ``max_images`` readable (image, mask) pairs of ``source``, chosen with ``seed``."""
+    """Up to ``max_images`` readable (image, mask) pairs of ``source``, chosen with ``seed``,
+    preprocessed by ``pre``."""
     order = np.random.default_rng(seed).permutation(len(source)).tolist()
     images, masks = [], []
     for i in order:
@@ -37,6 +39,8 @@ def fit_images(
         except DataError as exc:
             warnings.warn(f"skipped for fitting: {exc}", RuntimeWarning, stacklevel=2)
             continue
+        if pre is not None:
+            image, mask = pre(image, mask)
         images.append(image)
         masks.append(mask)
     return images, masks
@@ -49,9 +53,11 @@ def predict_source(
     *,
     out: Path | None = None,
     score: bool = False,
+    pre: Pipeline | None = None,
+    post: Pipeline | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run ``method`` on every image; write ``out/masks/*.png`` (0/255) and, for label outputs,
-    ``out/labels/*.png``; score against the labels when ``score``.
+    """Run ``pre``, ``method`` and ``post`` on every image; write ``out/masks/*.png`` (0/255)
+    and, for label outputs, ``out/labels/*.png``; score against the labels when ``score``.
 
     Returns one row per image (``image``, ``seconds`` and the scores) and the files skipped.
     """
@@ -68,7 +74,9 @@ def predict_source(
             skipped.append(str(item.image_path))
             continue
         t0 = time.perf_counter()
-        output = method(image, **params)
+        if pre is not None:
+            image, _ = pre(image, None)
+        output = postprocessed(method(image, **params), post)
         seconds = time.perf_counter() - t0
         mask = as_mask(output)
         row: dict[str, Any] = {"image": item.key, "seconds": seconds}
@@ -113,25 +121,34 @@ def run_classical(
     params: dict[str, Any] | None = None,
     tune: bool = False,
     tune_images: int = 12,
+    preprocess: Pipeline | None = None,
+    postprocess: Pipeline | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit ``method`` on ``data``'s train split (when given), then segment ``images`` (default:
-    ``data``'s val split, scored). Writes masks, ``scores.csv`` and ``summary.json`` to ``out``.
+    ``data``'s val split, scored). ``preprocess`` runs on every image first, ``postprocess``
+    cleans every mask (both in fitting too). Writes masks, ``scores.csv`` and ``summary.json``.
     """
     out = prepare_output(Path(out), overwrite)
+    pre, post = preprocess, postprocess
     train_images, train_masks = [], []
     if data is not None:
-        train_images, train_masks = fit_images(dataset_split(data, "train"), tune_images, data.seed)
-    chosen, trials = fit_method(method, train_images, train_masks, params=params, tune=tune)
+        train = dataset_split(data, "train")
+        train_images, train_masks = fit_images(train, tune_images, data.seed, pre=pre)
+    chosen, trials = fit_method(
+        method, train_images, train_masks, params=params, tune=tune, post=post
+    )
     score = images is None
     target = dataset_split(data, "val") if images is None and data is not None else images
     if target is None:
         raise DataError("give images to segment (--input) or a labelled dataset (--data)")
     score = score and target.labelled
-    rows, skipped = predict_source(method, chosen, target, out=out, score=score)
+    rows, skipped = predict_source(method, chosen, target, out=out, score=score, pre=pre, post=post)
     summary = {
         "method": method.name,
         "params": chosen,
+        "preprocess": pre.to_config() if pre is not None else [],
+        "postprocess": post.to_config() if post is not None else [],
         "tuned": tune,
         "fitted_on": len(train_images),
         "trials": trials,
