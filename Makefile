@@ -27,7 +27,9 @@ demo: $(STAMP)
 	$(BIN)/seglab data sample --out $(DEMO)/sample --overwrite
 	$(BIN)/seglab data check $(DEMO)/sample
 	$(BIN)/seglab data preview $(DEMO)/sample --out $(DEMO)/preview --num 12 --overwrite
-	@echo "Previews: $(DEMO)/preview/grid.png"
+	$(BIN)/seglab compare --data $(DEMO)/sample --methods otsu,histogram,sauvola,kmeans,watershed \
+		--out $(DEMO)/compare --overwrite
+	@echo "Previews: $(DEMO)/preview/grid.png  Classical baselines: $(DEMO)/compare/compare.md"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

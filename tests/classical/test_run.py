@@ -140,3 +140,24 @@ def test_postprocess_removes_specks_and_is_recorded(tmp_path):
     assert cleaned["scores"]["dice"]["mean"] > 0.95
     assert [s["name"] for s in cleaned["postprocess"]] == ["remove_small_objects"]
     assert [s["name"] for s in cleaned["preprocess"]] == ["median"]
+
+
+def test_nan_warning_names_the_image(tmp_path):
+    import tifffile
+
+    (tmp_path / "in").mkdir()
+    image = np.full((16, 16), 0.2, np.float32)
+    image[4:10, 4:10] = 0.8
+    image[0, 0] = np.nan
+    tifffile.imwrite(tmp_path / "in" / "nan.tif", image)
+    with pytest.warns(RuntimeWarning, match=r"nan\.tif: .*NaN"):
+        summary = classical("otsu", input=tmp_path / "in", out=tmp_path / "o")
+    assert summary["images"] == 1
+
+
+def test_kmeans_with_empty_training_masks_falls_back_with_a_warning():
+    images = [_scene(0)[0]]
+    masks = [np.zeros((40, 40), np.int64)]
+    with pytest.warns(RuntimeWarning, match="kmeans: not fitted on the labels"):
+        params, _ = fit_method(get_method("kmeans"), images, masks)
+    assert "object_colour" not in params

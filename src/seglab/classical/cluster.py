@@ -204,6 +204,6 @@ def fit_kmeans(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> dic
                 f"fit_kmeans needs both object and background pixels"
             )
     return {
-        "object_colour": (sums[True] / counts[True]).tolist(),
-        "background_colour": (sums[False] / counts[False]).tolist(),
+        "object_colour": np.round(sums[True] / counts[True], 4).tolist(),
+        "background_colour": np.round(sums[False] / counts[False], 4).tolist(),
     }

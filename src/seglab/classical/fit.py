@@ -13,13 +13,14 @@ from __future__ import annotations
 import inspect
 import itertools
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, DataError
 from seglab.metrics import dice
 
 
@@ -122,7 +123,11 @@ def fit_method(
     given = dict(params or {})
     method.check_params(given)
     if method.fit is not None and images:
-        learned = method.fit(list(images), list(masks))
+        try:
+            learned = method.fit(list(images), list(masks))
+        except DataError as exc:  # e.g. training masks without any object
+            warnings.warn(f"{method.name}: not fitted on the labels ({exc})", RuntimeWarning, 2)
+            learned = {}
         given = {**learned, **given}
     trials = []
     options = candidates(method, given, tune=tune)

@@ -74,10 +74,14 @@ def predict_source(
             skipped.append(str(item.image_path))
             continue
         t0 = time.perf_counter()
-        if pre is not None:
-            image, _ = pre(image, None)
-        output = postprocessed(method(image, **params), post)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if pre is not None:
+                image, _ = pre(image, None)
+            output = postprocessed(method(image, **params), post)
         seconds = time.perf_counter() - t0
+        for w in caught:  # name the image in every warning (NaN replaced, ...)
+            warnings.warn(f"{item.image_path}: {w.message}", w.category, stacklevel=2)
         mask = as_mask(output)
         row: dict[str, Any] = {"image": item.key, "seconds": seconds}
         if target is not None:
