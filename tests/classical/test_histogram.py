@@ -143,7 +143,7 @@ def test_nan_pixels_warn_and_still_segment():
         ({"polarity": "both"}, "polarity must be one of auto, bright, dark"),
         ({"bins": 1}, "bins must be an integer >= 2"),
         ({"bins": 10.5}, "bins must be an integer"),
-        ({"smooth": -1}, "smooth must be a number >= 0"),
+        ({"smooth": -1}, "smooth must be a finite number >= 0"),
         ({"min_prominence": 2.0}, r"fraction in \[0, 1\]"),
         ({"min_prominence": None}, "min_prominence"),
     ],

@@ -20,7 +20,14 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 from skimage.filters import threshold_otsu
 
-from seglab.classical.common import apply_threshold, check_polarity, is_constant, to_gray
+from seglab.classical.common import (
+    apply_threshold,
+    check_float,
+    check_int,
+    check_polarity,
+    is_constant,
+    to_gray,
+)
 from seglab.errors import ConfigError
 
 GRIDS: dict[str, dict[str, list]] = {
@@ -33,15 +40,6 @@ GRIDS: dict[str, dict[str, list]] = {
 
 
 _NOISE_Z = 5.0
-
-
-def _positive(name: str, value, *, minimum: float, integer: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-    if ok and integer:
-        ok = float(value).is_integer()
-    if not ok or not np.isfinite(value) or value < minimum:
-        kind = "an integer" if integer else "a number"
-        raise ConfigError(f"{name} must be {kind} >= {minimum:g}, not {value!r}")
 
 
 def _bin_edges(gray: np.ndarray, bins: int) -> np.ndarray:
@@ -151,9 +149,9 @@ def histogram(
     (25, 200)
     """
     check_polarity(polarity)
-    _positive("bins", bins, minimum=2, integer=True)
-    _positive("smooth", smooth, minimum=0)
-    _positive("min_prominence", min_prominence, minimum=0)
+    check_int("bins", bins, minimum=2)
+    check_float("smooth", smooth, minimum=0)
+    check_float("min_prominence", min_prominence, minimum=0)
     if min_prominence > 1:
         raise ConfigError(f"min_prominence is a fraction in [0, 1], not {min_prominence!r}")
     gray = to_gray(image)

@@ -26,7 +26,13 @@ import numpy as np
 from scipy import ndimage
 from skimage import filters
 
-from seglab.classical.common import apply_threshold, check_polarity, is_constant, to_gray
+from seglab.classical.common import (
+    apply_threshold,
+    check_float,
+    check_polarity,
+    is_constant,
+    to_gray,
+)
 from seglab.errors import ConfigError
 
 GRIDS: dict[str, dict[str, list]] = {
@@ -40,18 +46,10 @@ GRIDS: dict[str, dict[str, list]] = {
 }
 
 
-def _check_number(name: str, value, *, minimum: float | None = None, what: str = "") -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-    if not ok or not np.isfinite(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise ConfigError(f"{name}{what} must be a finite number{bound}, not {value!r}")
-    return float(value)
-
-
 def _prepare(image: np.ndarray, polarity: str, smooth: float) -> tuple[np.ndarray, bool]:
     """Validated, smoothed gray image and whether it is constant (no threshold exists)."""
     check_polarity(polarity)
-    smooth = _check_number("smooth", smooth, minimum=0, what=" (Gaussian sigma in pixels)")
+    smooth = check_float("smooth (Gaussian sigma in pixels)", smooth, minimum=0)
     gray = to_gray(image)
     if is_constant(gray):
         return gray, True
@@ -173,7 +171,7 @@ def _check_window(window_size: int, k: float) -> None:
             f"; try {window_size + 1}" if isinstance(window_size, int) and window_size > 2 else ""
         )
         raise ConfigError(f"window_size must be an odd integer >= 3, not {window_size!r}{hint}")
-    _check_number("k", k)
+    check_float("k", k)
 
 
 def _local(image, polarity, smooth, window_size, k, method) -> np.ndarray:
