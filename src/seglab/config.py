@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,9 +43,18 @@ class DataConfig(_Config):
     strict: bool = False
 
 
+def split_top(text: str) -> list[str]:
+    """Split ``text`` on commas outside ``[brackets]``, dropping empty parts."""
+    return [p for p in re.split(r",(?![^\[]*\])", text) if p.strip()]
+
+
 def parse_value(text: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, else the string."""
-    low = text.strip().lower()
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"none"`` -> None, ``"[8,8]"`` ->
+    ``[8, 8]``, ``"'a'"`` -> ``"a"``, anything else -> the string."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [parse_value(p) for p in split_top(text[1:-1])]
+    low = text.lower()
     if low in ("true", "false"):
         return low == "true"
     if low in ("none", "null"):
@@ -54,17 +64,15 @@ def parse_value(text: str) -> Any:
             return kind(text)
         except ValueError:
             pass
-    return text.strip()
+    return text.strip("'\"")
 
 
 def parse_assignments(items: list[str] | None, *, what: str = "--param") -> dict[str, Any]:
-    """Parse ``["k=v", "a=1,b=2"]`` into ``{"k": "v", "a": 1, "b": 2}`` (values by
+    """Parse ``["k=v", "a=1,b=[2,3]"]`` into ``{"k": "v", "a": 1, "b": [2, 3]}`` (values by
     :func:`parse_value`); a malformed item raises :class:`ConfigError` naming it."""
     out: dict[str, Any] = {}
     for item in items or []:
-        for part in item.split(","):
-            if not part.strip():
-                continue
+        for part in split_top(item):
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
                 raise ConfigError(f"{what} {part!r}: expected NAME=VALUE, e.g. {what} sigma=2")

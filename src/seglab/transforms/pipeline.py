@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from seglab.config import parse_value, split_top
 from seglab.errors import ConfigError, DataError
 from seglab.transforms.centring import centre
 from seglab.transforms.postprocess import closing, opening, remove_small_holes, remove_small_objects
@@ -151,13 +151,13 @@ def parse_step(text: str) -> TransformSpec:
     """``"name:key=value,key=value"`` as a :class:`TransformSpec` (values parsed, not checked)."""
     name, _, rest = text.strip().partition(":")
     params: dict[str, Any] = {}
-    for item in _split_top(rest):
+    for item in split_top(rest):
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ConfigError(
                 f"step {text!r}: {item!r} is not key=value; write e.g. 'clahe:clip_limit=2.0'"
             )
-        params[key.strip()] = _parse_value(value.strip())
+        params[key.strip()] = parse_value(value.strip())
     return TransformSpec(name=name.strip(), params=params)
 
 
@@ -233,27 +233,6 @@ def _to_json(value: Any) -> Any:
     raise ValueError(
         f"parameter values must be numbers, strings, bools, None or lists, got {value!r}"
     )
-
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside [brackets]."""
-    return [p for p in re.split(r",(?![^\[]*\])", text) if p.strip()]
-
-
-def _parse_value(text: str) -> Any:
-    if text.startswith("[") and text.endswith("]"):
-        return [_parse_value(p.strip()) for p in _split_top(text[1:-1])]
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip("'\"")
 
 
 def _format(value: Any) -> str:
