@@ -1,0 +1,232 @@
+"""The seed's U-Net, generalised: depth, widths, upsampling, activation, norm and dropout.
+
+With the defaults it is the seed notebook's network layer for layer: ``double_conv`` blocks
+(conv3x3 -> BatchNorm -> ReLU, twice), encoder widths 64-128-256-512-512, four skips, transposed
+convolutions in the decoder (the seed builds its ``up`` blocks with ``bilinear=False``), decoder
+widths 256-128-64-64 and a 1x1 head. Unlike the seed it returns logits, not ``sigmoid(logits)``.
+
+Example
+-------
+>>> import torch
+>>> model = UNet(3, 2, base_width=8)
+>>> model(torch.zeros(1, 3, 37, 45)).shape
+torch.Size([1, 2, 37, 45])
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seglab.errors import ConfigError
+from seglab.models.layers import DoubleConv, LayerFactory, get_activation, get_norm
+
+__all__ = ["UPSAMPLING", "UNet", "build_unet", "unet_widths"]
+
+UPSAMPLING = ("transpose", "bilinear")
+
+
+def unet_widths(base_width: int, depth: int, width_cap: int) -> list[int]:
+    """Encoder widths, shallowest first: ``base_width * 2**level``, capped at ``width_cap``.
+
+    >>> unet_widths(64, 4, 512)
+    [64, 128, 256, 512, 512]
+    """
+    return [min(base_width * 2**level, width_cap) for level in range(depth + 1)]
+
+
+class Up(nn.Module):
+    """Upsample ``x`` 2x, pad it to the skip's size, concatenate ``[skip, x]``, DoubleConv."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        skip_channels: int,
+        out_channels: int,
+        *,
+        upsampling: str,
+        norm_layer: LayerFactory,
+        act_layer: LayerFactory,
+        dropout: float,
+    ):
+        super().__init__()
+        if upsampling == "bilinear":
+            self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            self.up = nn.ConvTranspose2d(in_channels, in_channels, 2, stride=2)
+        self.conv = DoubleConv(
+            in_channels + skip_channels,
+            out_channels,
+            norm_layer=norm_layer,
+            act_layer=act_layer,
+            dropout=dropout,
+        )
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        """Merge the coarser ``x`` into ``skip``; odd sizes are padded, as in the seed."""
+        x = self.up(x)
+        dy = skip.shape[-2] - x.shape[-2]
+        dx = skip.shape[-1] - x.shape[-1]
+        x = F.pad(x, (dx // 2, dx - dx // 2, dy // 2, dy - dy // 2))
+        return self.conv(torch.cat([skip, x], dim=1))
+
+
+class UNet(nn.Module):
+    """U-Net returning logits ``N x num_classes x H x W`` for any ``H, W >= 2**depth``.
+
+    Parameters
+    ----------
+    in_channels, num_classes:
+        Input channels and output channels (one logit map per class).
+    base_width:
+        Width of the first level; each level doubles it up to ``width_cap``.
+    depth:
+        Number of 2x poolings (and skips). The seed has 4.
+    width_cap:
+        Largest encoder width. The seed's deepest level stays at 512 instead of doubling to 1024.
+    upsampling:
+        ``"transpose"`` (2x2 transposed conv, the seed's choice) or ``"bilinear"``.
+    act_layer, norm_layer:
+        Classes (or factories) called as ``act_layer()`` and ``norm_layer(channels)``, e.g. from
+        :data:`~seglab.models.layers.ACTIVATIONS` and :data:`~seglab.models.layers.NORMS`.
+    dropout:
+        ``nn.Dropout2d`` probability after the bottleneck and each decoder block (0 = none).
+
+    Raises
+    ------
+    ConfigError
+        For a bad option, and in ``forward`` for an input smaller than ``2**depth`` pixels a side.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 1,
+        *,
+        base_width: int = 64,
+        depth: int = 4,
+        width_cap: int = 512,
+        upsampling: str = "transpose",
+        act_layer: LayerFactory = nn.ReLU,
+        norm_layer: LayerFactory = nn.BatchNorm2d,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        _check_unet_options(
+            in_channels, num_classes, base_width, depth, width_cap, upsampling, dropout
+        )
+        for option, layer in (("act_layer", act_layer), ("norm_layer", norm_layer)):
+            if not callable(layer):
+                raise ConfigError(
+                    f"UNet {option} must be a class such as nn.ReLU, got {layer!r}; "
+                    "turn a name into one with get_activation(name) / get_norm(name)"
+                )
+        self.depth = depth
+        widths = unet_widths(base_width, depth, width_cap)
+        parts = {"norm_layer": norm_layer, "act_layer": act_layer}
+        self.inc = DoubleConv(in_channels, widths[0], **parts)
+        self.downs = nn.ModuleList(
+            nn.Sequential(
+                nn.MaxPool2d(2),
+                DoubleConv(
+                    widths[level - 1],
+                    widths[level],
+                    dropout=dropout if level == depth else 0.0,
+                    **parts,
+                ),
+            )
+            for level in range(1, depth + 1)
+        )
+        ups = []
+        channels = widths[depth]
+        for level in reversed(range(depth)):
+            # As in the seed, each decoder block ends one level narrower than its skip.
+            out_channels = widths[max(level - 1, 0)]
+            ups.append(
+                Up(
+                    channels,
+                    widths[level],
+                    out_channels,
+                    upsampling=upsampling,
+                    dropout=dropout,
+                    **parts,
+                )
+            )
+            channels = out_channels
+        self.ups = nn.ModuleList(ups)
+        self.head = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``N x num_classes x H x W`` for images ``N x in_channels x H x W``."""
+        smallest = 2**self.depth
+        if min(x.shape[-2:]) < smallest:
+            raise ConfigError(
+                f"input of {x.shape[-2]}x{x.shape[-1]} pixels is too small for a U-Net of depth "
+                f"{self.depth}: each side needs at least {smallest} pixels; resize the images "
+                "or lower depth"
+            )
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        x = skips.pop()
+        for up in self.ups:
+            x = up(x, skips.pop())
+        return self.head(x)
+
+
+def _check_unet_options(
+    in_channels, num_classes, base_width, depth, width_cap, upsampling, dropout
+):
+    positive = {
+        "in_channels": in_channels,
+        "num_classes": num_classes,
+        "base_width": base_width,
+        "depth": depth,
+    }
+    for name, value in positive.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"UNet {name} must be a positive integer, got {value!r}")
+    if not isinstance(width_cap, int) or width_cap < base_width:
+        raise ConfigError(
+            f"UNet width_cap must be an integer >= base_width ({base_width}), got {width_cap!r}"
+        )
+    if upsampling not in UPSAMPLING:
+        raise ConfigError(
+            f"unknown UNet upsampling {upsampling!r}; valid names: {', '.join(UPSAMPLING)}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"UNet dropout must be in [0, 1), got {dropout!r}")
+
+
+def build_unet(
+    *,
+    in_channels: int = 3,
+    num_classes: int = 1,
+    base_width: int = 64,
+    depth: int = 4,
+    width_cap: int = 512,
+    upsampling: str = "transpose",
+    activation: str | LayerFactory = "relu",
+    norm: str | LayerFactory = "batch",
+    dropout: float = 0.0,
+) -> UNet:
+    """The registry's ``"unet"``: :class:`UNet` with the activation and norm given by name.
+
+    ``activation`` is a key of :data:`~seglab.models.layers.ACTIVATIONS`, ``norm`` one of
+    :data:`~seglab.models.layers.NORMS` (a class is accepted too). The defaults build the seed's
+    network. Names keep ``model.json`` plain JSON.
+    """
+    act_layer = get_activation(activation) if isinstance(activation, str) else activation
+    norm_layer = get_norm(norm) if isinstance(norm, str) else norm
+    return UNet(
+        in_channels,
+        num_classes,
+        base_width=base_width,
+        depth=depth,
+        width_cap=width_cap,
+        upsampling=upsampling,
+        act_layer=act_layer,
+        norm_layer=norm_layer,
+        dropout=dropout,
+    )
