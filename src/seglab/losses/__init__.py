@@ -244,20 +244,3 @@ def create_loss(name: str, *, num_classes: int, **options) -> SegmentationLoss:
     for term, kwargs in _split_options(spec, options).items():
         spec.terms[term](probe, probe_target, **kwargs)
     return SegmentationLoss(name, num_classes, options)
-
-
-__all__ = [
-    "LOSSES",
-    "LossSpec",
-    "SegmentationLoss",
-    "bce",
-    "bce_dice",
-    "ce_dice",
-    "create_loss",
-    "cross_entropy",
-    "dice_loss",
-    "focal",
-    "jaccard",
-    "lovasz",
-    "tversky",
-]

@@ -123,6 +123,3 @@ def _read_rle_rows(reader, path: str | Path, header: tuple[str, str]) -> dict[st
         masks[img_id] = rle
         first_line[img_id] = reader.line_num
     return masks
-
-
-# ----------------------------------------------------------------------------- COCO RLE
