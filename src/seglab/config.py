@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from seglab.errors import ConfigError
 
@@ -78,3 +78,144 @@ def parse_assignments(items: list[str] | None, *, what: str = "--param") -> dict
                 raise ConfigError(f"{what} {part!r}: expected NAME=VALUE, e.g. {what} sigma=2")
             out[key.strip()] = parse_value(value)
     return out
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|min|s|sec)?", re.IGNORECASE)
+
+
+def parse_duration(value: str | float | int | None) -> float | None:
+    """Seconds from ``"10m"``, ``"1h30m"``, ``"90s"``, ``"00:10:00"``, ``"600"`` or a number.
+
+    ``None`` and ``""`` give ``None``; anything else raises :class:`ConfigError`.
+
+    >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration("00:10:00")
+    (5400.0, 90.0, 600.0)
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"time limit {value!r}: expected a duration such as 10m, 1h30m or 90s")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip()
+        if ":" in text:
+            parts = text.split(":")
+            try:
+                numbers = [float(p) for p in parts]
+            except ValueError:
+                numbers = []
+            if not numbers or len(numbers) > 3:
+                raise ConfigError(f"time limit {value!r}: expected HH:MM:SS, MM:SS or e.g. 10m")
+            seconds = 0.0
+            for n in numbers:
+                seconds = seconds * 60 + n
+        else:
+            pos, seconds = 0, 0.0
+            units = {"h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0, "sec": 1.0}
+            for match in _DURATION.finditer(text):
+                if match.start() != pos or (match.group(2) is None and match.end() != len(text)):
+                    break
+                seconds += float(match.group(1)) * units[(match.group(2) or "s").lower()]
+                pos = match.end()
+                while pos < len(text) and text[pos] == " ":
+                    pos += 1
+            if pos != len(text) or not text:
+                raise ConfigError(
+                    f"time limit {value!r}: expected a duration such as 10m, 1h30m, 90s or 600"
+                )
+    if seconds <= 0:
+        raise ConfigError(f"time limit {value!r} must be positive")
+    return seconds
+
+
+class ModelConfig(_Config):
+    """Which network to train (see :func:`seglab.models.create_model`).
+
+    Attributes
+    ----------
+    name: a registered model (``unet``, ``smp.unet``, ``torchvision.lraspp_mobilenet_v3_large``...).
+    options: the builder's options (``base_width``, ``depth``, ``activation``, ``norm``,
+        ``upsampling``, ``dropout`` for ``unet``; ``encoder``, ``decoder_channels``... for smp).
+    init: weight initialisation of the layers seglab creates (``default`` keeps the library's).
+    encoder_weights: a local weights file for the encoder (no downloads).
+    """
+
+    name: str = "unet"
+    options: dict[str, Any] = Field(default_factory=dict)
+    init: str = "default"
+    encoder_weights: Path | None = None
+
+
+class TrainConfig(_Config):
+    """Everything a training run needs; ``None`` fields are chosen by the recipe
+    (:mod:`seglab.engine.recipe`) from the device and the data, and the resolved config is
+    written to the run folder as ``config.yaml``.
+
+    Attributes (grouped)
+    --------------------
+    data / model: :class:`DataConfig`, :class:`ModelConfig` (``model=None``: the recipe's).
+    recipe: ``auto`` (sized for the device, the data and the time limit) or ``seed`` (the
+        seed notebook's recipe as written: U-Net width 64 at 512 px, RAdam 0.005,
+        ReduceLROnPlateau 0.2/2/2, BCE+Dice, 32 epochs).
+    loss / loss_options: a :data:`seglab.losses.LOSSES` name (``bce_dice`` binary, ``ce_dice``
+        multiclass by default) and its options (``pos_weight``, ``class_weights``, ``eps``...).
+    optimizer / lr / weight_decay / optimizer_options: a :data:`seglab.optim.OPTIMIZERS` name.
+    scheduler / scheduler_options: a :data:`seglab.optim.SCHEDULERS` name (``warmup_epochs``...).
+    epochs, time_limit (seconds; :func:`parse_duration` reads ``"10m"``), patience (early
+        stopping on ``monitor``; ``None`` = off), monitor (``val_dice`` or ``val_loss``).
+    batch_size, image_size (images resized so the longer side is this; ``None`` keeps sizes),
+        crop_size (square training crops; ``None`` = whole images), object_crop (share of
+        crops centred on an object), accumulate (gradient accumulation).
+    augment: a preset (``none``, ``light``, ``default``, ``heavy``) or names, see
+        :mod:`seglab.engine.augment`; preprocess: a :mod:`seglab.transforms` pipeline.
+    precision (``auto``, ``32``, ``bf16-mixed``, ``16-mixed``), accelerator, devices,
+        num_nodes, workers (data loader processes; ``None`` = from the cores).
+    seed, deterministic: reproducibility (deterministic algorithms where torch has them).
+    out / name: the run folder is ``out/name``; resume: a run folder or ``last.ckpt``.
+    lr_find: run the learning-rate finder first, use its suggestion and save its plot.
+    threshold: probability threshold of the val Dice and of predictions.
+    """
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig | None = None
+    recipe: Literal["auto", "seed"] = "auto"
+    loss: str | None = None
+    loss_options: dict[str, Any] = Field(default_factory=dict)
+    optimizer: str | None = None
+    lr: float | None = Field(None, gt=0)
+    weight_decay: float | None = Field(None, ge=0)
+    optimizer_options: dict[str, Any] = Field(default_factory=dict)
+    scheduler: str | None = None
+    scheduler_options: dict[str, Any] = Field(default_factory=dict)
+    epochs: int | None = Field(None, ge=1)
+    time_limit: float | None = Field(None, gt=0)
+    patience: int | None = Field(None, ge=1)
+    monitor: Literal["val_dice", "val_loss"] = "val_dice"
+    batch_size: int | None = Field(None, ge=1)
+    image_size: int | None = Field(None, ge=8)
+    crop_size: int | None = Field(None, ge=8)
+    object_crop: float = Field(0.7, ge=0.0, le=1.0)
+    accumulate: int = Field(1, ge=1)
+    augment: str | list[str] = "default"
+    preprocess: str | list[str] | None = None
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    num_nodes: int = Field(1, ge=1)
+    workers: int | None = Field(None, ge=0)
+    seed: int = 0
+    deterministic: bool = False
+    out: Path = Path("runs")
+    name: str | None = None
+    overwrite: bool = False
+    resume: Path | None = None
+    lr_find: bool = False
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    limit_train_batches: int | None = Field(None, ge=1)
+    limit_val_batches: int | None = Field(None, ge=1)
+
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return parse_duration(value)

@@ -139,21 +139,26 @@ class SegmentationDataset:
             image, mask = self.transform(image, mask)
         return image, mask
 
-    def __getitem__(self, index: int):
-        import torch
-
+    def load_readable(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(image, mask)`` of item ``index`` after the transform, numpy; an unreadable item is
+        skipped with a warning naming its file and the next readable one is returned instead
+        (``strict=True``: the :class:`DataError` is raised)."""
         n = len(self.source)
         for step in range(n):
             i = (index + step) % n
             if i in self.bad:
                 continue
             try:
-                image, mask = self._load(i)
+                return self._load(i)
             except DataError as exc:
                 if self.strict:
                     raise
                 self.bad.add(i)
                 warnings.warn(f"skipping unreadable item: {exc}", RuntimeWarning, stacklevel=2)
-                continue
-            return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask, np.int64))
         raise DataError("no readable image left in the dataset", path=self.source.root)
+
+    def __getitem__(self, index: int):
+        import torch
+
+        image, mask = self.load_readable(index)
+        return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask, np.int64))

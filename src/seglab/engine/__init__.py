@@ -1,0 +1,1 @@
+"""Training engine: Lightning module, data module, callbacks, recipes."""

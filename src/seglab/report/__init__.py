@@ -1,0 +1,1 @@
+"""Reports from files on disk: plots (matplotlib) now, the HTML report later."""
