@@ -24,6 +24,7 @@ __all__ = [
     "convert_dataset",
     "open_dataset",
     "preview_dataset",
+    "train",
     "write_sample",
 ]
 
@@ -197,4 +198,36 @@ def compare(
         preprocess=_pipeline(preprocess),
         postprocess=_pipeline(postprocess),
         overwrite=overwrite,
+    )
+
+
+def train(
+    config: Any = None,
+    *,
+    print_fn: Any = print,
+    progress: bool = False,
+    callbacks: list | None = None,
+    **options: Any,
+):
+    """Train a segmentation network; returns a :class:`seglab.engine.run.TrainResult`.
+
+    ``config``: a :class:`~seglab.config.TrainConfig`, a dict, a YAML file (a run's
+    ``config.yaml``) or ``None``; ``options`` are TrainConfig fields on top (``data="path"``
+    and ``model="smp.unet"`` are shorthands). Fields left ``None`` are chosen by the recipe
+    for this machine and data (:mod:`seglab.engine.recipe`). The run folder holds
+    ``config.yaml``, ``metrics.csv``, ``checkpoints/last.ckpt``, ``model.safetensors`` +
+    ``model.json``, ``plots/`` and ``summary.json``; see :mod:`seglab.engine.run`.
+
+    >>> result = train(data="sample", time_limit="5m")  # doctest: +SKIP
+    >>> result.best_score, result.verdict["kind"]  # doctest: +SKIP
+    (0.71, 'still improving')
+    """
+    from seglab.config import train_config
+    from seglab.engine.run import train as _train
+
+    return _train(
+        train_config(config, **options),
+        print_fn=print_fn,
+        progress=progress,
+        callbacks=callbacks,
     )

@@ -388,6 +388,11 @@ def compare_cmd(
     print_compare(result, console)
 
 
+from seglab.cli_train import train_cmd  # noqa: E402  (the command is long; it lives apart)
+
+app.command("train")(train_cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit status; seglab's own errors print without a traceback."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -219,3 +220,84 @@ class TrainConfig(_Config):
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return parse_duration(value)
+
+
+def describe_validation(exc) -> str:
+    """pydantic's ``ValidationError`` as ``field.sub: message; ...`` for people."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``top``, merging nested mappings key by key."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of field: value")
+    return data
+
+
+def train_config(
+    base: TrainConfig | Mapping[str, Any] | str | Path | None = None, **options: Any
+) -> TrainConfig:
+    """A :class:`TrainConfig` from a config, a dict or a YAML file, with ``options`` on top.
+
+    Shorthands: ``data="path"`` is ``data={"path": "path"}`` and ``model="smp.unet"`` is
+    ``model={"name": "smp.unet"}``; nested dicts merge key by key. Errors name the file (when
+    there is one) and the field.
+
+    >>> train_config(data="cig_butts", epochs=5, model={"options": {"base_width": 8}}).epochs
+    5
+    """
+    from pydantic import ValidationError
+
+    source = ""
+    if base is None:
+        data: dict[str, Any] = {}
+    elif isinstance(base, TrainConfig):
+        data = base.model_dump(exclude_unset=True)
+    elif isinstance(base, Mapping):
+        data = dict(base)
+    else:
+        source = f"{base}: "
+        data = _read_yaml(Path(base))
+    top = dict(options)
+    for key, field in (("data", "path"), ("model", "name")):
+        if isinstance(top.get(key), str | Path):
+            top[key] = {field: top[key]}
+        if isinstance(data.get(key), str | Path):
+            data[key] = {field: data[key]}
+    for key in ("data", "model"):
+        if isinstance(top.get(key), BaseModel):
+            top[key] = top[key].model_dump(exclude_unset=True)
+        if isinstance(data.get(key), BaseModel):
+            data[key] = data[key].model_dump(exclude_unset=True)
+    try:
+        return TrainConfig.model_validate(deep_merge(data, top))
+    except ValidationError as exc:
+        raise ConfigError(f"{source}{describe_validation(exc)}") from None
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """The :class:`TrainConfig` in a YAML file (such as a run's ``config.yaml``)."""
+    return train_config(Path(path), **overrides)

@@ -6,8 +6,8 @@
   epoch has finished yet.
 * :class:`TimeBudget`: stops before an epoch that would not finish within ``--time-limit``
   (estimated from the epochs so far), or at once when the limit is passed mid-epoch.
-* :class:`EpochSeed`: reseeds torch at each epoch start from ``(seed, epoch)`` so dropout and
-  other torch randomness are the same after a resume.
+* :class:`EpochSeed`: reseeds torch before each batch from ``(seed, epoch, batch)`` so dropout
+  and other torch randomness are the same after a resume.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class RunWriter(pl.Callback):
         self.best_epoch: int | None = None
         self._epoch_start = 0.0
         self._lr = math.nan
+        self._pruned = False
 
     # -- state kept in checkpoints, so a resumed run knows its best so far
     def state_dict(self) -> dict[str, Any]:
@@ -92,20 +93,21 @@ class RunWriter(pl.Callback):
     def metrics_path(self) -> Path:
         return self.run_dir / "metrics.csv"
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.is_global_zero:
-            return
-        # a resumed run rewrites the epochs it is about to train again
+    def _prune(self, before_epoch: int) -> None:
+        """Keep the rows of epochs before ``before_epoch`` (a resumed run redoes the rest)."""
         rows = []
         if self.metrics_path.exists():
             with open(self.metrics_path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < trainer.current_epoch]
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < before_epoch]
         with open(self.metrics_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
+        self._pruned = True
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._pruned and trainer.is_global_zero:  # the loop state is restored by now
+            self._prune(trainer.current_epoch)
         self._epoch_start = time.perf_counter()
         optimizers = trainer.optimizers
         self._lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else math.nan
@@ -199,10 +201,13 @@ class TimeBudget(pl.Callback):
 
 
 class EpochSeed(pl.Callback):
-    """Reseed torch from ``(seed, epoch)`` at the start of every training epoch."""
+    """Reseed torch from ``(seed, epoch, batch)`` before every training batch, so dropout and
+    other torch randomness are the same after a resume, wherever the run was cut."""
 
     def __init__(self, seed: int):
         self.seed = seed
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        torch.manual_seed(self.seed * 100_003 + trainer.current_epoch)
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        torch.manual_seed((self.seed * 100_003 + trainer.current_epoch) * 1_000_003 + batch_idx)

@@ -74,7 +74,7 @@ class SegmentationModule(pl.LightningModule):
         if not bool(torch.isfinite(loss)):
             terms = ", ".join(f"{k}={float(v):.4g}" for k, v in self.loss_fn.last_terms.items())
             raise NonFiniteLoss(
-                f"the training loss is {float(loss)} at step {self.global_step} (epoch "
+                f"the training loss is {float(loss.detach())} at step {self.global_step} (epoch "
                 f"{self.current_epoch}, batch {batch_idx}): {terms or 'no terms'}. The weights "
                 "were not updated with it; the last good epoch is in checkpoints/last.ckpt and "
                 "the best in model.safetensors. Try a lower --lr, --precision 32, gradient "

@@ -135,13 +135,21 @@ def data_stats(
 
 
 def _round32(value: float) -> int:
-    return max(32, int(math.ceil(value / 32.0)) * 32)
+    return max(32, math.ceil(value / 32.0) * 32)
+
+
+def _with_width(model: ModelConfig | None, width: int) -> ModelConfig:
+    """``model`` (the U-Net by default) with ``base_width`` set unless the user gave one."""
+    model = model or ModelConfig()
+    if model.name != "unet" or "base_width" in model.options:
+        return model
+    return model.model_copy(update={"options": {"base_width": width, **model.options}})
 
 
 def seed_recipe(config: TrainConfig, stats: DataStats) -> tuple[TrainConfig, list[str]]:
     """The seed notebook's recipe as written (fields the user set are kept)."""
     update = {
-        "model": config.model or ModelConfig(name="unet", options={"base_width": 64}),
+        "model": _with_width(config.model, 64),
         "image_size": config.image_size or 512,
         "batch_size": config.batch_size or 4,
         "optimizer": config.optimizer or "radam",
@@ -197,9 +205,11 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
     where = f"GPU {device.gpu_name}" if gpu else f"CPU, {device.cores} cores"
     reasons: list[str] = []
     update: dict = {}
-    if config.model is None:
+    model = config.model
+    if model is None or (model.name == "unet" and "base_width" not in model.options):
         width = 32 if gpu else 16
-        update["model"] = ModelConfig(name="unet", options={"base_width": width, "depth": 4})
+        options = {"base_width": width, "depth": 4, **(model.options if model else {})}
+        update["model"] = (model or ModelConfig()).model_copy(update={"options": options})
         reasons.append(
             f"model: U-Net base width {width}, depth 4 ({where}; the seed's width 64 is "
             f"{(64 // width) ** 2}x the compute)"
@@ -212,7 +222,7 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
         if stats.object_p50 > 0:
             scale = min(1.0, max(scale, 12.0 / math.sqrt(stats.object_p50)))
         if scale < 1.0:
-            update["image_size"] = int(round(stats.long_side * scale))
+            update["image_size"] = round(stats.long_side * scale)
             reasons.append(
                 f"images resized to {update['image_size']} px on the longer side (median "
                 f"{stats.long_side} px; median object {math.sqrt(stats.object_p50):.0f} px a side "
@@ -224,10 +234,11 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
         side = 4 * math.sqrt(stats.object_p95) * scale if stats.object_p95 else low * 2
         crop = min(_round32(min(max(side, low), high)), _round32(stats.short_side * scale))
         if crop < size:
+            why = "about 4x the large objects" if stats.object_p95 else "no objects sampled"
             update["crop_size"] = crop
             reasons.append(
-                f"training crops {crop} px ({'about 4x the large objects' if stats.object_p95 else 'no objects sampled'}"
-                f", {config.object_crop:.0%} centred on an object) from {size} px images"
+                f"training crops {crop} px ({why}, {config.object_crop:.0%} centred on an object) "
+                f"from {size} px images"
             )
     if config.batch_size is None:
         update["batch_size"] = 16 if gpu else 8
@@ -294,9 +305,17 @@ def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfi
     return config.model_copy(update=update), reasons
 
 
-def timed_probe(config: TrainConfig, *, in_channels: int, num_classes: int, steps: int = 3):
+def timed_probe(
+    config: TrainConfig,
+    *,
+    in_channels: int,
+    num_classes: int,
+    full_size: int = 256,
+    steps: int = 3,
+):
     """Seconds per training step (batch ``batch_size`` of ``crop_size`` crops) and per validation
-    image (``image_size``) of ``config``'s model on this machine, from a few synthetic steps."""
+    image (``full_size`` px, the images' size after resizing) of ``config``'s model on this
+    machine, from a few synthetic steps (data loading not included)."""
     import torch
 
     from seglab.models import create_model
@@ -305,8 +324,8 @@ def timed_probe(config: TrainConfig, *, in_channels: int, num_classes: int, step
     model = create_model(
         model_cfg.name, in_channels=in_channels, num_classes=num_classes, **model_cfg.options
     )
-    side = config.crop_size or config.image_size or 256
-    full = config.image_size or side
+    full = config.image_size or full_size
+    side = config.crop_size or full
     batch = config.batch_size or 1
     images = torch.rand(batch, in_channels, side, side)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from seglab.config import TrainConfig
-from seglab.errors import ConfigError, DataError, SeglabError
+from seglab.config import TrainConfig, load_config
+from seglab.errors import DataError, SeglabError
 
 PrintFn = Callable[[str], None]
 
@@ -87,47 +87,6 @@ def resume_paths(resume: Path) -> tuple[Path, Path]:
     return run, ckpt
 
 
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """A :class:`TrainConfig` from a YAML file, with ``overrides`` on top (checked fields; an
-    error names the file and the field)."""
-    from pydantic import ValidationError
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the config: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config is a mapping of field: value")
-    merged = _deep_merge(data, overrides)
-    try:
-        return TrainConfig.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe_validation(exc)}") from None
-
-
-def describe_validation(exc) -> str:
-    """pydantic's errors as ``field.sub: message; ...``."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        parts.append(f"{where}: {message}")
-    return "; ".join(parts)
-
-
-def _deep_merge(base: dict, top: dict) -> dict:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def write_config(config: TrainConfig, path: Path) -> None:
     """The config as YAML (every field; paths as strings)."""
     data = config.model_dump(mode="json")
@@ -139,13 +98,21 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
 
 
 def train(
-    config: TrainConfig, *, print_fn: PrintFn | None = print, progress: bool = False
+    config: TrainConfig,
+    *,
+    print_fn: PrintFn | None = print,
+    progress: bool = False,
+    callbacks: list | None = None,
 ) -> TrainResult:
     """Train a model as ``config`` says and write the run folder (module docstring).
+
+    ``print_fn`` gets the recipe's reasons, one line per epoch and the verdict (``None``:
+    quiet); ``progress`` shows a live progress bar; ``callbacks`` are extra Lightning callbacks.
 
     Raises
     ------
@@ -157,7 +124,6 @@ def train(
         Out of memory, with the batch and image sizes to lower.
     """
     say = print_fn or (lambda _text: None)
-    _quiet_lightning()
     ckpt = None
     if config.resume is not None:
         run_dir, ckpt = resume_paths(config.resume)
@@ -174,7 +140,7 @@ def train(
         write_config(config, run_dir / "config.yaml")
     for reason in reasons:
         say(f"recipe: {reason}")
-    return _fit(config, setup, run_dir, ckpt, reasons, say, progress)
+    return _fit(config, setup, run_dir, ckpt, reasons, say, progress, callbacks or [])
 
 
 def _setup(config: TrainConfig, say: PrintFn, *, resolve: bool) -> dict[str, Any]:
@@ -197,9 +163,15 @@ def _setup(config: TrainConfig, say: PrintFn, *, resolve: bool) -> dict[str, Any
         device = recipe.device_info()
 
         def probe(cfg: TrainConfig):
-            return recipe.timed_probe(
-                cfg, in_channels=stats.channels, num_classes=min(stats.num_classes, 3)
+            step_s, val_s = recipe.timed_probe(
+                cfg,
+                in_channels=stats.channels,
+                num_classes=min(stats.num_classes, 3),
+                full_size=stats.long_side,
             )
+            if not cfg.workers:  # loading is not overlapped with compute: time it too
+                step_s += _loading_seconds(cfg, train_src, stats.channels)
+            return step_s, val_s
 
         config, reasons = recipe.resolve(config, stats, device, probe=probe)
     return {
@@ -211,7 +183,23 @@ def _setup(config: TrainConfig, say: PrintFn, *, resolve: bool) -> dict[str, Any
     }
 
 
-def _fit(config, setup, run_dir, ckpt, reasons, say, progress) -> TrainResult:
+def _loading_seconds(config: TrainConfig, source, channels: int, *, samples: int = 6) -> float:
+    """Seconds to make one training batch of ``config`` from ``source`` (median of a few)."""
+    from seglab.engine.augment import build_augment
+    from seglab.engine.data import SampleSpec, SegmentationSamples
+
+    spec = SampleSpec(channels, config.image_size, config.crop_size, config.object_crop, 0)
+    dataset = SegmentationSamples(source, spec, augment=build_augment(config.augment), train=True)
+    times = []
+    for key in range(min(samples, len(dataset))):
+        start = time.perf_counter()
+        dataset[key]
+        times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2] if times else 0.0
+    return median * (config.batch_size or 1)
+
+
+def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainResult:
     import lightning.pytorch as pl
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -224,14 +212,16 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress) -> TrainResult:
     from seglab.losses import create_loss
     from seglab.transforms import build_pipeline
 
+    _quiet_lightning()
     stats, train_src, val_src = setup["stats"], setup["train"], setup["val"]
     classes = list(train_src.classes)
     torch.manual_seed(config.seed)
     net = build_model(config.model, in_channels=stats.channels, num_classes=len(classes))
     multiple = size_multiple(net)
     loss_name = config.loss or ("bce_dice" if len(classes) <= 2 else "ce_dice")
-    loss = create_loss(loss_name, num_classes=1 if len(classes) <= 2 else len(classes),
-                       **config.loss_options)
+    loss = create_loss(
+        loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
+    )
     scheduler_options = dict(config.scheduler_options)
     if config.scheduler == "reduce_on_plateau" and val_src is None:
         scheduler_options.setdefault("monitor", "train_loss")
@@ -245,9 +235,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress) -> TrainResult:
         scheduler_options=scheduler_options,
         epochs=config.epochs or 1,
     )
-    module = SegmentationModule(
-        net, loss, optim, threshold=config.threshold, channels_last=gpu
-    )
+    module = SegmentationModule(net, loss, optim, threshold=config.threshold, channels_last=gpu)
     preprocess = build_pipeline(config.preprocess) if config.preprocess else None
     augment = build_augment(config.augment)
     spec = SampleSpec(
@@ -307,6 +295,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress) -> TrainResult:
         mode = "min" if monitor.endswith("loss") else "max"
         stopper = EarlyStopping(monitor=monitor, patience=config.patience, mode=mode)
         callbacks.append(stopper)
+    callbacks.extend(extra)
     if progress:
         from lightning.pytorch.callbacks import RichProgressBar
 
@@ -369,8 +358,9 @@ def _oom_error(config: TrainConfig, exc: BaseException) -> SeglabError:
     if size:
         hint += f" or --crop-size/--image-size {max(32, size // 2)}"
     return SeglabError(
-        f"out of memory with batch {batch}" + (f" of {size} px" if size else "") +
-        f": try {hint}, --precision bf16-mixed on a GPU, or --accumulate 2 to keep the "
+        f"out of memory with batch {batch}"
+        + (f" of {size} px" if size else "")
+        + f": try {hint}, --precision bf16-mixed on a GPU, or --accumulate 2 to keep the "
         f"effective batch ({str(exc).splitlines()[0][:160]})"
     )
 

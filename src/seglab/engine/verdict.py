@@ -58,7 +58,7 @@ class Verdict:
     monitor:
         The metric judged, e.g. ``"val_dice"``.
     best_epoch:
-        The (0-based; messages say +1) epoch of the best monitored value, the first one when tied; ``None``
+        The 0-based epoch of the best value (messages count from 1), the first when tied; ``None``
         without validated epochs.
     best_value:
         The best monitored value (``nan`` without validated epochs).
@@ -197,8 +197,8 @@ def overfitting_verdict(
             notes = ""
             if val_rise is not None:
                 notes += (
-                    f" Val loss is {val_rise[0]:.0f} % above its minimum at epoch {val_rise[1] + 1} "
-                    "though: watch for overfitting."
+                    f" Val loss is {val_rise[0]:.0f} % above its minimum at epoch "
+                    f"{val_rise[1] + 1} though: watch for overfitting."
                 )
             if low is not None:
                 notes += (
@@ -221,9 +221,8 @@ def overfitting_verdict(
         return verdict(
             "overfitting",
             best,
-            f"{head}; {monitor} has fallen back to {fmt(last_value)} by epoch {valid[-1][0] + 1}"
-            if mode == "max"
-            else f"{head}; {monitor} has risen back to {fmt(last_value)} by epoch {valid[-1][0] + 1}",
+            f"{head}; {monitor} has {'fallen' if mode == 'max' else 'risen'} back to "
+            f"{fmt(last_value)} by epoch {valid[-1][0] + 1}",
         )
 
     if low is not None:
