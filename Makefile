@@ -29,7 +29,10 @@ demo: $(STAMP)
 	$(BIN)/seglab data preview $(DEMO)/sample --out $(DEMO)/preview --num 12 --overwrite
 	$(BIN)/seglab compare --data $(DEMO)/sample --methods otsu,histogram,sauvola,kmeans,watershed \
 		--out $(DEMO)/compare --overwrite
+	$(BIN)/seglab train --data $(DEMO)/sample --time-limit 5m --out $(DEMO)/runs --name sample \
+		--overwrite --quiet
 	@echo "Previews: $(DEMO)/preview/grid.png  Classical baselines: $(DEMO)/compare/compare.md"
+	@echo "Network: $(DEMO)/runs/sample (metrics.csv, plots/, model.safetensors, summary.json)"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

@@ -2,8 +2,9 @@
 
 * :func:`image_scores`: Dice and IoU of each image at a probability threshold, the seed's Dice
   definition (``2|A∩B| / (|A|+|B|)`` per image, then the mean over images; an image with no
-  object in the truth and none predicted scores 1). Multiclass: the mean over the foreground
-  classes present in the truth or the prediction of that image.
+  object in the truth and none predicted scores ``empty_score``, 1 by default). Multiclass: the
+  mean over the foreground classes ``1..K-1``, a class absent from both the truth and the
+  prediction of that image scoring ``empty_score`` (as :func:`seglab.metrics.class_scores`).
 * :func:`soft_dice`: the seed's ``dice_no_threshold`` -- Dice of the probabilities over the
   whole batch, no threshold.
 
@@ -48,24 +49,17 @@ def image_scores(
     dims = (1, 2)
     dice_sum = torch.zeros(pred.shape[0], device=pred.device)
     iou_sum = torch.zeros_like(dice_sum)
-    counted = torch.zeros_like(dice_sum)
+    fill = torch.full_like(dice_sum, empty_score)
     for cls in range(1, num_classes):
         is_pred = (pred == cls) & valid
         is_true = (target == cls) & valid if logits.shape[1] > 1 else (target != 0) & valid
         inter = (is_pred & is_true).sum(dims).float()
         total = is_pred.sum(dims).float() + is_true.sum(dims).float()
         present = total > 0
-        dice = torch.where(present, 2 * inter / total.clamp(min=1), torch.zeros_like(inter))
+        dice_sum += torch.where(present, 2 * inter / total.clamp(min=1), fill)
         union = total - inter
-        iou = torch.where(present, inter / union.clamp(min=1), torch.zeros_like(inter))
-        dice_sum += dice
-        iou_sum += iou
-        counted += present.float()
-    empty = counted == 0
-    fill = torch.full_like(dice_sum, empty_score)
-    dice = torch.where(empty, fill, dice_sum / counted.clamp(min=1))
-    iou = torch.where(empty, fill, iou_sum / counted.clamp(min=1))
-    return dice, iou
+        iou_sum += torch.where(present, inter / union.clamp(min=1), fill)
+    return dice_sum / (num_classes - 1), iou_sum / (num_classes - 1)
 
 
 def soft_dice(logits: Tensor, target: Tensor, *, eps: float = 1e-7) -> Tensor:

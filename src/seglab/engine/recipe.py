@@ -280,7 +280,9 @@ def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfi
     step_s, val_image_s = probe(config)
     batch = config.batch_size or 1
     steps = max(1, stats.num_images // batch)
-    epoch_s = steps * step_s * 1.1 + stats.num_val * val_image_s
+    # x1.2 for the loader, metrics and a busy machine: an unfinished schedule costs more than
+    # a spare minute
+    epoch_s = (steps * step_s * 1.1 + stats.num_val * val_image_s) * 1.2
     budget = config.time_limit * 0.92
     update: dict = {}
     reasons = [
