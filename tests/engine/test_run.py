@@ -245,6 +245,11 @@ def test_images_of_mixed_and_odd_sizes_train_without_collate_errors(tmp_path):
             Image.fromarray(mask).save(root / split / "masks" / f"{i}.png")
     result = fast(root, tmp_path / "runs", epochs=1, batch_size=2)
     assert result.epochs == 1
+    # an encoder of stride 32 on sizes like 37 x 21: padded to multiples of 32 automatically
+    smp = {"name": "smp.linknet", "options": {"encoder": "resnet18", "encoder_depth": 5}}
+    result = fast(root, tmp_path / "runs", epochs=1, batch_size=2, model=smp)
+    info = json.loads((result.run_dir / "model.json").read_text())
+    assert info["input"]["multiple"] == 32 and result.epochs == 1
 
 
 def test_multiclass_masks_train_with_softmax_and_ce_dice(tmp_path):

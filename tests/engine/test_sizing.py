@@ -174,7 +174,9 @@ def test_pad_to_without_mask():
     assert out.shape == (4, 4, 1) and mask is None and out.dtype == np.float32
 
 
-@pytest.mark.parametrize(("value", "multiple", "expected"), [(20, 16, 32), (32, 16, 32), (1, 32, 32), (33, 1, 33)])
+@pytest.mark.parametrize(
+    ("value", "multiple", "expected"), [(20, 16, 32), (32, 16, 32), (1, 32, 32), (33, 1, 33)]
+)
 def test_round_up(value, multiple, expected):
     assert round_up(value, multiple) == expected
 
@@ -217,7 +219,7 @@ def test_object_crops_always_contain_the_small_object():
 
 
 def test_uniform_crops_mostly_miss_the_small_object():
-    image, mask = corner_object()
+    _, mask = corner_object()
     rng = np.random.default_rng(0)
     corners = [choose_crop(mask, 64, rng, 0.0) for _ in range(50)]
     hits = sum(bool((mask[y : y + 64, x : x + 64] == 1).any()) for y, x in corners)

@@ -14,7 +14,7 @@ returns the reasons, which the run prints and stores in ``config.yaml``'s neighb
   96-256 px on a CPU and 256-512 px on a GPU, 70 % of them centred on an object, so small
   objects in large images are not drowned in background.
 * **Batch** 8 (CPU) or 16 (GPU); **optimizer** AdamW lr 2e-3, weight decay 1e-4, **schedule**
-  cosine with a short linear warmup; **loss** BCE+Dice (binary, ``pos_weight`` up to 5 when the
+  cosine to zero over the planned epochs; **loss** BCE+Dice (binary, ``pos_weight`` up to 5 when the
   foreground is under 5 % of the pixels) or CE+Dice (multiclass).
 * **Precision** bf16-mixed on GPUs that have it (else 16-mixed), fp32 on a CPU;
   channels_last on a GPU; loader workers from the cores.

@@ -218,6 +218,9 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
     torch.manual_seed(config.seed)
     net = build_model(config.model, in_channels=stats.channels, num_classes=len(classes))
     multiple = size_multiple(net)
+    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    if gpu:
+        net = net.to(memory_format=torch.channels_last)
     loss_name = config.loss or ("bce_dice" if len(classes) <= 2 else "ce_dice")
     loss = create_loss(
         loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
@@ -225,7 +228,6 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
     scheduler_options = dict(config.scheduler_options)
     if config.scheduler == "reduce_on_plateau" and val_src is None:
         scheduler_options.setdefault("monitor", "train_loss")
-    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
     optim = OptimSpec(
         optimizer=config.optimizer or "adamw",
         lr=config.lr,
