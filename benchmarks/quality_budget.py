@@ -30,9 +30,7 @@ CLASSICAL = "otsu,li,histogram,sauvola,kmeans,watershed,watershed_gradient"
 def _network(data: Path, recipe: str, budget: str, out: Path) -> dict:
     from seglab.api import train
 
-    result = train(
-        data=data, recipe=recipe, time_limit=budget, out=out, name=recipe, print_fn=None
-    )
+    result = train(data=data, recipe=recipe, time_limit=budget, out=out, name=recipe, print_fn=None)
     with open(result.run_dir / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     dice = float(rows[result.best_epoch]["val_dice"]) if result.best_epoch is not None else 0.0

@@ -460,6 +460,7 @@ def _spec(name: str) -> AugmentationSpec:
         )
     return spec
 
+
 __all__ = [
     "AUGMENTATIONS",
     "PRESETS",

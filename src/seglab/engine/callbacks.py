@@ -188,16 +188,20 @@ class TimeBudget(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.epoch_start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if self.elapsed() > self.seconds:
+    def _stop(self, trainer: pl.Trainer, decision: bool) -> None:
+        # rank 0's clock decides for every process (as Lightning's Timer), so DDP ranks agree
+        if trainer.world_size > 1:
+            decision = bool(trainer.strategy.broadcast(decision))
+        if decision:
             self.stopped_early = True
             trainer.should_stop = True
 
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        self._stop(trainer, self.elapsed() > self.seconds)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.longest = max(self.longest, time.perf_counter() - self.epoch_start)
-        if self.elapsed() + self.longest > self.seconds:
-            self.stopped_early = True
-            trainer.should_stop = True
+        self._stop(trainer, self.elapsed() + self.longest > self.seconds)
 
 
 class EpochSeed(pl.Callback):

@@ -60,7 +60,7 @@ class SegmentationSamples(SegmentationDataset):
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.source.load(index)
         image = match_channels(image, self.spec.channels)
-        if self.preprocess is not None and len(self.preprocess):
+        if self.preprocess is not None:
             image, mask = self.preprocess(image, mask)
             image = match_channels(image, self.spec.channels)
         return resize_long_side(image, mask, self.spec.image_size)

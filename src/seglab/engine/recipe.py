@@ -216,7 +216,7 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
         )
     # resolution: keep the images' own unless they are large, never shrinking objects below ~12 px
     limit = 1024 if gpu else 512
-    scale = 1.0
+    scale = 1.0 if config.image_size is None else min(1.0, config.image_size / stats.long_side)
     if config.image_size is None and stats.long_side > limit:
         scale = limit / stats.long_side
         if stats.object_p50 > 0:
@@ -232,8 +232,9 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
     if config.crop_size is None:
         low, high = (256, 512) if gpu else (96, 256)
         side = 4 * math.sqrt(stats.object_p95) * scale if stats.object_p95 else low * 2
-        crop = min(_round32(min(max(side, low), high)), _round32(stats.short_side * scale))
-        if crop < size:
+        fits = max(32, int(stats.short_side * scale) // 32 * 32)  # whole crops, little padding
+        crop = min(_round32(min(max(side, low), high)), fits)
+        if crop < 0.75 * size:  # crops nearly as large as the images: train on whole images
             why = "about 4x the large objects" if stats.object_p95 else "no objects sampled"
             update["crop_size"] = crop
             reasons.append(
@@ -293,7 +294,7 @@ def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfi
         epochs = int(budget // epoch_s)
         if epochs < 5 and config.limit_train_batches is None:
             # big data, short budget: shorter epochs, so the best model is picked among >= 5
-            per_epoch = (budget / 5 - stats.num_val * val_image_s) / (step_s * 1.1)
+            per_epoch = (budget / 5 / 1.2 - stats.num_val * val_image_s) / (step_s * 1.1)
             update["limit_train_batches"] = max(1, int(per_epoch))
             epochs = 5
             reasons.append(
@@ -329,19 +330,32 @@ def timed_probe(
     full = config.image_size or full_size
     side = config.crop_size or full
     batch = config.batch_size or 1
-    images = torch.rand(batch, in_channels, side, side)
+    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    device = torch.device("cuda" if gpu else "cpu")
+    dtype = torch.bfloat16 if config.precision == "bf16-mixed" else torch.float16
+    autocast = torch.autocast("cuda", dtype=dtype, enabled=gpu and config.precision != "32")
+    model = model.to(device)
+    images = torch.rand(batch, in_channels, side, side, device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+
+    def clock() -> float:
+        if gpu:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     times = []
     model.train()
     for _ in range(steps):
-        start = time.perf_counter()
+        start = clock()
         optimizer.zero_grad()
-        model(images).float().mean().backward()
+        with autocast:
+            out = model(images)
+        out.float().mean().backward()
         optimizer.step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     model.eval()
-    with torch.no_grad():
-        start = time.perf_counter()
-        model(torch.rand(1, in_channels, full, full))
-        val_s = time.perf_counter() - start
+    with torch.no_grad(), autocast:
+        start = clock()
+        model(torch.rand(1, in_channels, full, full, device=device))
+        val_s = clock() - start
     return min(times[1:] or times), val_s

@@ -117,7 +117,9 @@ def choose_crop(
     height, width = mask.shape
     max_y, max_x = height - size, width - size
     if object_prob > 0 and rng.random() < object_prob:
-        present = [int(c) for c in np.unique(mask) if 0 < c < IGNORE_INDEX]
+        counts = np.bincount(mask.ravel().clip(0, IGNORE_INDEX), minlength=IGNORE_INDEX + 1)
+        present = np.flatnonzero(counts[1:IGNORE_INDEX]).tolist()
+        present = [c + 1 for c in present]
         if present:
             cls = present[int(rng.integers(len(present)))]
             ys, xs = np.nonzero(mask == cls)
