@@ -31,8 +31,11 @@ demo: $(STAMP)
 		--out $(DEMO)/compare --overwrite
 	$(BIN)/seglab train --data $(DEMO)/sample --time-limit 5m --out $(DEMO)/runs --name sample \
 		--overwrite --quiet
+	$(BIN)/seglab predict --model $(DEMO)/runs/sample --input $(DEMO)/sample/test/images \
+		--out $(DEMO)/predictions --overwrite
 	@echo "Previews: $(DEMO)/preview/grid.png  Classical baselines: $(DEMO)/compare/compare.md"
 	@echo "Network: $(DEMO)/runs/sample (metrics.csv, plots/, model.safetensors, summary.json)"
+	@echo "Predicted test masks: $(DEMO)/predictions/masks"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache

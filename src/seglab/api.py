@@ -22,7 +22,9 @@ __all__ = [
     "classical",
     "compare",
     "convert_dataset",
+    "load_model",
     "open_dataset",
+    "predict",
     "preview_dataset",
     "train",
     "write_sample",
@@ -231,3 +233,26 @@ def train(
         progress=progress,
         callbacks=callbacks,
     )
+
+
+def load_model(run: str | Path, *, device: str | None = None):
+    """A trained run's network, ready to predict (:class:`seglab.predict.LoadedModel`):
+    ``.predict(image) -> mask`` and ``.predict_proba(image)``."""
+    from seglab.predict import load_model as _load
+
+    return _load(run, device=device)
+
+
+def predict(
+    model: str | Path,
+    *,
+    input: str | Path,
+    out: str | Path,
+    threshold: float | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Predict a PNG mask per image of ``input`` (folder, file or glob) into ``out/masks``;
+    see :func:`seglab.predict.predict_images`."""
+    from seglab.predict import predict_images
+
+    return predict_images(model, input, out, threshold=threshold, overwrite=overwrite)

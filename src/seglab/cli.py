@@ -388,9 +388,10 @@ def compare_cmd(
     print_compare(result, console)
 
 
-from seglab.cli_train import train_cmd  # noqa: E402  (the command is long; it lives apart)
+from seglab.cli_train import predict_cmd, train_cmd  # noqa: E402  (long commands live apart)
 
 app.command("train")(train_cmd)
+app.command("predict")(predict_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

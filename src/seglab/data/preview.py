@@ -268,7 +268,8 @@ def safe_name(key: str) -> str:
     return name[:120] or "item"
 
 
-def _unique(name: str, used: set[str]) -> str:
+def unique_name(name: str, used: set[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... if taken (case-insensitively); records it."""
     candidate, k = name, 1
     while candidate.lower() in used:
         k += 1
@@ -377,7 +378,7 @@ def write_previews(
             panel = _side_by_side(shown, tile)
         else:
             tile = panel = shown
-        path = out / f"{_unique(safe_name(item.key), used)}.png"
+        path = out / f"{unique_name(safe_name(item.key), used)}.png"
         Image.fromarray(panel).save(path, format="PNG")
         paths.append(path)
         tiles.append(tile)
