@@ -40,7 +40,6 @@ import numpy as np
 from seglab.config import ModelConfig, TrainConfig
 from seglab.data.base import IGNORE_INDEX, SegmentationSource
 
-
 MIN_OBJECT_SIDE = 16.0
 """Images are never shrunk so far that the median object is smaller than this (px a side)."""
 
