@@ -21,7 +21,8 @@ returns the reasons, which the run prints and stores in ``config.yaml``'s neighb
   channels_last on a GPU; loader workers from the cores.
 * **Epochs**: with ``--time-limit``, as many as fit (from a timed probe of a few training steps
   of this model on this machine), at least 5 validations -- shortening epochs on large datasets
-  (``limit_train_batches``) -- unless validating alone would take half the budget. Without a limit: 40.
+  (``limit_train_batches``) -- unless validating alone would take half the budget.
+  Without a limit: 40.
 
 ``recipe="seed"`` is the seed notebook as written: U-Net width 64 at 512 px, whole images,
 batch 4, RAdam lr 0.005, ReduceLROnPlateau (0.2, 2, 2) on the val loss, BCE+Dice, 32 epochs, no
