@@ -191,7 +191,7 @@ def test_time_limit_stops_in_time_and_keeps_the_best(discs, tmp_path):
     result = fast(discs, tmp_path, epochs=10_000, time_limit="3s")
     assert result.status == "time limit"
     assert 1 <= result.epochs < 10_000
-    assert result.seconds < 3 + 2  # at most one step past the limit, never an epoch
+    assert result.seconds < 3 + 4  # a step and a validation past the limit, not more epochs
     assert result.model_path.is_file()
 
 
