@@ -342,10 +342,11 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
     finally:
         signal.signal(signal.SIGINT, old_handler)
     seconds = time.perf_counter() - start
+    epochs = config.epochs or 0
     if status == "completed":
         if stopper is not None and stopper.stopped_epoch > 0:
             status = "early stopping"
-        elif budget is not None and budget.stopped_early:
+        elif budget is not None and budget.stopped_early and trainer.current_epoch < epochs:
             status = "time limit"
     result = _finish(config, run_dir, writer, monitor, status, seconds, reasons, say)
     if error is not None:
