@@ -326,7 +326,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
     status, error = "completed", None
     old_handler = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=False)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     except SystemExit:  # Lightning's answer to Ctrl-C, after its on_exception hooks ran
         status = "interrupted"
     except KeyboardInterrupt:

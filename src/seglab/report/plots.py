@@ -276,7 +276,8 @@ def _series(rows: Sequence[dict], key: str) -> tuple[list[float], list[float]] |
         y = _number(row.get(key))
         if math.isfinite(y):
             epoch = _number(row.get("epoch", index))
-            xs.append(epoch if math.isfinite(epoch) else float(index))
+            # plotted from 1, as the CLI counts epochs
+            xs.append((epoch if math.isfinite(epoch) else float(index)) + 1)
             ys.append(y)
     return (xs, ys) if ys else None
 
