@@ -285,6 +285,13 @@ def test_every_binary_loss_trains_without_nan(discs, tmp_path, loss):
     assert math.isfinite(float(rows(result.run_dir)[0]["train_loss"]))
 
 
+@pytest.mark.parametrize("loss", [n for n, spec in LOSSES.items() if "multiclass" in spec.modes])
+def test_every_multiclass_loss_trains_without_nan(tmp_path, loss):
+    root = write_discs(tmp_path / "d", classes=2, splits={"train": 4, "val": 2})
+    result = fast(root, tmp_path / "runs", epochs=1, loss=loss, limit_train_batches=1)
+    assert math.isfinite(float(rows(result.run_dir)[0]["train_loss"]))
+
+
 def test_lr_find_saves_its_plot_and_uses_the_suggestion(discs, tmp_path):
     result = fast(discs, tmp_path, epochs=1, lr_find=True)
     assert (result.run_dir / "plots" / "lr_find.png").is_file()
