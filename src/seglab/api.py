@@ -222,7 +222,7 @@ def train(
 
     >>> result = train(data="sample", time_limit="5m")  # doctest: +SKIP
     >>> result.best_score, result.verdict["kind"]  # doctest: +SKIP
-    (0.71, 'still improving')
+    (0.53, 'still improving')
     """
     from seglab.config import train_config
     from seglab.engine.run import train as _train
