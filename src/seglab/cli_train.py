@@ -212,6 +212,10 @@ def train_cmd(
         console.print(text, highlight=False, markup=False)
 
     result = train(config, progress=not quiet, print_fn=say, **options)
+    from seglab.engine.run import process_rank
+
+    if process_rank() > 0:  # a DDP process: rank 0 reports
+        return
     console.print(
         f"[bold]{result.status}[/bold] after {result.epochs} epochs in {result.seconds:.0f} s; "
         f"run folder: {result.run_dir}",

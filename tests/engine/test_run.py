@@ -328,3 +328,20 @@ def test_cli_trains_from_flags_and_from_a_config_file(discs, tmp_path, capsys):
     code = main(["train", "--data", str(discs), "--optimizer", "sparseadam", "-q"])
     assert code == 2
     assert "sparse" in capsys.readouterr().err
+
+
+def test_two_process_ddp_on_cpu_writes_one_run_folder(discs, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "seglab"
+    command = [str(script), "train", "--data", str(discs), "-m", "base_width=4", "-m", "depth=2",
+               "--epochs", "2", "--accelerator", "cpu", "--devices", "2", "--augment", "none",
+               "--out", str(tmp_path / "runs"), "-q"]  # fmt: skip
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["train"]
+    assert len(rows(tmp_path / "runs" / "train")) == 2
+    assert done.stdout.count("run folder") == 1

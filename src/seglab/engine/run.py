@@ -10,9 +10,11 @@ reasons) and ``lr_find.png`` with ``--lr-find``.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 from seglab.config import TrainConfig, load_config
@@ -63,6 +65,13 @@ def train(
     """
     say = print_fn or (lambda _text: None)
     ckpt = None
+    if process_rank() > 0:  # a DDP process started for rank > 0: rank 0's run folder and config
+        say = lambda _text: None  # noqa: E731
+        if config.resume is None:
+            run_dir = Path(os.environ.get(RUN_DIR_VAR) or config.out / (config.name or "train"))
+            config = load_config(_wait_for(run_dir / "config.yaml"))
+            setup = _setup(config, say, resolve=False)
+            return _fit(config, setup, run_dir, None, [], say, False, callbacks or [])
     if config.resume is not None:
         run_dir, ckpt = resume_paths(config.resume)
         stored = load_config(run_dir / "config.yaml")
@@ -79,6 +88,28 @@ def train(
     for reason in reasons:
         say(f"recipe: {reason}")
     return _fit(config, setup, run_dir, ckpt, reasons, say, progress, callbacks or [])
+
+
+RUN_DIR_VAR = "SEGLAB_RUN_DIR"
+"""Set by rank 0 before training, so the DDP processes Lightning starts use its run folder."""
+
+
+def process_rank() -> int:
+    """This process's global rank from the launcher's environment (0 when not distributed)."""
+    for key in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
+    return sum(int(os.environ.get(k, "0") or 0) for k in ("LOCAL_RANK", "NODE_RANK"))
+
+
+def _wait_for(path: Path, *, seconds: float = 600.0) -> Path:
+    """Wait for rank 0 to write ``path`` (it resolves the recipe first)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise DataError("rank 0 did not write the run's config in time", path=path)
+        time.sleep(0.5)
+    return path
 
 
 def _setup(config: TrainConfig, say: PrintFn, *, resolve: bool) -> dict[str, Any]:
@@ -264,6 +295,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
     status, error = "completed", None
     old_handler = signal.getsignal(signal.SIGINT)
     try:
+        os.environ[RUN_DIR_VAR] = str(run_dir)  # copied into the DDP processes Lightning starts
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     except SystemExit:  # Lightning's answer to Ctrl-C, after its on_exception hooks ran
         status = "interrupted"
@@ -279,6 +311,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
         status, error = "out of memory", oom_error(config, exc)
     finally:
         signal.signal(signal.SIGINT, old_handler)
+        os.environ.pop(RUN_DIR_VAR, None)
     seconds = time.perf_counter() - start
     epochs = config.epochs or 0
     if status == "completed":
@@ -286,6 +319,10 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
             status = "early stopping"
         elif budget is not None and budget.stopped_early and trainer.current_epoch < epochs:
             status = "time limit"
+    if not trainer.is_global_zero:  # rank 0 writes the plots and the summary
+        if error is not None:
+            raise error
+        return TrainResult(run_dir, status, 0, None, None, monitor, seconds, config=config)
     result = finish_run(config, run_dir, writer, monitor, status, seconds, reasons, say)
     if error is not None:
         raise error
