@@ -30,20 +30,7 @@ TINY = {"name": "unet", "options": {"base_width": 4, "depth": 2}}
 
 def fast(root: Path, out: Path, **options):
     """A run of a 4-wide U-Net on 32 px discs, quiet, seconds long."""
-    settings = {
-        "data": root,
-        "model": TINY,
-        "out": out,
-        "epochs": 2,
-        "batch_size": 4,
-        "augment": "none",
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "scheduler": "none",
-    }
-    settings.update(options)
-    return train(print_fn=None, **settings)
+    return train(print_fn=None, **{**_fast_settings(root, out), **options})
 
 
 def rows(run: Path) -> list[dict]:
