@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from seglab.errors import ConfigError
+from seglab.report.plots import cell_float
 
 Kind = Literal["overfitting", "underfitting", "still improving", "good fit", "too short"]
 KINDS: tuple[str, ...] = ("overfitting", "underfitting", "still improving", "good fit", "too short")
@@ -149,7 +150,7 @@ def overfitting_verdict(
     valid = [
         (epoch, value, row)
         for epoch, row in zip(epochs, rows, strict=True)
-        if math.isfinite(value := _number(row.get(monitor)))
+        if math.isfinite(value := cell_float(row.get(monitor)))
     ]
 
     def verdict(kind: Kind, best: int | None, what: str, notes: str = "") -> Verdict:
@@ -157,7 +158,7 @@ def overfitting_verdict(
         if best is None:
             return Verdict(kind, monitor, None, math.nan, last_epoch, math.nan, what)
         epoch, value, row = valid[best]
-        gap = _number(row.get("val_loss")) - _number(row.get("train_loss"))
+        gap = cell_float(row.get("val_loss")) - cell_float(row.get("train_loss"))
         message = f"{what}: {kind}. {ADVICE[kind]}{notes}"
         return Verdict(kind, monitor, epoch, value, last_epoch, gap, message)
 
@@ -245,18 +246,8 @@ def overfitting_verdict(
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _number(value: object) -> float:
-    """``value`` as a float; ``nan`` for missing, empty or unparsable cells."""
-    if value is None or value == "":
-        return math.nan
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _epoch(row: dict, index: int) -> int:
-    epoch = _number(row.get("epoch"))
+    epoch = cell_float(row.get("epoch"))
     return int(epoch) if math.isfinite(epoch) else index
 
 
@@ -276,7 +267,7 @@ def _val_loss_rise(rows: Sequence[dict]) -> tuple[float, int] | None:
     """``(percent, epoch of the minimum)`` when the last val loss is > 10 % above an earlier
     minimum and train loss is lower than it was at that minimum; else ``None``."""
     points = [
-        (_epoch(row, i), _number(row.get("val_loss")), _number(row.get("train_loss")))
+        (_epoch(row, i), cell_float(row.get("val_loss")), cell_float(row.get("train_loss")))
         for i, row in enumerate(rows)
     ]
     points = [p for p in points if math.isfinite(p[1]) and math.isfinite(p[2])]
@@ -295,7 +286,7 @@ def _low_score(best_value: float, mode: str, rows: Sequence[dict]) -> float | No
     if mode == "max":
         score = best_value
     else:
-        dice = [v for row in rows if math.isfinite(v := _number(row.get("val_dice")))]
+        dice = [v for row in rows if math.isfinite(v := cell_float(row.get("val_dice")))]
         if not dice:
             return None
         score = max(dice)
@@ -304,7 +295,7 @@ def _low_score(best_value: float, mode: str, rows: Sequence[dict]) -> float | No
 
 def _train_drop(rows: Sequence[dict]) -> float | None:
     """How far (relative) the last train loss is below the first; ``None`` when unknown."""
-    train = [v for row in rows if math.isfinite(v := _number(row.get("train_loss")))]
+    train = [v for row in rows if math.isfinite(v := cell_float(row.get("train_loss")))]
     if len(train) < 2 or train[0] == 0:
         return None
     return (train[0] - train[-1]) / abs(train[0])

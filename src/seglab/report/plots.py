@@ -259,8 +259,8 @@ def _dice_figure(rows: Sequence[dict]) -> Figure | None:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _number(value: object) -> float:
-    """``value`` as a float; ``nan`` for missing, empty or unparsable cells."""
+def cell_float(value: object) -> float:
+    """A metrics cell as a float; ``nan`` for missing, empty or unparsable cells."""
     if value is None or value == "":
         return math.nan
     try:
@@ -273,9 +273,9 @@ def _series(rows: Sequence[dict], key: str) -> tuple[list[float], list[float]] |
     """``(epochs, values)`` of the rows where ``key`` is finite; ``None`` when there are none."""
     xs, ys = [], []
     for index, row in enumerate(rows):
-        y = _number(row.get(key))
+        y = cell_float(row.get(key))
         if math.isfinite(y):
-            epoch = _number(row.get("epoch", index))
+            epoch = cell_float(row.get("epoch", index))
             # plotted from 1, as the CLI counts epochs
             xs.append((epoch if math.isfinite(epoch) else float(index)) + 1)
             ys.append(y)
