@@ -22,10 +22,13 @@ __all__ = [
     "classical",
     "compare",
     "convert_dataset",
+    "evaluate",
+    "export",
     "load_model",
     "open_dataset",
     "predict",
     "preview_dataset",
+    "report",
     "train",
     "write_sample",
 ]

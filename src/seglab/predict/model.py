@@ -1,4 +1,4 @@
-"""Predicting with a trained run: :func:`load_model` and :func:`predict_images`.
+"""A trained run ready to predict: :func:`load_model` and :class:`LoadedModel`.
 
 A run folder (or a ``model.json`` + ``model.safetensors`` pair) is all it needs: the network is
 rebuilt from ``model.json`` and the weights are read from safetensors (never pickle). Every
@@ -13,10 +13,7 @@ back to the image's own size before the threshold, so masks always match their i
 from __future__ import annotations
 
 import json
-import time
-import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -44,14 +41,18 @@ def _run_files(run: str | Path) -> tuple[Path, Path]:
 
 
 class LoadedModel:
-    """A trained network ready to predict: ``predict(image)``, ``predict_proba(image)``."""
+    """A trained network ready to predict: ``predict(image)``, ``predict_proba(image)``.
 
-    def __init__(self, run: str | Path, *, device: str | None = None):
+    ``backend`` chooses what runs the network (:mod:`seglab.predict.backends`).
+    """
+
+    def __init__(self, run: str | Path, *, device: str | None = None, backend: str = "auto"):
         import torch
         from safetensors.torch import load_model as load_weights
 
         from seglab.config import ModelConfig
         from seglab.engine.build import MODEL_FORMAT, build_model
+        from seglab.predict.backends import make_runner
         from seglab.transforms import Pipeline
 
         info_path, weights = _run_files(run)
@@ -66,6 +67,7 @@ class LoadedModel:
                 path=info_path,
                 field="format",
             )
+        self.run_dir = info_path.parent
         self.info = info
         self.classes: list[str] = list(info["classes"])
         self.threshold: float = float(info.get("threshold", 0.5))
@@ -87,88 +89,69 @@ class LoadedModel:
             )
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.net.to(self.device).eval()
+        self.backend, self.runner = make_runner(
+            backend, self.net, run_dir=self.run_dir, info=info, device=self.device
+        )
 
-    def predict_proba(self, image: np.ndarray) -> np.ndarray:
-        """Probabilities at the image's size: ``H x W`` (binary: the foreground) or
-        ``C x H x W`` (multiclass, softmax over the classes)."""
-        import torch
-        import torch.nn.functional as F
+    @property
+    def binary(self) -> bool:
+        """One foreground class (a single output channel, masks written 0/255)."""
+        return len(self.classes) <= 2
 
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """``image`` as the network saw images in training: channels matched, the run's
+        preprocessing, resized to the run's ``image_size``; float32 ``C x H x W`` (not padded)."""
         from seglab.data.dataset import image_to_tensor
-        from seglab.engine.sizing import match_channels, pad_to_multiple, resize_long_side
+        from seglab.engine.sizing import match_channels, resize_long_side
 
-        height, width = image.shape[:2]
         image = match_channels(image, self.channels)
         if len(self.preprocess):
             image, _ = self.preprocess(image, None)
             image = match_channels(image, self.channels)
         image, _ = resize_long_side(image, None, self.image_size)
-        h, w = image.shape[:2]
-        image, _ = pad_to_multiple(image, None, self.multiple)
-        with torch.no_grad():
-            logits = self.net(image_to_tensor(image)[None].to(self.device))[:, :, :h, :w]
-            logits = F.interpolate(logits.float(), size=(height, width), mode="bilinear")
-            probs = torch.sigmoid(logits) if logits.shape[1] == 1 else torch.softmax(logits, 1)
-        out = probs[0].cpu().numpy()
-        return out[0] if out.shape[0] == 1 else out
+        return image_to_tensor(image).numpy()
+
+    def logits(self, batch: np.ndarray) -> np.ndarray:
+        """Logits of a float32 ``N x C x H x W`` batch of prepared images of any size: padded
+        (bottom, right) to the network's stride, run, and cropped back to ``H x W``."""
+        height, width = batch.shape[2:]
+        ph = -(-height // self.multiple) * self.multiple - height
+        pw = -(-width // self.multiple) * self.multiple - width
+        if ph or pw:
+            batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)))
+        return self.runner(batch)[:, :, :height, :width]
+
+    def to_probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Sigmoid (one output channel) or softmax over channels (axis 1 of ``N x K x H x W``)."""
+        if logits.shape[1] == 1:
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, image: np.ndarray) -> np.ndarray:
+        """Probabilities at the image's size: ``H x W`` (binary: the foreground) or
+        ``C x H x W`` (multiclass, softmax over the classes)."""
+        import cv2
+
+        height, width = image.shape[:2]
+        probs = self.to_probabilities(self.logits(self.prepare(image)[None]))[0]
+        if probs.shape[1:] != (height, width):
+            probs = np.stack(
+                [cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR) for p in probs]
+            )
+        return probs[0] if probs.shape[0] == 1 else probs
 
     def predict(self, image: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """``H x W`` int64 class indices (binary: 1 where the probability > threshold)."""
-        probs = self.predict_proba(image)
+        return self.to_mask(self.predict_proba(image), threshold=threshold)
+
+    def to_mask(self, probs: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
+        """Class indices from :meth:`predict_proba`'s output."""
         if probs.ndim == 2:
             return (probs > (self.threshold if threshold is None else threshold)).astype(np.int64)
         return probs.argmax(0).astype(np.int64)
 
 
-def load_model(run: str | Path, *, device: str | None = None) -> LoadedModel:
+def load_model(run: str | Path, *, device: str | None = None, backend: str = "auto") -> LoadedModel:
     """The trained network of a run folder (or its ``model.json``/``model.safetensors``)."""
-    return LoadedModel(run, device=device)
-
-
-def predict_images(
-    run: str | Path,
-    input: str | Path,
-    out: str | Path,
-    *,
-    threshold: float | None = None,
-    overwrite: bool = False,
-) -> dict[str, Any]:
-    """Write one PNG mask per image of ``input`` (folder, file or glob) to ``out/masks``:
-    0/255 for binary models, class indices otherwise. Unreadable images are skipped with a
-    warning naming them and counted in the summary (``summary.json``)."""
-    from seglab.data.images import image_source
-    from seglab.data.preview import prepare_out, safe_name, unique_name
-    from seglab.io import write_mask
-
-    model = load_model(run)
-    source = image_source(input)
-    out = prepare_out(Path(out), overwrite, what="predictions")
-    inputs = {Path(item.image_path).resolve().parent for item in source.items}
-    if (out / "masks").resolve() in inputs or out.resolve() in inputs:
-        raise DataError("the output folder holds the input images: choose another --out", path=out)
-    (out / "masks").mkdir(exist_ok=True)
-    binary = len(model.classes) <= 2
-    written, skipped, used = [], [], set()
-    start = time.perf_counter()
-    for i, item in enumerate(source.items):
-        try:
-            image = source.load_image(i)
-        except DataError as exc:
-            warnings.warn(f"skipped: {exc}", RuntimeWarning, stacklevel=2)
-            skipped.append(str(item.image_path))
-            continue
-        mask = model.predict(image, threshold=threshold)
-        name = unique_name(safe_name(item.key), used)
-        write_mask(out / "masks" / f"{name}.png", mask * 255 if binary else mask)
-        written.append(name)
-    summary = {
-        "model": str(run),
-        "input": str(input),
-        "images": len(written),
-        "skipped": skipped,
-        "seconds": round(time.perf_counter() - start, 2),
-        "classes": model.classes,
-        "threshold": model.threshold if threshold is None else threshold,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return LoadedModel(run, device=device, backend=backend)

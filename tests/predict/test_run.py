@@ -8,31 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seglab.api import load_model, predict, train
+from seglab.api import load_model, predict
 from seglab.cli import main
 from seglab.errors import DataError
 from seglab.io import read_mask
-from tests.engine.conftest import write_discs
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    root = write_discs(tmp_path_factory.mktemp("d") / "discs", splits={"train": 24, "val": 6})
-    result = train(
-        data=root,
-        model={"options": {"base_width": 8, "depth": 2}},
-        out=root.parent / "runs",
-        epochs=12,
-        batch_size=4,
-        augment="none",
-        optimizer="adam",
-        lr=0.01,
-        scheduler="none",
-        workers=0,
-        print_fn=None,
-    )
-    assert result.best_score > 0.8
-    return result.run_dir, root
+@pytest.fixture
+def run(tiny_run):
+    return tiny_run
 
 
 def test_predicted_masks_match_the_truth_and_keep_each_image_size(run, tmp_path):
