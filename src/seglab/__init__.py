@@ -16,7 +16,7 @@ from typing import Any
 
 from seglab.errors import ConfigError, DataError, SeglabError
 
-_API = ("evaluate", "load_model", "predict", "train")
+_API = ("evaluate", "load_model", "train")  # seglab.predict is the package
 
 __all__ = ["ConfigError", "DataError", "SeglabError", "__version__", *_API]
 
