@@ -251,11 +251,13 @@ def predict(
     *,
     input: str | Path,
     out: str | Path,
-    threshold: float | None = None,
-    overwrite: bool = False,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Predict a PNG mask per image of ``input`` (folder, file or glob) into ``out/masks``;
-    see :func:`seglab.predict.predict_images`."""
+    """Predict every image of ``input`` (folder, file or glob) with a trained run into ``out``:
+    masks, overlays, crops and a summary; ``options`` are those of
+    :func:`seglab.predict.predict_images` (``threshold``, ``tta``, ``tile``, ``overlap``,
+    ``batch_size``, ``backend``, ``save_probs``, ``rle_csv``, ``coco_json``, ``overwrite``...).
+    """
     from seglab.predict import predict_images
 
-    return predict_images(model, input, out, threshold=threshold, overwrite=overwrite)
+    return predict_images(model, input, out, **options)

@@ -388,7 +388,8 @@ def compare_cmd(
     print_compare(result, console)
 
 
-from seglab.cli_train import predict_cmd, train_cmd  # noqa: E402  (long commands live apart)
+from seglab.cli_predict import predict_cmd  # noqa: E402  (long commands live apart)
+from seglab.cli_train import train_cmd  # noqa: E402
 
 app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)

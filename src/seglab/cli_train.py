@@ -1,5 +1,4 @@
-"""``seglab train`` (every :class:`~seglab.config.TrainConfig` field as a flag) and
-``seglab predict``.
+"""``seglab train``: every :class:`~seglab.config.TrainConfig` field as a flag.
 
 Flags left out keep the value of ``--config run.yaml`` (when given), else the recipe chooses
 (:mod:`seglab.engine.recipe`). Kept apart from :mod:`seglab.cli` because it is long.
@@ -223,36 +222,3 @@ def train_cmd(
     )
     if result.status == "interrupted":
         raise typer.Exit(130)
-
-
-def predict_cmd(
-    model: Annotated[Path, Opt("--model", help="Run folder (or its model.json).")],
-    input: Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")],
-    out: Annotated[Path, Opt("--out", help="Output folder (masks/, summary.json).")] = Path(
-        "predictions"
-    ),
-    threshold: Annotated[
-        float | None, Opt("--threshold", help="Probability threshold [the run's].")
-    ] = None,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Write into a non-empty folder.")] = False,
-) -> None:
-    """Predict masks with a trained run: one PNG per image in OUT/masks (0/255 for binary
-    models, class indices otherwise), with the run's preprocessing and input size.
-
-    Examples:
-
-      seglab predict --model runs/train --input sample/test/images --out predictions/
-
-      seglab predict --model runs/train --input "photos/*.jpg" --threshold 0.4
-    """
-    from seglab.api import predict
-    from seglab.cli import console
-
-    summary = predict(model, input=input, out=out, threshold=threshold, overwrite=overwrite)
-    console.print(
-        f"{summary['images']} masks in {out / 'masks'} ({summary['seconds']:.1f} s)",
-        highlight=False,
-    )
-    if summary["skipped"]:
-        console.print(f"[yellow]{len(summary['skipped'])} unreadable images skipped[/yellow]")
-        raise typer.Exit(1)

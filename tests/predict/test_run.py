@@ -62,3 +62,107 @@ def test_missing_or_foreign_model_files_are_named(run, tmp_path):
     (foreign / "model.safetensors").write_bytes((run_dir / "model.safetensors").read_bytes())
     with pytest.raises(DataError, match="format"):
         load_model(foreign)
+
+
+def _copy_val(root, dest, names=("val0", "val1", "val2")):
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (dest / f"{name}.png").write_bytes((root / "val" / "images" / f"{name}.png").read_bytes())
+    return dest
+
+
+def test_every_output_matches_the_mask_and_the_summary_lists_the_files(run, tmp_path):
+    run_dir, root = run
+    images = _copy_val(root, tmp_path / "in")
+    summary = predict(run_dir, input=images, out=tmp_path / "out", save_probs=True)
+    out = tmp_path / "out"
+    assert summary["images"] == 3 and summary["backend"] in (
+        "torch",
+        "channels_last",
+        "onnxruntime",
+    )
+    assert [item["key"] for item in summary["items"]] == ["val0.png", "val1.png", "val2.png"]
+    for item in summary["items"]:
+        image = np.asarray(Image.open(item["image"]))
+        mask, _ = read_mask(out / item["mask"])
+        fg = mask == 255
+        assert fg.any() and item["foreground"] == pytest.approx(fg.mean(), abs=1e-6)
+        crop = np.asarray(Image.open(out / item["crop"]))
+        assert (crop[fg] == image[fg]).all() and (crop[~fg] == 0).all()
+        tinted = np.asarray(Image.open(out / item["overlay"]))
+        assert tinted.shape == image.shape and (tinted[~fg] == image[~fg]).all()
+        assert not (tinted[fg] == image[fg]).all()
+        probs = np.load(out / item["probs"])
+        assert probs.dtype == np.float16 and probs.shape == mask.shape
+        assert ((probs > 0.5) == fg).mean() > 0.99  # float16 rounding at the threshold only
+    assert json.loads((out / "summary.json").read_text())["items"] == summary["items"]
+
+
+def test_optional_outputs_can_be_left_out(run, tmp_path):
+    run_dir, root = run
+    images = _copy_val(root, tmp_path / "in", names=("val0",))
+    predict(run_dir, input=images, out=tmp_path / "out", overlays=False, crops=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["masks", "summary.json"]
+
+
+def test_rle_csv_and_coco_json_hold_the_written_masks(run, tmp_path):
+    from pycocotools import mask as coco_mask
+
+    from seglab.data.rle import decode_rle, read_rle_csv
+
+    run_dir, root = run
+    images = _copy_val(root, tmp_path / "in")
+    csv_path, json_path = tmp_path / "val.csv", tmp_path / "val.json"
+    code = main(["predict", "--model", str(run_dir), "--input", str(images), "--out",
+                 str(tmp_path / "out"), "--rle-csv", str(csv_path), "--coco-json",
+                 str(json_path), "-q"])  # fmt: skip
+    assert code == 0
+    assert csv_path.read_text().splitlines()[0] == "img_id,rle_mask"  # the seed's header
+    rles = read_rle_csv(csv_path)
+    results = json.loads(json_path.read_text())
+    assert sorted(rles) == ["val0.png", "val1.png", "val2.png"]
+    for key, rle in rles.items():
+        mask, _ = read_mask(tmp_path / "out" / "masks" / key)
+        assert (decode_rle(rle, mask.shape) == (mask == 255)).all()
+        (entry,) = [r for r in results if r["file_name"] == key]
+        assert entry["category_id"] == 1 and 0.5 < entry["score"] <= 1
+        assert (coco_mask.decode(entry["segmentation"]) == (mask == 255)).all()
+    assert len({r["image_id"] for r in results}) == 3
+    code = main(["predict", "--model", str(run_dir), "--input", str(images), "--out",
+                 str(tmp_path / "out2"), "--rle-csv", str(csv_path)])  # fmt: skip
+    assert code == 2  # the CSV exists: --overwrite needed
+
+
+def test_batching_does_not_change_the_masks(run, tmp_path):
+    run_dir, root = run
+    images = _copy_val(root, tmp_path / "in", names=("val0", "val1", "val2", "val3", "val4"))
+    predict(run_dir, input=images, out=tmp_path / "one", batch_size=1)
+    predict(run_dir, input=images, out=tmp_path / "many", batch_size=4)
+    for path in (tmp_path / "one" / "masks").iterdir():
+        assert (read_mask(path)[0] == read_mask(tmp_path / "many" / "masks" / path.name)[0]).all()
+
+
+def test_outputs_never_land_among_the_inputs(run, tmp_path):
+    run_dir, root = run
+    images = _copy_val(root, tmp_path / "in", names=("val0",))
+    with pytest.raises(DataError, match="holds the input images"):
+        predict(run_dir, input=images, out=images, overwrite=True)
+    with pytest.raises(DataError, match="holds the input images"):
+        predict(run_dir, input=images / "val0.png", out=images, overwrite=True)
+
+
+def test_hostile_image_names_become_safe_file_names(run, tmp_path):
+    run_dir, root = run
+    images = tmp_path / "in"
+    images.mkdir()
+    data = (root / "val" / "images" / "val0.png").read_bytes()
+    for name in ("<script>alert(1)</script>.png", "a\"b'c.png", "..png"):
+        (images / name).write_bytes(data)
+    summary = predict(run_dir, input=images, out=tmp_path / "out")
+    files = sorted(p.name for p in (tmp_path / "out" / "masks").iterdir())
+    assert len(files) == 3 and all(
+        set(f) <= set("abcdefghijklmnopqrstuvwxyz_.0123456789") for f in files
+    )
+    assert sorted(item["key"] for item in summary["items"]) == sorted(
+        ["<script>alert(1)</script>.png", "a\"b'c.png", "..png"]
+    )

@@ -13,11 +13,15 @@ back to the image's own size before the threshold, so masks always match their i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from seglab.errors import DataError
+from seglab.errors import ConfigError, DataError
+from seglab.predict.tiling import check_tiling, sliding_window
+from seglab.predict.tta import tta_probabilities
 
 MODEL_FILES = ("model.json", "model.safetensors")
 
@@ -38,6 +42,24 @@ def _run_files(run: str | Path) -> tuple[Path, Path]:
                 path=file,
             )
     return info, weights
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size} must be a whole number of at least 1")
+
+
+def _to_size(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``K x h x w`` probabilities resized (bilinear) to ``size = (H, W)``; one channel comes
+    back as ``H x W``."""
+    import cv2
+
+    height, width = size
+    if probs.shape[1:] != (height, width):
+        probs = np.stack(
+            [cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR) for p in probs]
+        )
+    return probs[0] if probs.shape[0] == 1 else probs
 
 
 class LoadedModel:
@@ -128,22 +150,118 @@ class LoadedModel:
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 
-    def predict_proba(self, image: np.ndarray) -> np.ndarray:
+    def network_probabilities(
+        self,
+        batch: np.ndarray,
+        *,
+        tta: bool = False,
+        tile: int | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+    ) -> np.ndarray:
+        """Probabilities ``N x K x H x W`` of a float32 ``N x C x H x W`` batch of prepared
+        (network-space) images, before any resize: flip-averaged with ``tta``, blended from
+        ``tile x tile`` windows with ``tile`` (:mod:`seglab.predict.tiling`). At most
+        ``batch_size`` images or windows (times 4 with ``tta``) go through the network at once.
+        """
+        tile = check_tiling(tile, overlap, self.multiple)
+        _check_batch_size(batch_size)
+
+        def probabilities(part: np.ndarray) -> np.ndarray:
+            return self.to_probabilities(self.logits(part))
+
+        prob_fn = partial(tta_probabilities, probabilities) if tta else probabilities
+        if tile is not None:
+            return sliding_window(prob_fn, batch, tile, overlap=overlap, batch_size=batch_size)
+        return np.concatenate(
+            [prob_fn(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+        )
+
+    def predict_proba_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        tta: bool = False,
+        tile: int | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+    ) -> list[np.ndarray]:
+        """:meth:`predict_proba` of each image, in order, each at its own size; images whose
+        prepared shapes are equal go through the network together, ``batch_size`` at a time."""
+        tile = check_tiling(tile, overlap, self.multiple)
+        _check_batch_size(batch_size)
+        prepared = [self.prepare(image) for image in images]
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for index, array in enumerate(prepared):
+            groups.setdefault(array.shape, []).append(index)
+        results: list[np.ndarray | None] = [None] * len(prepared)
+        for indices in groups.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                probs = self.network_probabilities(
+                    np.stack([prepared[i] for i in chunk]),
+                    tta=tta,
+                    tile=tile,
+                    overlap=overlap,
+                    batch_size=batch_size,
+                )
+                for i, p in zip(chunk, probs, strict=True):
+                    results[i] = _to_size(p, images[i].shape[:2])
+        return [r for r in results if r is not None]
+
+    def predict_proba(
+        self,
+        image: np.ndarray,
+        *,
+        tta: bool = False,
+        tile: int | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+    ) -> np.ndarray:
         """Probabilities at the image's size: ``H x W`` (binary: the foreground) or
-        ``C x H x W`` (multiclass, softmax over the classes)."""
-        import cv2
+        ``C x H x W`` (multiclass, softmax over the classes).
 
-        height, width = image.shape[:2]
-        probs = self.to_probabilities(self.logits(self.prepare(image)[None]))[0]
-        if probs.shape[1:] != (height, width):
-            probs = np.stack(
-                [cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR) for p in probs]
-            )
-        return probs[0] if probs.shape[0] == 1 else probs
+        ``tta``: average over the four flips (:mod:`seglab.predict.tta`). ``tile``: predict
+        ``tile x tile`` windows (network-space pixels, rounded up to the stride) that share
+        ``overlap`` of their side and blend them with Gaussian weights
+        (:mod:`seglab.predict.tiling`); ``batch_size`` windows at a time.
+        """
+        return self.predict_proba_batch(
+            [image], tta=tta, tile=tile, overlap=overlap, batch_size=batch_size
+        )[0]
 
-    def predict(self, image: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
-        """``H x W`` int64 class indices (binary: 1 where the probability > threshold)."""
-        return self.to_mask(self.predict_proba(image), threshold=threshold)
+    def predict(
+        self,
+        image: np.ndarray,
+        *,
+        threshold: float | None = None,
+        tta: bool = False,
+        tile: int | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+    ) -> np.ndarray:
+        """``H x W`` int64 class indices (binary: 1 where the probability > threshold); the
+        other options as :meth:`predict_proba`."""
+        probs = self.predict_proba(
+            image, tta=tta, tile=tile, overlap=overlap, batch_size=batch_size
+        )
+        return self.to_mask(probs, threshold=threshold)
+
+    def predict_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        threshold: float | None = None,
+        tta: bool = False,
+        tile: int | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+    ) -> list[np.ndarray]:
+        """:meth:`predict` of each image, batched as :meth:`predict_proba_batch`."""
+        probs = self.predict_proba_batch(
+            images, tta=tta, tile=tile, overlap=overlap, batch_size=batch_size
+        )
+        return [self.to_mask(p, threshold=threshold) for p in probs]
 
     def to_mask(self, probs: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Class indices from :meth:`predict_proba`'s output."""

@@ -1,0 +1,113 @@
+"""``seglab predict``: masks, overlays, crops, probabilities, RLE CSV and COCO JSON of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Opt = typer.Option
+
+
+def predict_cmd(
+    model: Annotated[Path, Opt("--model", help="Run folder (or its model.json).")],
+    input: Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")],
+    out: Annotated[
+        Path, Opt("--out", help="Output folder (masks/, overlays/, crops/, summary.json).")
+    ] = Path("predictions"),
+    threshold: Annotated[
+        float | None, Opt("--threshold", help="Probability threshold [the run's].")
+    ] = None,
+    tta: Annotated[
+        bool, Opt("--tta", help="Test-time augmentation: average the 4 flips (4x slower).")
+    ] = False,
+    tile: Annotated[
+        int | None,
+        Opt("--tile", help="Sliding window of SIZE px (at the run's scale) for large images."),
+    ] = None,
+    overlap: Annotated[
+        float, Opt("--overlap", help="Overlap of --tile windows, a fraction [0.25].")
+    ] = 0.25,
+    batch_size: Annotated[
+        int, Opt("--batch-size", help="Images (or tiles) per forward pass [8].")
+    ] = 8,
+    backend: Annotated[
+        str,
+        Opt("--backend", help="auto | torch | channels_last | onnxruntime [auto]."),
+    ] = "auto",
+    device: Annotated[
+        str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
+    ] = None,
+    overlays: Annotated[
+        bool, Opt("--overlays/--no-overlays", help="Write overlays/ (image + tinted mask).")
+    ] = True,
+    crops: Annotated[
+        bool, Opt("--crops/--no-crops", help="Write crops/ (the image cropped by the mask).")
+    ] = True,
+    save_probs: Annotated[
+        bool, Opt("--save-probs", help="Write probs/NAME.npy (float16 probabilities).")
+    ] = False,
+    rle_csv: Annotated[
+        Path | None, Opt("--rle-csv", help="Also write the seed's run-length CSV here.")
+    ] = None,
+    coco_json: Annotated[
+        Path | None, Opt("--coco-json", help="Also write COCO results (RLE) JSON here.")
+    ] = None,
+    overwrite: Annotated[bool, Opt("--overwrite", help="Write into a non-empty folder.")] = False,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Predict masks with a trained run, with its preprocessing and input size: OUT/masks
+    (0/255 for binary models, class indices otherwise), OUT/overlays, OUT/crops and
+    OUT/summary.json; optionally probabilities, the seed's RLE CSV and COCO results JSON.
+
+    Examples:
+
+      seglab predict --model runs/train --input sample/test/images --out predictions/
+
+      seglab predict --model runs/train --input "photos/*.jpg" --threshold 0.4 --tta
+
+      seglab predict --model runs/train --input slide.tif --tile 512 --overlap 0.5
+
+      seglab predict --model runs/train --input val/images --rle-csv val.csv --coco-json val.json
+    """
+    from seglab.api import predict
+    from seglab.cli import console
+
+    summary = predict(
+        model,
+        input=input,
+        out=out,
+        threshold=threshold,
+        tta=tta,
+        tile=tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        backend=backend,
+        device=device,
+        overlays=overlays,
+        crops=crops,
+        save_probs=save_probs,
+        rle_csv=rle_csv,
+        coco_json=coco_json,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    rate = summary["images_per_second"]
+    console.print(
+        f"{summary['images']} images predicted in {summary['seconds']:.1f} s"
+        + (f" ({rate:.1f} images/s, {summary['backend']})" if rate else "")
+        + f"; masks in {out / 'masks'}",
+        highlight=False,
+    )
+    for key in ("rle_csv", "coco_json"):
+        if summary[key]:
+            console.print(f"{key.replace('_', ' ').upper()}: {summary[key]}", highlight=False)
+    if summary["skipped"]:
+        console.print(
+            f"[yellow]{len(summary['skipped'])} unreadable images skipped:[/yellow] "
+            + ", ".join(summary["skipped"][:5])
+            + (" ..." if len(summary["skipped"]) > 5 else ""),
+            highlight=False,
+        )
+        raise typer.Exit(1)

@@ -1,0 +1,449 @@
+"""Prediction files other tools read, and reading them back to masks.
+
+Two file formats, plus a folder of mask PNGs:
+
+**Run-length CSV** (the seed's format, :mod:`seglab.data.rle`). Binary models:
+``img_id,rle_mask``, one row per image, an empty prediction written as an empty ``rle_mask``
+(so "nothing found" is explicit). Multiclass models: ``img_id,class,rle_mask``, one row per
+image and class present (``class`` is the class name), and ``img_id,,`` for an image where
+nothing was predicted.
+
+**COCO results JSON** (what ``pycocotools``' ``COCO.loadRes`` reads): a list of
+``{"image_id", "category_id", "segmentation", "score", "file_name"}``, one entry per image and
+class present. ``category_id`` is the class index (1..K-1), ``segmentation`` a compressed COCO
+RLE (``counts`` a string), ``score`` the mean probability of the class inside its mask.
+
+**Mask folder**: PNGs (any image format seglab reads) of 0/255 (binary) or class indices,
+keyed by their path relative to the folder, without extension.
+
+:func:`read_predictions` reads any of the three to ``{key: class-index mask}``;
+:func:`match_keys` pairs those keys with a dataset's, forgivingly (``"val0"``, ``"val0.png"``
+and ``"masks/val0.png"`` all match the dataset image ``"val0.png"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from seglab.data.rle import (
+    RLE_CSV_HEADER,
+    decode_coco_rle,
+    decode_rle,
+    encode_coco_rle,
+    encode_rle,
+    read_rle_csv,
+)
+from seglab.data.rle.seed import RLE_SYNTAX
+from seglab.errors import DataError
+
+MULTICLASS_HEADER = ("img_id", "class", "rle_mask")
+Decoder = Callable[[tuple[int, int] | None], np.ndarray]
+"""Decodes one image's prediction, given the image's ``(height, width)`` when known."""
+
+
+# ------------------------------------------------------------------------------ writers
+
+
+def rle_rows(key: str, mask: np.ndarray, classes: list[str]) -> list[list[str]]:
+    """The CSV rows of one predicted mask (class indices): ``[key, rle]`` for binary models
+    (always one row, ``""`` when empty); ``[key, class_name, rle]`` per class present for
+    multiclass ones (``[key, "", ""]`` when nothing is predicted).
+
+    >>> rle_rows("a.png", np.array([[0, 1, 1]]), ["background", "cell"])
+    [['a.png', '2 2']]
+    """
+    if len(classes) <= 2:
+        return [[key, encode_rle(np.asarray(mask) != 0)]]
+    rows = [[key, classes[c], encode_rle(mask == c)] for c in range(1, len(classes))]
+    rows = [row for row in rows if row[2]]
+    return rows or [[key, "", ""]]
+
+
+def write_rle_predictions(path: str | Path, rows: Iterable[list[str]], classes: list[str]) -> Path:
+    """Write :func:`rle_rows` rows with the header ``img_id,rle_mask`` (binary, the seed's) or
+    ``img_id,class,rle_mask`` (multiclass); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = RLE_CSV_HEADER if len(classes) <= 2 else MULTICLASS_HEADER
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def coco_entries(
+    key: str,
+    mask: np.ndarray,
+    classes: list[str],
+    image_id: int,
+    probs: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """COCO results entries of one predicted mask: one per class present, with a compressed
+    RLE ``segmentation`` and ``score`` = the mean probability of the class inside its mask
+    (``probs``: ``H x W`` foreground or ``K x H x W``; 1.0 without).
+
+    >>> coco_entries("a.png", np.array([[0, 1, 1]]), ["background", "cell"], 7)[0]["segmentation"]
+    {'size': [1, 3], 'counts': '12'}
+    """
+    mask = np.asarray(mask)
+    entries = []
+    for c in range(1, max(len(classes), 2)):
+        region = mask != 0 if len(classes) <= 2 else mask == c
+        if not region.any():
+            continue
+        score = 1.0
+        if probs is not None:
+            plane = probs if probs.ndim == 2 else probs[c]
+            score = float(plane[region].mean())
+        entries.append(
+            {
+                "image_id": int(image_id),
+                "category_id": c,
+                "segmentation": encode_coco_rle(region),
+                "score": round(score, 6),
+                "file_name": key,
+            }
+        )
+    return entries
+
+
+def write_coco_results(path: str | Path, entries: Iterable[dict[str, Any]]) -> Path:
+    """Write COCO results entries as one JSON list; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(list(entries)) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------ readers
+
+
+def read_predictions(
+    path: str | Path,
+    *,
+    classes: list[str] | None = None,
+    shapes: Mapping[str, tuple[int, int]] | None = None,
+    image_ids: Mapping[Any, str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Predicted masks (``H x W`` int64 class indices) keyed by image: from a folder of mask
+    PNGs, a run-length ``.csv`` or a COCO results ``.json`` (see the module docstring).
+
+    ``classes`` (background first) maps the CSV's class names and checks mask values;
+    ``shapes`` gives each image's ``(height, width)``, which run-length CSV needs (keys matched
+    as by :func:`match_keys`); ``image_ids`` maps COCO ``image_id`` to a key for entries
+    without ``file_name``. Where COCO entries overlap, the higher score wins.
+
+    Raises
+    ------
+    DataError
+        Naming the file and the line, entry or field: malformed input, an unknown class, or a
+        CSV image whose size is not in ``shapes``.
+    """
+    decoders = prediction_decoders(path, classes=classes, image_ids=image_ids)
+    pairs = match_keys(list(shapes or {}), list(decoders))
+    by_pred = {p: d for d, p in pairs.matched.items()}
+    return {
+        key: decode((shapes or {}).get(by_pred.get(key, ""))) for key, decode in decoders.items()
+    }
+
+
+def prediction_decoders(
+    path: str | Path,
+    *,
+    classes: list[str] | None = None,
+    image_ids: Mapping[Any, str] | None = None,
+) -> dict[str, Decoder]:
+    """:func:`read_predictions` without decoding: ``{key: decoder}``, each decoder taking the
+    image's ``(height, width)`` (``None`` when unknown). File-level problems raise at once;
+    a broken mask PNG raises when its decoder is called."""
+    path = Path(path)
+    if path.is_dir():
+        return _folder_decoders(path, classes)
+    if not path.is_file():
+        raise DataError("prediction file or folder not found", path=path)
+    if path.suffix.lower() == ".csv":
+        return _csv_decoders(path, classes)
+    if path.suffix.lower() == ".json":
+        return _coco_decoders(path, classes, image_ids)
+    raise DataError(
+        "predictions must be a folder of mask PNGs, a run-length .csv or a COCO results .json",
+        path=path,
+    )
+
+
+def _folder_decoders(folder: Path, classes: list[str] | None) -> dict[str, Decoder]:
+    from seglab.io import is_image_file
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    if not files:
+        raise DataError("no mask images in the prediction folder", path=folder)
+    decoders: dict[str, Decoder] = {}
+    for file in files:
+        key = file.relative_to(folder).with_suffix("").as_posix()
+        if key in decoders:
+            raise DataError(f"two masks share the name {key!r}; keep one", path=file)
+        decoders[key] = _mask_file_decoder(file, classes)
+    return decoders
+
+
+def _mask_file_decoder(file: Path, classes: list[str] | None) -> Decoder:
+    def decode(shape: tuple[int, int] | None) -> np.ndarray:
+        from seglab.io import read_mask
+
+        raw, _ = read_mask(file)
+        if raw.ndim != 2:
+            raise DataError(
+                "a colour prediction mask; write 0/255 or class indices as a grey PNG", path=file
+            )
+        values = np.unique(raw)
+        binary = len(classes) <= 2 if classes else set(values.tolist()) <= {0, 255}
+        if binary:
+            return (raw != 0).astype(np.int64)
+        num = len(classes) if classes else 255
+        if values.max() >= num:
+            raise DataError(
+                f"mask value {int(values.max())} is not a class index 0..{num - 1} "
+                "(write 0/255 for binary masks, class indices otherwise)",
+                path=file,
+            )
+        return raw.astype(np.int64)
+
+    return decode
+
+
+def _rle_decoder(path: Path, runs: list[tuple[int, str, str]]) -> Decoder:
+    """Paint each ``(class index, rle, where)`` in order, later runs over earlier ones."""
+
+    def decode(shape: tuple[int, int] | None) -> np.ndarray:
+        if shape is None:
+            raise DataError(
+                "the image size is unknown, and run-length masks need it to decode; "
+                "give the dataset the image belongs to",
+                path=path,
+                field=runs[0][2],
+            )
+        mask = np.zeros(shape, np.int64)
+        for cls, rle, where in runs:
+            mask[decode_rle(rle, shape, path=path, field=where) != 0] = cls
+        return mask
+
+    return decode
+
+
+def _csv_decoders(path: Path, classes: list[str] | None) -> dict[str, Decoder]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = [c.strip() for c in next(csv.reader(fh), [])]
+    if "class" not in header:
+        rles = read_rle_csv(path)
+        return {key: _rle_decoder(path, [(1, rle, f"img_id {key!r}")]) for key, rle in rles.items()}
+    return {key: _rle_decoder(path, runs) for key, runs in _multiclass_rows(path, classes).items()}
+
+
+def _multiclass_rows(path: Path, classes: list[str] | None) -> dict[str, list]:
+    names = {name: i for i, name in enumerate(classes or []) if i > 0}
+    out: dict[str, list] = {}
+    seen: dict[tuple[str, str], int] = {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh, strict=True)
+        missing = [c for c in MULTICLASS_HEADER if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(
+                f"missing column(s) {missing}; a multiclass CSV has the header "
+                f"'{','.join(MULTICLASS_HEADER)}'",
+                path=path,
+                field="line 1",
+            )
+        try:
+            for row in reader:
+                where = f"line {reader.line_num}"
+                key, name = (row["img_id"] or "").strip(), (row["class"] or "").strip()
+                rle = (row["rle_mask"] or "").strip()
+                if not key:
+                    raise DataError("empty img_id", path=path, field=where)
+                runs = out.setdefault(key, [])
+                if not name:
+                    if rle:
+                        raise DataError("rle_mask without a class", path=path, field=where)
+                    continue
+                if (key, name) in seen:
+                    raise DataError(
+                        f"class {name!r} of {key!r} is on line {seen[key, name]} already; "
+                        "one row per image and class",
+                        path=path,
+                        field=where,
+                    )
+                seen[key, name] = reader.line_num
+                if not RLE_SYNTAX.fullmatch(rle) or len(rle.split()) % 2:
+                    raise DataError(
+                        f"rle_mask {rle[:40]!r} is not 'start length' pairs", path=path, field=where
+                    )
+                runs.append((_class_index(name, names, classes, path, where), rle, where))
+        except csv.Error as exc:
+            raise DataError(f"not a valid CSV file: {exc}", path=path) from None
+    return out
+
+
+def _class_index(name: str, names: dict, classes: list[str] | None, path: Path, where: str) -> int:
+    if name in names:
+        return names[name]
+    if name.isdigit() and 0 < int(name) < (len(classes) if classes else 255):
+        return int(name)
+    known = ", ".join(list(names)) or "none given"
+    raise DataError(f"unknown class {name!r} (classes: {known})", path=path, field=where)
+
+
+def _coco_decoders(
+    path: Path, classes: list[str] | None, image_ids: Mapping[Any, str] | None
+) -> dict[str, Decoder]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"not readable JSON: {exc}", path=path) from None
+    if not isinstance(data, list):
+        raise DataError(
+            f"expected a JSON list of COCO results, got {type(data).__name__}", path=path
+        )
+    num = len(classes) if classes else None
+    entries: dict[str, list[tuple[float, int, Any, str]]] = {}
+    for i, entry in enumerate(data):
+        where = f"entry {i}"
+        if not isinstance(entry, dict):
+            raise DataError(
+                f"expected an object, got {type(entry).__name__}", path=path, field=where
+            )
+        for name in ("image_id", "category_id", "segmentation"):
+            if name not in entry:
+                raise DataError(f'missing "{name}"', path=path, field=where)
+        cls, score = entry["category_id"], entry.get("score", 1.0)
+        if not isinstance(cls, int) or isinstance(cls, bool) or cls < 1 or (num and cls >= num):
+            top = f"1..{num - 1}" if num else "1 or more"
+            raise DataError(
+                f'"category_id": {cls!r} is not a class index ({top})', path=path, field=where
+            )
+        if not isinstance(score, (int, float)) or isinstance(score, bool):
+            raise DataError(f'"score": {score!r} is not a number', path=path, field=where)
+        seg = entry["segmentation"]
+        if not isinstance(seg, (dict, list)):
+            raise DataError(
+                f'"segmentation": expected a COCO RLE dict or polygons, got {type(seg).__name__}',
+                path=path,
+                field=where,
+            )
+        key = _entry_key(entry, image_ids)
+        entries.setdefault(key, []).append((float(score), cls, seg, f'{where}: "segmentation"'))
+    return {key: _coco_decoder(path, items) for key, items in entries.items()}
+
+
+def _entry_key(entry: dict[str, Any], image_ids: Mapping[Any, str] | None) -> str:
+    name = entry.get("file_name")
+    if isinstance(name, str) and name:
+        return name
+    image_id = entry["image_id"]
+    if image_ids:
+        return image_ids.get(image_id, image_ids.get(str(image_id), str(image_id)))
+    return str(image_id)
+
+
+def _coco_decoder(path: Path, items: list[tuple[float, int, Any, str]]) -> Decoder:
+    def decode(shape: tuple[int, int] | None) -> np.ndarray:
+        from seglab.data.rle import polygons_to_mask
+
+        height, width = shape if shape is not None else (None, None)
+        mask = None
+        for _, cls, seg, where in sorted(items, key=lambda t: t[0]):  # higher scores paint last
+            if isinstance(seg, dict):
+                region = decode_coco_rle(seg, height=height, width=width, path=path, field=where)
+            elif height is None:
+                raise DataError("polygons need the image size to decode", path=path, field=where)
+            else:
+                try:
+                    region = polygons_to_mask(seg, height, width)
+                except Exception as exc:  # pycocotools raises bare errors for bad polygons
+                    raise DataError(f"bad polygons: {exc}", path=path, field=where) from None
+            if mask is None:
+                mask = np.zeros(region.shape, np.int64)
+            mask[region != 0] = cls
+        return mask
+
+    return decode
+
+
+# ------------------------------------------------------------------------------ matching
+
+
+class KeyMatch:
+    """How dataset keys found their prediction: ``matched`` (dataset key -> prediction key),
+    ``missing`` (dataset keys without one), ``ambiguous`` (dataset key -> candidates) and
+    ``unused`` (prediction keys no dataset image took)."""
+
+    def __init__(self) -> None:
+        self.matched: dict[str, str] = {}
+        self.missing: list[str] = []
+        self.ambiguous: dict[str, list[str]] = {}
+        self.unused: list[str] = []
+
+
+def _forms(key: str) -> list[str]:
+    """A key as matched, strictest first: itself, without an image extension, its file stem,
+    and seglab's file name for it (``safe_name``, which mask writers use)."""
+    from seglab.data.preview import safe_name
+    from seglab.io import is_image_file
+
+    key = key.replace("\\", "/")
+    plain = key[: -len(PurePosixPath(key).suffix)] if is_image_file(key) else key
+    return [key, plain, PurePosixPath(plain).name, safe_name(key)]
+
+
+def match_keys(dataset_keys: list[str], prediction_keys: list[str]) -> KeyMatch:
+    """Pair each dataset key with a prediction key: the same key, else the same key without
+    extension, else the same file stem, else the same seglab mask name; a tie at the first
+    level that matches is ambiguous (reported, not guessed)."""
+    indexes: list[dict[str, list[str]]] = [{} for _ in range(4)]
+    for pred in prediction_keys:
+        for level, form in enumerate(_forms(pred)):
+            bucket = indexes[level].setdefault(form, [])
+            if pred not in bucket:
+                bucket.append(pred)
+    result, taken = KeyMatch(), set()
+    for key in dataset_keys:
+        for level, form in enumerate(_forms(key)):
+            found = indexes[level].get(form, [])
+            if len(found) == 1:
+                result.matched[key] = found[0]
+                taken.add(found[0])
+                break
+            if len(found) > 1:
+                result.ambiguous[key] = found
+                break
+        else:
+            result.missing.append(key)
+    claims: dict[str, list[str]] = {}
+    for key, pred in result.matched.items():
+        claims.setdefault(pred, []).append(key)
+    for pred, keys in claims.items():
+        if len(keys) > 1:  # one prediction, several images ("a/x.png", "b/x.png" for "x")
+            for key in keys:
+                result.ambiguous[key] = [pred]
+                del result.matched[key]
+    result.unused = [p for p in prediction_keys if p not in taken]
+    return result
+
+
+__all__ = [
+    "MULTICLASS_HEADER",
+    "KeyMatch",
+    "coco_entries",
+    "match_keys",
+    "prediction_decoders",
+    "read_predictions",
+    "rle_rows",
+    "write_coco_results",
+    "write_rle_predictions",
+]
