@@ -261,3 +261,50 @@ def predict(
     from seglab.predict import predict_images
 
     return predict_images(model, input, out, **options)
+
+
+def evaluate(
+    model: str | Path | None = None,
+    data: str | Path | DataConfig | None = None,
+    *,
+    pred: str | Path | None = None,
+    split: str = "val",
+    out: str | Path | None = None,
+    **options: Any,
+):
+    """Score a trained run (``model``) or predictions (``pred``: a mask folder, run-length CSV
+    or COCO results JSON) on ``split`` of ``data`` (default: the run's dataset, split as in
+    training); returns a :class:`seglab.evaluation.EvaluationResult` (``rows``, ``summary``).
+
+    ``options``: ``empty_score`` (1.0, 0.0 or nan: the score of an image empty in both truth and
+    prediction), ``worst``, ``threshold``, ``tta``, ``tile``, ``overlap``, ``batch_size``,
+    ``backend``, ``device``, ``overwrite``, ``progress``; see :func:`seglab.evaluation.evaluate`.
+
+    >>> result = evaluate("runs/train")  # doctest: +SKIP
+    >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP
+    0.91
+    """
+    from seglab.evaluation import evaluate as _evaluate
+
+    return _evaluate(model, data, pred=pred, split=split, out=out, **options)
+
+
+def report(
+    run: str | Path,
+    *,
+    data: str | Path | None = None,
+    test: str | Path | None = None,
+    out: str | Path | None = None,
+    **options: Any,
+) -> Path:
+    """Write the HTML report of a training run (``RUN/report.html`` by default) and return its
+    path: config, data, curves, verdict, metrics, a val gallery worst Dice first and, with
+    ``test``, a test gallery. ``options``: ``split``, ``single_file``, ``thumb``, ``refresh``;
+    see :func:`seglab.report.html.build_report`.
+
+    >>> report("runs/train", test="sample/test/images")  # doctest: +SKIP
+    PosixPath('runs/train/report.html')
+    """
+    from seglab.report.html import build_report
+
+    return build_report(run, data=data, test=test, out=out, **options)

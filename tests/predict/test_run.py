@@ -156,7 +156,7 @@ def test_hostile_image_names_become_safe_file_names(run, tmp_path):
     images = tmp_path / "in"
     images.mkdir()
     data = (root / "val" / "images" / "val0.png").read_bytes()
-    for name in ("<script>alert(1)</script>.png", "a\"b'c.png", "..png"):
+    for name in ("<img src=x onerror=alert(1)>.png", "a\"b'c.png", "..png"):
         (images / name).write_bytes(data)
     summary = predict(run_dir, input=images, out=tmp_path / "out")
     files = sorted(p.name for p in (tmp_path / "out" / "masks").iterdir())
@@ -164,5 +164,5 @@ def test_hostile_image_names_become_safe_file_names(run, tmp_path):
         set(f) <= set("abcdefghijklmnopqrstuvwxyz_.0123456789") for f in files
     )
     assert sorted(item["key"] for item in summary["items"]) == sorted(
-        ["<script>alert(1)</script>.png", "a\"b'c.png", "..png"]
+        ["<img src=x onerror=alert(1)>.png", "a\"b'c.png", "..png"]
     )

@@ -5,6 +5,9 @@ rebuilt from ``model.json`` and the weights are read from safetensors (never pic
 image goes through what training did -- channels matched, the run's preprocessing, resized to
 the run's ``image_size``, padded to the network's stride -- and the probabilities are resized
 back to the image's own size before the threshold, so masks always match their images.
+Test-time augmentation (``tta=True``, :mod:`seglab.predict.tta`) and sliding-window tiling
+(``tile=...``, :mod:`seglab.predict.tiling`) work in network space, before that resize;
+:meth:`LoadedModel.predict_proba_batch` runs images of the same prepared shape together.
 
 >>> model = load_model("runs/train")  # doctest: +SKIP
 >>> mask = model.predict(image)  # H x W class indices  # doctest: +SKIP

@@ -62,7 +62,7 @@ def tile_starts(length: int, tile: int, step: int) -> list[int]:
 
 
 def gaussian_weights(
-    size: int | tuple[int, int], *, sigma_scale: float = 1 / 8, floor: float = 1e-3
+    size: int | tuple[int, int], *, sigma_scale: float = 1 / 8, floor: float = 1e-6
 ) -> np.ndarray:
     """A float32 ``H x W`` Gaussian importance map: 1 at the centre, ``sigma = side *
     sigma_scale`` along each side, symmetric, and at least ``floor`` everywhere (so a pixel
@@ -108,7 +108,8 @@ def sliding_window(
     """
     n, _, height, width = images.shape
     if height <= tile and width <= tile:
-        return np.concatenate([prob_fn(images[i : i + batch_size]) for i in range(0, n, batch_size)])
+        parts = [prob_fn(images[i : i + batch_size]) for i in range(0, n, batch_size)]
+        return np.concatenate(parts)
     th, tw = min(tile, height), min(tile, width)
     weights = gaussian_weights((th, tw))
     places = windows(height, width, tile, overlap)

@@ -1,0 +1,237 @@
+"""The parts of the report page read from a run folder: its files, config, data, curves and
+metrics, as plain dicts for the template (:mod:`seglab.report.html` renders them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from seglab.errors import DataError
+from seglab.report.gallery import read_json
+
+TIMES = "\u00d7"  # the sign in "32 x 32" image sizes
+
+RUN_FILES = {
+    "config.yaml": "this is not a seglab run folder (config.yaml is written when `seglab train` "
+    "starts); point at a run folder such as runs/train",
+    "metrics.csv": "the run was interrupted before its first epoch finished (metrics.csv is "
+    "written at the end of each epoch); train it again",
+    "summary.json": "the run has not finished: summary.json is written when training ends; wait "
+    "for it, or continue an interrupted run with `seglab train --resume RUN`",
+    "model.json": "no weights were saved (model.json and model.safetensors are written after "
+    "the first validated epoch); train it again, or longer",
+    "model.safetensors": "no weights were saved (model.json and model.safetensors are written "
+    "after the first validated epoch); train it again, or longer",
+}
+KEY_FIELDS = (
+    "recipe", "loss", "optimizer", "lr", "weight_decay", "scheduler", "epochs", "time_limit",
+    "patience", "monitor", "batch_size", "image_size", "crop_size", "augment", "preprocess",
+    "precision", "seed", "threshold",
+)  # fmt: skip
+
+
+def check_run(run: Path) -> dict[str, Any]:
+    """Read a run folder's files: ``{"config", "summary", "model", "metrics"}``.
+
+    Raises
+    ------
+    DataError
+        The folder or one of :data:`RUN_FILES` is missing or unreadable; the message names the
+        file and says what to do.
+    """
+    import yaml
+
+    from seglab.report.plots import read_metrics
+
+    if not run.is_dir():
+        raise DataError("no such run folder; point at a folder written by `seglab train`", path=run)
+    for name, advice in RUN_FILES.items():
+        if not (run / name).is_file():
+            raise DataError(f"missing: {advice}", path=run / name)
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read the run's config: {exc}", path=run / "config.yaml") from None
+    if not isinstance(config, dict):
+        raise DataError("not a run config (expected a YAML mapping)", path=run / "config.yaml")
+    return {
+        "config": config,
+        "summary": read_json(run / "summary.json", what="the run summary"),
+        "model": read_json(run / "model.json", what="the model description"),
+        "metrics": read_metrics(run / "metrics.csv"),
+    }
+
+
+def run_header(run: Path, files: dict[str, Any], version: str) -> dict[str, Any]:
+    summary = files["summary"]
+    best = summary.get("best_epoch")
+    trained = dt.datetime.fromtimestamp((run / "model.safetensors").stat().st_mtime)
+    return {
+        "name": run.resolve().name,
+        "path": str(run.resolve()),
+        "status": summary.get("status", "unknown"),
+        "epochs": summary.get("epochs", len(files["metrics"])),
+        "monitor": summary.get("monitor", "val_dice"),
+        "best_epoch": best + 1 if isinstance(best, int) else None,
+        "best_score": summary.get("best_score"),
+        "seconds": summary.get("seconds"),
+        "trained": trained.astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "run_version": files["model"].get("seglab_version", "unknown"),
+        "version": version,
+        "architecture": files["model"].get("architecture", "?"),
+    }
+
+
+def config_section(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    model = config.get("model") or {}
+    rows = []
+    if isinstance(model, dict):
+        options = ", ".join(f"{k}={v}" for k, v in (model.get("options") or {}).items())
+        rows.append(("model", f"{model.get('name')}" + (f" ({options})" if options else "")))
+        for key in ("init", "encoder_weights"):
+            if model.get(key) not in (None, "default"):
+                rows.append((f"model {key}", str(model[key])))
+    for key in KEY_FIELDS:
+        value = config.get(key)
+        if value not in (None, {}, []):
+            rows.append((key.replace("_", " "), _plain(value)))
+    for key in ("loss_options", "optimizer_options", "scheduler_options"):
+        if config.get(key):
+            rows.append((key.replace("_", " "), _plain(config[key])))
+    return {"rows": rows, "yaml": path.read_text(encoding="utf-8")}
+
+
+def data_summary(config) -> dict[str, Any]:
+    """Dataset path, classes, images per split and image sizes; ``{"error": ...}`` (and what is
+    known) when the dataset cannot be opened any more."""
+    from seglab.data.dataset import open_dataset
+    from seglab.data.layout import discover
+
+    where = config.path or config.images or config.annotations
+    out: dict[str, Any] = {"path": str(where), "splits": [], "classes": [], "error": ""}
+    try:
+        specs = discover(
+            config.path, annotations=config.annotations, images=config.images, masks=config.masks
+        )
+    except (DataError, OSError) as exc:
+        out["error"] = f"the dataset cannot be opened any more: {exc}"
+        return out
+    for name in dict.fromkeys(("train", "val", *specs)):
+        try:
+            source = open_dataset(config, split=name)
+        except (DataError, OSError) as exc:
+            if name in specs:
+                out["splits"].append({"name": name, "images": None, "kind": "", "note": str(exc)})
+            continue
+        note = ""
+        if name in ("train", "val") and "val" not in specs:
+            note = f"val_fraction {config.val_fraction} of train, seed {config.seed}"
+        if source.labelled and not out["classes"]:
+            out["classes"] = list(source.classes)
+        out["splits"].append(
+            {
+                "name": name,
+                "images": len(source),
+                "kind": source.kind if source.labelled else "images only",
+                "note": note,
+                "sizes": _sizes(source),
+            }
+        )
+    return out
+
+
+def _sizes(source, limit: int = 200) -> str:
+    from seglab.io.images import read_image_size
+
+    seen: dict[tuple[int, int], int] = {}
+    for item in source.items[:limit]:
+        size = (item.width, item.height)
+        if not all(size):
+            try:
+                size = read_image_size(item.image_path)
+            except DataError:
+                continue
+        seen[size] = seen.get(size, 0) + 1
+    if not seen:
+        return "unknown"
+    shown = sorted(seen, key=seen.__getitem__, reverse=True)
+    text = ", ".join(f"{w}{TIMES}{h}" for w, h in shown[:3])
+    if len(shown) > 3:
+        areas = sorted(seen, key=lambda s: s[0] * s[1])
+        low, high = areas[0], areas[-1]
+        text = f"{len(shown)} sizes, {low[0]}{TIMES}{low[1]} to {high[0]}{TIMES}{high[1]}"
+    more = len(source.items) > limit
+    return text + (f" (first {limit} images)" if more else "")
+
+
+def curves(run: Path, files: dict[str, Any]) -> list[Path]:
+    """The run's plots; drawn again from ``metrics.csv`` when ``plots/`` has none."""
+    folder = run / "plots"
+    order = {"loss": 0, "dice": 1, "lr": 2}
+    found = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.stem, 9), p.name))
+    if not any(p.stem in order for p in found) and files["metrics"]:
+        from seglab.report.plots import plot_history
+
+        try:
+            plot_history(files["metrics"], folder)
+        except OSError as exc:  # a read-only run folder: the page goes without curves
+            warnings.warn(f"report: cannot draw the curves: {exc}", RuntimeWarning, stacklevel=2)
+        found = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.stem, 9), p.name))
+    return found
+
+
+def metrics_table(summary: dict[str, Any], *, multiclass: bool) -> dict[str, Any]:
+    """Rows ``(name, mean, median, std, min, max)`` of the overall and (multiclass) per-class
+    metrics."""
+    stats = ("mean", "median", "std", "min", "max")
+
+    def row(name: str, value: Any) -> tuple:
+        if isinstance(value, dict):
+            return (name, *(_float(value.get(s)) for s in stats))
+        return (name, _float(value), *([math.nan] * 4))
+
+    overall = [row(k, v) for k, v in (summary.get("metrics") or {}).items()]
+    per_class = []
+    for name, value in (summary.get("per_class") or {}).items() if multiclass else ():
+        if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
+            per_class.extend(row(f"{name} / {metric}", v) for metric, v in value.items())
+        else:
+            per_class.append(row(name, value))
+    return {"overall": overall, "per_class": per_class}
+
+
+def verdict_info(verdict: Any) -> dict[str, str] | None:
+    if not isinstance(verdict, dict) or not verdict.get("kind"):
+        return None
+    kind = str(verdict["kind"])
+    return {"kind": kind, "message": str(verdict.get("message", "")), "css": kind.replace(" ", "-")}
+
+
+def evaluation_info(split: str, note: str, summary: dict[str, Any]) -> dict[str, Any]:
+    skipped = summary.get("skipped") or []
+    return {
+        "split": split,
+        "note": note,
+        "images": summary.get("images"),
+        "threshold": summary.get("threshold"),
+        "empty_score": summary.get("empty_score"),
+        "skipped": len(skipped) if isinstance(skipped, list) else int(skipped or 0),
+    }
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

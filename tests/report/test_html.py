@@ -1,0 +1,344 @@
+"""The HTML run report: galleries with a row per image, escaping, single-file pages, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from seglab.cli import main
+from seglab.errors import DataError
+from seglab.report.gallery import crop, mask_display, worst_first
+from seglab.report.html import build_report
+from seglab.report.sections import RUN_FILES
+from seglab.scoring import score_mask
+
+# names valid on Linux; "/" makes the first a key with a folder: "<script>alert(1)</script>.png"
+HOSTILE_TEST = (
+    "<script>alert(1)</script>.png",
+    "<img src=x onerror=alert(1)>.png",
+    "a\"b'c.png",
+    "x & y #1.png",
+)
+HOSTILE_VAL = ("<img src=x onerror=alert(2)>", "q\"u'o#te", "sp ace&amp")
+
+
+@pytest.fixture
+def run_copy(tiny_run, tmp_path) -> tuple[Path, Path]:
+    """A writable copy of the tiny run (and its data root)."""
+    run, root = tiny_run
+    return Path(shutil.copytree(run, tmp_path / "run")), root
+
+
+class Page(HTMLParser):
+    """The parts of a report page the tests check: gallery rows and every ``src``/``href``."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.rows: dict[str, list[dict]] = {"val-row": [], "test-row": []}
+        self.imgs: list[dict] = []
+        self.links: list[str] = []
+        self.scripts = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and attrs.get("class") in self.rows:
+            self.rows[attrs["class"]].append({**attrs, "imgs": []})
+            self.current = self.rows[attrs["class"]][-1]
+        if tag == "img":
+            self.imgs.append(attrs)
+            if hasattr(self, "current"):
+                self.current["imgs"].append(attrs)
+        if tag == "script":
+            self.scripts += 1
+        for name in ("src", "href"):
+            if name in attrs:
+                self.links.append(attrs[name])
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and hasattr(self, "current"):
+            del self.current
+
+
+def _keys(rows: list[dict]) -> list[str]:
+    """Each row's key, from its images' ``alt`` ("LABEL of KEY"), as the browser reads it."""
+    return [row["imgs"][0]["alt"].removeprefix("image of ") for row in rows]
+
+
+def _dice(rows: list[dict]) -> list[float]:
+    return [float(row["data-dice"]) for row in rows]
+
+
+def _check_links(page: Path, parsed: Page) -> None:
+    """Every image link is relative and points at a file; anchors stay in the page."""
+    for link in parsed.links:
+        if link.startswith("#"):
+            continue
+        assert not link.startswith(("data:", "/", "http", "file:")), link
+        assert (page.parent / unquote(link)).is_file(), link
+
+
+def write_fake_evaluation(run: Path, root: Path, *, split: str = "val") -> dict[str, float]:
+    """``RUN/report/evaluation`` as ``evaluate`` writes it, with predictions that are the truth
+    shifted right by 3i pixels for val image i (the Dice falls with i), recorded in
+    ``state.json`` so the report reuses it. Returns the Dice per key."""
+    folder = run / "report" / "evaluation"
+    (folder / "masks").mkdir(parents=True)
+    rows, dice = [], {}
+    for image in sorted((root / split / "images").glob("*.png")):
+        i = int(re.sub(r"\D", "", image.stem))
+        truth = np.asarray(Image.open(root / split / "masks" / image.name)) > 0
+        pred = np.roll(truth, 3 * i, axis=1)
+        scores = score_mask(pred, truth.astype(np.int64))
+        Image.fromarray((pred * 255).astype(np.uint8)).save(folder / "masks" / image.name)
+        rows.append(
+            {"image": image.stem, **scores, "image_path": str(image), "pred": f"masks/{image.name}"}
+        )
+        dice[image.stem] = scores["dice"]
+    with (folder / "scores.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    values = np.array(list(dice.values()))
+    stats = {"mean": values.mean(), "median": np.median(values), "std": values.std()}
+    summary = {"images": len(rows), "skipped": [], "threshold": 0.5, "metrics": {"dice": stats}}
+    (folder / "summary.json").write_text(json.dumps(summary, default=float))
+    state = {"evaluation": {"data": None, "split": split}}
+    (run / "report" / "state.json").write_text(json.dumps(state))
+    return dice
+
+
+def _copy_images(images: list[Path], folder: Path, names: list[str]) -> Path:
+    for image, name in zip(images, names, strict=True):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(image, folder / name)
+    return folder
+
+
+# -- from files ----------------------------------------------------------------------------------
+
+
+def test_report_from_evaluation_files_sorts_worst_first(run_copy):
+    run, root = run_copy
+    dice = write_fake_evaluation(run, root)
+    page = build_report(run)
+    assert page == run / "report.html"
+    parsed = Page(page.read_text())
+    rows = parsed.rows["val-row"]
+    assert len(rows) == 6
+    assert _dice(rows) == pytest.approx(sorted(dice.values()), abs=1e-6)
+    assert _dice(rows)[0] < 0.2 < 0.99 < _dice(rows)[-1]  # shifted 15 px vs not shifted
+    assert _keys(rows) == sorted(dice, key=dice.__getitem__)
+    assert [img["alt"].split(" of ")[0] for img in rows[0]["imgs"]] == [
+        "image", "truth", "prediction", "crop"
+    ]  # fmt: skip
+    _check_links(page, parsed)
+    assert parsed.scripts == 0
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+
+def test_report_evaluates_predicts_and_regenerates(run_copy, tmp_path, capsys):
+    run, root = run_copy
+    val_images = sorted((root / "val" / "images").glob("*.png"))
+    test_dir = _copy_images(val_images, tmp_path / "test images", [p.name for p in val_images])
+    assert main(["report", str(run), "--test", str(test_dir)]) == 0
+    page = Path(capsys.readouterr().out.strip())
+    assert page == run / "report.html"
+    parsed = Page(page.read_text())
+    val, test = parsed.rows["val-row"], parsed.rows["test-row"]
+    assert sorted(_keys(val)) == [p.stem for p in val_images]
+    assert _dice(val) == sorted(_dice(val)) and min(_dice(val)) > 0.5  # the tiny run is good
+    with (run / "report/evaluation/scores.csv").open() as f:
+        scores = {row["image"]: float(row["dice"]) for row in csv.DictReader(f)}
+    assert dict(zip(_keys(val), _dice(val), strict=True)) == pytest.approx(scores, abs=1e-6)
+    assert _keys(test) == [p.name for p in val_images]
+    assert all(len(row["imgs"]) == 3 for row in test)  # image | mask | crop
+    _check_links(page, parsed)
+    scores_time = (run / "report/evaluation/scores.csv").stat().st_mtime_ns
+
+    # again without --test: the evaluation and the test predictions are reused, the page is new
+    again = build_report(run)
+    parsed = Page(again.read_text())
+    assert len(parsed.rows["val-row"]) == 6 and len(parsed.rows["test-row"]) == 6
+    assert (run / "report/evaluation/scores.csv").stat().st_mtime_ns == scores_time
+    _check_links(again, parsed)
+
+    # new weights: evaluated again
+    later = (run / "model.safetensors").stat().st_mtime + 10
+    os.utime(run / "model.safetensors", (later, later))
+    build_report(run)
+    assert (run / "report/evaluation/scores.csv").stat().st_mtime_ns != scores_time
+
+
+def test_single_file_page_embeds_every_image(run_copy, tmp_path):
+    run, root = run_copy
+    write_fake_evaluation(run, root)
+    page = build_report(run, out=tmp_path / "pages" / "one.html", single_file=True, thumb=16)
+    moved = Path(shutil.move(page, tmp_path / "moved.html"))
+    parsed = Page(moved.read_text())
+    assert len(parsed.rows["val-row"]) == 6
+    assert len(parsed.imgs) >= 6 * 4 + 3  # gallery tiles and the curves
+    for link in parsed.links:
+        assert link.startswith(("data:image/png;base64,", "data:image/jpeg;base64,", "#")), link
+    tile = next(img["src"] for img in parsed.imgs if img["alt"].startswith("image of"))
+    assert tile.startswith("data:image/jpeg;base64,")
+
+
+def test_relative_links_from_another_folder_are_quoted(tiny_run, tmp_path):
+    run = Path(shutil.copytree(tiny_run[0], tmp_path / "my run #1"))
+    write_fake_evaluation(run, tiny_run[1])
+    page = build_report(run, out=tmp_path / "pages" / "r.html")
+    parsed = Page(page.read_text())
+    tiles = [link for link in parsed.links if "thumbs" in link]
+    assert tiles and all(link.startswith("../my%20run%20%231/report/") for link in tiles)
+    _check_links(page, parsed)
+
+
+# -- hostile names -------------------------------------------------------------------------------
+
+
+def _hostile_dataset(root: Path, out: Path) -> Path:
+    """A copy of the val split whose files have names with HTML, quotes, # and &."""
+    for sub in ("images", "masks"):
+        (out / "val" / sub).mkdir(parents=True)
+        files = sorted((root / "val" / sub).glob("*.png"))[: len(HOSTILE_VAL)]
+        for file, name in zip(files, HOSTILE_VAL, strict=True):
+            shutil.copy(file, out / "val" / sub / f"{name}.png")
+    return out
+
+
+def test_hostile_file_names_are_escaped(run_copy, tmp_path):
+    run, root = run_copy
+    data = _hostile_dataset(root, tmp_path / "hostile data")
+    images = sorted((root / "val" / "images").glob("*.png"))[: len(HOSTILE_TEST)]
+    test_dir = _copy_images(images, tmp_path / "hostile test", list(HOSTILE_TEST))
+    page = build_report(run, data=data, test=test_dir)
+    text = page.read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.png" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;.png" in text
+    assert "a&#34;b&#39;c.png" in text
+    for raw in ("<script>alert", "<img src=x", "a\"b'c", "alert(2)>"):
+        assert raw not in text
+    parsed = Page(text)
+    assert parsed.scripts == 0
+    # the browser reads back exactly the names: nothing broke out of an attribute
+    assert sorted(_keys(parsed.rows["test-row"])) == sorted(HOSTILE_TEST)
+    assert sorted(_keys(parsed.rows["val-row"])) == sorted(HOSTILE_VAL)
+    assert len(parsed.imgs) == len(HOSTILE_VAL) * 4 + len(HOSTILE_TEST) * 3 + 3
+    _check_links(page, parsed)
+    for tile in (run / "report" / "thumbs").rglob("*"):
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", tile.name), tile.name  # safe_name'd
+
+
+# -- the page in a browser -----------------------------------------------------------------------
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("headless Chromium is not installed (apt-get install -y chromium; CI has it)")
+    return found
+
+
+def test_page_renders_in_headless_chromium(run_copy, tmp_path):
+    browser = _chromium()
+    run, root = run_copy
+    write_fake_evaluation(run, root)
+    page = build_report(run)
+    shot = tmp_path / "shot.png"
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+        "--window-size=1280,2400", page.resolve().as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert shot.is_file(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape == (2400, 1280, 3)
+    assert pixels.std() > 20  # not blank
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, curves and thumbnails
+    assert (pixels[:60].mean(axis=(0, 1)) < 80).all()  # the dark header bar came out
+
+
+# -- bad run folders -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(RUN_FILES))
+def test_missing_run_file_is_named(tiny_run, tmp_path, name):
+    run = Path(shutil.copytree(tiny_run[0], tmp_path / "run"))
+    (run / name).unlink()
+    with pytest.raises(DataError) as error:
+        build_report(run)
+    assert error.value.path == str(run / name)
+    assert RUN_FILES[name] in str(error.value)
+    assert not (run / "report.html").exists()
+
+
+def test_not_a_run_folder(tmp_path):
+    with pytest.raises(DataError, match="not a seglab run folder"):
+        build_report(tmp_path)
+    with pytest.raises(DataError, match="no such run folder"):
+        build_report(tmp_path / "nope")
+
+
+def test_run_of_another_version_says_so(run_copy):
+    run, _ = run_copy
+    info = json.loads((run / "model.json").read_text())
+    (run / "model.json").write_text(json.dumps({**info, "format": "seglab.model/99"}))
+    with pytest.raises(DataError, match="another seglab version") as error:
+        build_report(run)
+    assert error.value.path.endswith("model.json")
+
+
+def test_moved_dataset_is_said_on_the_page(run_copy, tmp_path):
+    run, root = run_copy
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["path"] = str(tmp_path / "gone")
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    text = build_report(run).read_text()
+    assert "cannot be opened any more" in text and "--data PATH" in text
+    assert len(Page(text).rows["val-row"]) == 0
+    assert main(["report", str(run), "--data", str(tmp_path / "also gone")]) == 2
+    parsed = Page(build_report(run, data=root).read_text())
+    assert len(parsed.rows["val-row"]) == 6
+
+
+# -- gallery pieces ------------------------------------------------------------------------------
+
+
+def test_crop_and_mask_display():
+    image = np.full((4, 4, 3), 200, np.uint8)
+    mask = np.array([[0, 1, 2, 255]] * 4)
+    cropped = crop(image, mask)
+    assert (cropped[:, 0] == 0).all() and (cropped[:, 1:3] == 200).all()
+    assert (cropped[:, 3] == 0).all()  # ignored pixels are not the object
+    binary = mask_display(mask.clip(0, 1), 2)
+    assert (binary[:, 0] == 0).all() and (binary[:, 1] == 255).all()
+    colours = mask_display(mask, 3)
+    assert (colours[:, 0] == 0).all()
+    assert len({tuple(c) for c in colours[0]}) == 4  # background, two classes, ignore
+
+
+def test_worst_first_puts_unscored_rows_last():
+    from seglab.report.gallery import GalleryRow
+
+    rows = [GalleryRow(k, [], {"dice": d}) for k, d in (("a", 0.9), ("b", math.nan), ("c", 0.1))]
+    assert [r.key for r in worst_first(rows)] == ["c", "a", "b"]
