@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import seglab
 from seglab.api import classical, evaluate, load_model
 from seglab.cli import main
 from seglab.config import DataConfig
@@ -68,6 +69,7 @@ def _mkdir(path: Path) -> Path:
 
 def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
     root, pred = handmade
+    assert seglab.evaluate is evaluate  # the top-level name is the API function
     rows = {r["image"]: r for r in evaluate(pred=pred, data=root).rows}
     assert [rows["full"][m] for m in METRIC_COLUMNS] == [1.0, 1.0, 1.0, 1.0]
     assert [rows["missed"][m] for m in METRIC_COLUMNS] == [0.0, 0.0, 0.0, 0.0]
@@ -97,12 +99,17 @@ def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
 
 def test_missing_predictions_count_as_empty_and_are_listed(handmade):
     root, pred = handmade
-    (pred / "full.png").unlink()
+    (pred / "full.png").rename(pred.parent / "full.png")
     with pytest.warns(RuntimeWarning, match=r"no prediction for 1 image.*full"):
         result = evaluate(pred=pred, data=root)
     assert result.summary["missing"] == ["full"]
     assert next(r for r in result.rows if r["image"] == "full")["dice"] == 0.0
     assert result.summary["images"] == 4 and result.summary["skipped"] == []
+    (pred.parent / "full.png").rename(pred / "full.png")
+    (pred / "half.png").write_bytes(b"not a png")
+    with pytest.warns(RuntimeWarning, match=r"skipped: .*half\.png"):
+        result = evaluate(pred=pred, data=root)
+    assert result.summary["images"] == 3 and result.summary["skipped"] == [str(pred / "half.png")]
 
 
 def test_model_scores_equal_dice_computed_independently(tiny_run, tmp_path):

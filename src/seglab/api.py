@@ -308,3 +308,23 @@ def report(
     from seglab.report.html import build_report
 
     return build_report(run, data=data, test=test, out=out, **options)
+
+
+def export(
+    model: str | Path,
+    *,
+    format: str = "onnx",
+    out: str | Path | None = None,
+    opset: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Export a trained run's network to ``format`` (``"onnx"`` or ``"torchscript"``),
+    verified against PyTorch, and return the file (``RUN/model.onnx`` by default); see
+    :func:`seglab.export.export_model`.
+
+    >>> export("runs/train")  # doctest: +SKIP
+    PosixPath('runs/train/model.onnx')
+    """
+    from seglab.export import export_model
+
+    return export_model(model, format=format, out=out, opset=opset, overwrite=overwrite)

@@ -389,12 +389,14 @@ def compare_cmd(
 
 
 from seglab.cli_evaluate import evaluate_cmd  # noqa: E402
+from seglab.cli_export import export_cmd  # noqa: E402
 from seglab.cli_predict import predict_cmd  # noqa: E402  (long commands live apart)
 from seglab.cli_report import report_cmd  # noqa: E402
 from seglab.cli_train import train_cmd  # noqa: E402
 
 app.command("train")(train_cmd)
 app.command("predict")(predict_cmd)
+app.command("export")(export_cmd)
 app.command("report")(report_cmd)
 app.command("evaluate")(evaluate_cmd)
 

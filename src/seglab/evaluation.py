@@ -189,6 +189,7 @@ def _file_masks(pred: Path, entries, classes, skipped, missing, progress):
     from seglab.predict.formats import match_keys, prediction_decoders
 
     ids = {e.source.items[e.index].image_id: e.key for e in entries}
+    ids.pop(None, None)  # mask folders have no image ids
     decoders = prediction_decoders(pred, classes=classes, image_ids=ids)
     match = match_keys([e.key for e in entries], list(decoders))
     for key, found in match.ambiguous.items():
@@ -213,11 +214,12 @@ def _file_masks(pred: Path, entries, classes, skipped, missing, progress):
             _skip(entry, exc, skipped)
             continue
         if mask.shape != target.shape:
-            name = match.matched[entry.key]
+            item = entry.source.items[entry.index]
             exc = DataError(
-                f"prediction {name!r} is {mask.shape[1]}x{mask.shape[0]} but the image is "
+                f"its prediction {match.matched[entry.key]!r} in {pred} is "
+                f"{mask.shape[1]}x{mask.shape[0]} but the image is "
                 f"{target.shape[1]}x{target.shape[0]} (width x height)",
-                path=pred,
+                path=item.image_path,
             )
             _skip(entry, exc, skipped)
             continue

@@ -342,3 +342,33 @@ def test_worst_first_puts_unscored_rows_last():
 
     rows = [GalleryRow(k, [], {"dice": d}) for k, d in (("a", 0.9), ("b", math.nan), ("c", 0.1))]
     assert [r.key for r in worst_first(rows)] == ["c", "a", "b"]
+
+
+def test_config_of_another_version_says_so(run_copy):
+    run, _ = run_copy
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["layout"] = "v9"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(DataError, match="does not fit this seglab version") as error:
+        build_report(run)
+    assert error.value.path == str(run / "config.yaml") and error.value.field == "data"
+
+
+def test_per_class_metrics_table():
+    from seglab.report.sections import metrics_table
+
+    stats = {"mean": 0.5, "median": 0.4, "std": 0.1, "min": 0.0, "max": 1.0}
+    summary = {
+        "metrics": {"dice": stats, "iou": {**stats, "mean": 0.3}},
+        "per_class": {
+            "cat": {"dice": {**stats, "mean": 0.7}, "iou": stats},
+            "dog": {"dice": stats},
+        },
+    }
+    table = metrics_table(summary, multiclass=True)
+    assert table["overall"][1] == ("iou", 0.3, 0.4, 0.1, 0.0, 1.0)
+    assert table["per_class"]["metrics"] == ["dice", "iou"]
+    (cat, cat_cells), (dog, dog_cells) = table["per_class"]["rows"]
+    assert (cat, cat_cells[0]) == ("cat", (0.7, 0.1))
+    assert dog == "dog" and math.isnan(dog_cells[1][0])
+    assert metrics_table(summary, multiclass=False)["per_class"] is None  # binary: the overall

@@ -89,9 +89,7 @@ def channels_last_runner(net: Any, device: Any) -> Runner:
 
     device = torch.device(device)
     net.to(memory_format=torch.channels_last)
-    bf16 = (
-        device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    )
+    bf16 = device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode(), torch.autocast("cuda", torch.bfloat16, enabled=bf16):

@@ -184,8 +184,11 @@ def curves(run: Path, files: dict[str, Any]) -> list[Path]:
 
 
 def metrics_table(summary: dict[str, Any], *, multiclass: bool) -> dict[str, Any]:
-    """Rows ``(name, mean, median, std, min, max)`` of the overall and (multiclass) per-class
-    metrics."""
+    """The evaluation's numbers for the page.
+
+    ``overall``: rows ``(metric, mean, median, std, min, max)``. ``per_class`` (multiclass
+    only): ``{"metrics": [names], "rows": [(class, [(mean, std) per metric])]}``.
+    """
     stats = ("mean", "median", "std", "min", "max")
 
     def row(name: str, value: Any) -> tuple:
@@ -194,13 +197,20 @@ def metrics_table(summary: dict[str, Any], *, multiclass: bool) -> dict[str, Any
         return (name, _float(value), *([math.nan] * 4))
 
     overall = [row(k, v) for k, v in (summary.get("metrics") or {}).items()]
-    per_class = []
-    for name, value in (summary.get("per_class") or {}).items() if multiclass else ():
-        if isinstance(value, dict) and all(isinstance(v, dict) for v in value.values()):
-            per_class.extend(row(f"{name} / {metric}", v) for metric, v in value.items())
-        else:
-            per_class.append(row(name, value))
-    return {"overall": overall, "per_class": per_class}
+    classes = summary.get("per_class") or {}
+    if not multiclass or not isinstance(classes, dict):
+        return {"overall": overall, "per_class": None}
+    names = list(dict.fromkeys(m for v in classes.values() if isinstance(v, dict) for m in v))
+    rows = []
+    for name, value in classes.items():
+        value = value if isinstance(value, dict) else {}
+        cells = []
+        for metric in names:
+            cell = value.get(metric)
+            cell = cell if isinstance(cell, dict) else {"mean": cell}
+            cells.append((_float(cell.get("mean")), _float(cell.get("std"))))
+        rows.append((str(name), cells))
+    return {"overall": overall, "per_class": {"metrics": names, "rows": rows} if rows else None}
 
 
 def verdict_info(verdict: Any) -> dict[str, str] | None:
