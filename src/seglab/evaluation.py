@@ -186,7 +186,8 @@ def _model_masks(model, entries, skipped, *, threshold, progress, options):
 
 def _file_masks(pred: Path, entries, classes, skipped, missing, progress):
     """``(entry, target, predicted mask)`` of every image, predictions read from ``pred``."""
-    from seglab.predict.formats import match_keys, prediction_decoders
+    from seglab.predict.formats import prediction_decoders
+    from seglab.predict.matching import match_keys
 
     ids = {e.source.items[e.index].image_id: e.key for e in entries}
     ids.pop(None, None)  # mask folders have no image ids
