@@ -166,3 +166,19 @@ def test_hostile_image_names_become_safe_file_names(run, tmp_path):
     assert sorted(item["key"] for item in summary["items"]) == sorted(
         ["<img src=x onerror=alert(1)>.png", "a\"b'c.png", "..png"]
     )
+
+
+def test_cli_predictions_score_the_same_as_the_model_in_evaluate(run, tmp_path):
+    from seglab.api import evaluate
+
+    run_dir, root = run
+    csv_path, json_path = tmp_path / "val.csv", tmp_path / "val.json"
+    code = main(["predict", "--model", str(run_dir), "--input", str(root / "val" / "images"),
+                 "--out", str(tmp_path / "out"), "--rle-csv", str(csv_path), "--coco-json",
+                 str(json_path), "--threshold", "0.9", "-q"])  # fmt: skip
+    assert code == 0
+    reference = evaluate(run_dir, data=root, threshold=0.9)
+    expected = {r["image"]: (r["dice"], r["iou"]) for r in reference.rows}
+    for pred in (csv_path, json_path, tmp_path / "out" / "masks"):
+        rows = evaluate(pred=pred, data=root).rows
+        assert {r["image"]: (r["dice"], r["iou"]) for r in rows} == expected, pred

@@ -267,9 +267,11 @@ def test_page_renders_in_headless_chromium(run_copy, tmp_path):
         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
         "--window-size=1280,2400", page.resolve().as_uri(),
     ]  # fmt: skip
+    import time; t0 = time.time()
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
     )
+    print("CHROMIUM", time.time() - t0)
     assert shot.is_file(), done.stderr[-2000:]
     pixels = np.asarray(Image.open(shot).convert("RGB"))
     assert pixels.shape == (2400, 1280, 3)
