@@ -31,11 +31,14 @@ demo: $(STAMP)
 		--out $(DEMO)/compare --overwrite
 	$(BIN)/seglab train --data $(DEMO)/sample --time-limit 5m --out $(DEMO)/runs --name sample \
 		--overwrite --quiet
-	$(BIN)/seglab predict --model $(DEMO)/runs/sample --input $(DEMO)/sample/test/images \
-		--out $(DEMO)/predictions --overwrite
+	$(BIN)/seglab predict --model $(DEMO)/runs/sample --input $(DEMO)/sample/val/images \
+		--out $(DEMO)/predictions --rle-csv $(DEMO)/predictions/val_rle.csv --overwrite --quiet
+	$(BIN)/seglab evaluate --model $(DEMO)/runs/sample --quiet
+	$(BIN)/seglab report $(DEMO)/runs/sample --test $(DEMO)/sample/test/images
 	@echo "Previews: $(DEMO)/preview/grid.png  Classical baselines: $(DEMO)/compare/compare.md"
 	@echo "Network: $(DEMO)/runs/sample (metrics.csv, plots/, model.safetensors, summary.json)"
-	@echo "Predicted test masks: $(DEMO)/predictions/masks"
+	@echo "Val predictions: $(DEMO)/predictions (masks/, overlays/, crops/, val_rle.csv: the seed's CSV)"
+	@echo "Report of the sample set: $(DEMO)/runs/sample/report.html"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache .ruff_cache
