@@ -173,7 +173,7 @@ def main() -> None:
     print("|---" * (head.count("|") - 1) + "|")
     for label, flops, backend, batch_size, rate, ratio in rows:
         line = (
-            f"| {label} | {flops / 1e9:.1f} | {backend} | {batch_size} | {rate:.1f} | "
+            f"| {label} | {flops / 1e9:.1f} | {backend} | {batch_size} | {rate:.2f} | "
             f"{ratio:.2f}x |"
         )
         if gpu:

@@ -13,7 +13,8 @@ from tests.builders import coco_dataset
 
 GROUPS = [[], ["data"]]
 COMMANDS = [["data", "check"], ["data", "preview"], ["data", "sample"], ["data", "convert"],
-            ["classical"], ["compare"]]  # fmt: skip
+            ["classical"], ["compare"], ["train"], ["predict"], ["evaluate"], ["report"],
+            ["export"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", GROUPS + COMMANDS)

@@ -4,9 +4,11 @@ are never overwritten by accident."""
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from seglab.cli import main
@@ -65,14 +67,13 @@ def test_onnx_probabilities_match_pytorch_on_odd_sized_val_images(run):
 
 
 def test_torchscript_file_loads_with_torch_jit_and_matches(run, tmp_path):
-    import torch
-
     run_dir, root = run
     out = tmp_path / "deploy" / "seg.pt"
     assert export_model(run_dir, format="torchscript", out=out) == out
     assert not (run_dir / "model.torchscript.pt").exists()
     model = load_model(run_dir, device="cpu", backend="torch")
-    with pytest.warns(FutureWarning):  # torch.jit is deprecated in torch 2.14, still works
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch 2.14: "torch.jit is deprecated"
         scripted = torch.jit.load(str(out))
     images = np.stack([model.prepare(crop) for crop in _val_crops(root)])
     padded, (height, width) = _padded(images, model.multiple)
@@ -109,9 +110,7 @@ def test_a_foreign_file_has_no_seglab_metadata(tmp_path):
 
     node = onnx.helper.make_node("Relu", ["x"], ["y"])
     value = onnx.helper.make_tensor_value_info
-    graph = onnx.helper.make_graph(
-        [node], "g", [value("x", 1, [1])], [value("y", 1, [1])]
-    )
+    graph = onnx.helper.make_graph([node], "g", [value("x", 1, [1])], [value("y", 1, [1])])
     onnx.save(onnx.helper.make_model(graph), str(tmp_path / "other.onnx"))
     assert read_export_info(tmp_path / "other.onnx") == {}
     (tmp_path / "broken.onnx").write_bytes(b"\x00garbage")
@@ -129,3 +128,27 @@ def test_cli_export_writes_the_file_and_prints_the_check(run, capsys):
     assert main(["export", "--model", str(run_dir), "--overwrite"]) == 0
     assert main(["export", "--help"]) == 0
     assert "seglab export" in capsys.readouterr().out
+
+
+class _Drifting(torch.nn.Module):
+    """A network whose eager output moves with every call: no export can reproduce it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x[:, :1] + float(self.calls)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_an_export_that_differs_from_pytorch_is_refused(tmp_path, fmt):
+    from seglab.export import ExportError, write_onnx, write_torchscript
+
+    meta = {"architecture": "drifting", "in_channels": 3, "multiple": 1}
+    write = write_onnx if fmt == "onnx" else write_torchscript
+    path = tmp_path / f"drift.{fmt}"
+    with pytest.raises(ExportError, match=r"drift\.\w+: the export's probabilities differ"):
+        write(_Drifting().eval(), path, meta=meta)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind, not even the temporary file

@@ -179,7 +179,7 @@ def _compare(net: Any, run: Any, inputs: list[Any], path: Path) -> float:
     """Largest probability difference of ``run`` (numpy in, numpy out) against ``net``."""
     import torch
 
-    worst = 0.0
+    diffs = []
     for x in inputs:
         with torch.inference_mode():
             expected = _probabilities(net(x).float().numpy())
@@ -190,8 +190,9 @@ def _compare(net: Any, run: Any, inputs: list[Any], path: Path) -> float:
                 f"{tuple(x.shape)}, PyTorch {tuple(expected.shape)}; this architecture does not "
                 "export with a dynamic size: predict with --backend torch"
             )
-        worst = max(worst, float(np.abs(_probabilities(got) - expected).max()))
-    if not worst <= TOLERANCE:  # also catches NaN
+        diffs.append(np.abs(_probabilities(got) - expected).max())
+    worst = float(np.max(diffs))  # NaN if any is NaN
+    if not worst <= TOLERANCE:
         raise ExportError(
             f"{path}: the export's probabilities differ from PyTorch's by {worst:.2g} "
             f"(> {TOLERANCE:g}); try another --opset, or predict with --backend torch"
@@ -394,7 +395,7 @@ def export_problem(path: str | Path, expected: dict[str, Any]) -> str | None:
     try:
         meta = read_export_info(path)
     except DataError as exc:
-        return exc.reason
+        return f"is unreadable ({exc.reason})"
     if not meta:
         return "was not written by seglab"
     for key in ("architecture", "options", "classes", "in_channels", "multiple"):

@@ -9,8 +9,9 @@ It is built from files on disk only, so it can be regenerated at any time. Besid
 ``RUN/report/`` holds what it is built from:
 
 * ``evaluation/`` -- :func:`seglab.evaluation.evaluate` on the split (``scores.csv``,
-  ``summary.json``, ``masks/``); reused while it is newer than ``model.safetensors`` and was made
-  from the same ``data`` and ``split`` (``refresh=True`` evaluates again);
+  ``summary.json``, ``masks/``); reused while it is newer than the run's ``model.json`` and
+  ``model.safetensors`` and was made from the same ``data`` and ``split`` (``refresh=True``
+  evaluates again);
 * ``test/`` -- :func:`seglab.predict.predict_images` on ``test`` (masks, overlays, crops); a
   later report without ``test`` shows these predictions again while they are newer than the
   weights;
@@ -72,7 +73,8 @@ def build_report(
     split:
         The split of the val gallery and of the metrics.
     single_file:
-        Embed every image as a ``data:`` URI, so the page is one self-contained file.
+        Embed every image as a ``data:`` URI, so the page is one self-contained file (the
+        tiles are written to ``RUN/report/thumbs`` all the same).
     thumb:
         Longest side of the gallery tiles in pixels.
     refresh:
@@ -91,7 +93,6 @@ def build_report(
         raise ConfigError(f"thumb must be an integer >= 16 (pixels), got {thumb!r}")
     run = Path(run)
     files = sections.check_run(run)
-    _check_model(run)
     page = Path(out) if out is not None else run / "report.html"
     if page.exists() and page.is_dir():
         raise SeglabError(f"{page}: is a folder; give --out a file name such as report.html")
@@ -145,6 +146,7 @@ def build_report(
         "val": [_row(r, link) for r in val],
         "test": [_row(r, link) for r in test_gallery],
         "test_input": state.get("test", {}).get("input") if predictions else None,
+        "test_skipped": _skipped(predictions),
         "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
     }
     page.write_text(render(context), encoding="utf-8")
@@ -167,17 +169,6 @@ def render(context: dict[str, Any]) -> str:
 
 
 # -- the run folder ------------------------------------------------------------------------------
-
-
-def _check_model(run: Path) -> None:
-    """The :class:`~seglab.predict.LoadedModel` error for a ``model.json`` of another format."""
-    from seglab.engine.build import MODEL_FORMAT
-
-    info = json.loads((run / "model.json").read_text(encoding="utf-8"))
-    if info.get("format") != MODEL_FORMAT:
-        from seglab.predict import load_model
-
-        load_model(run, device="cpu")  # raises the loader's message
 
 
 def _data_config(config: dict[str, Any], data: str | Path | None, run: Path):
@@ -210,10 +201,12 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 
 def _newer(folder: Path, run: Path) -> bool:
+    """``folder`` was made (its ``summary.json`` written) after the run's model files."""
     summary = folder / "summary.json"
-    return (
-        summary.is_file() and summary.stat().st_mtime >= (run / "model.safetensors").stat().st_mtime
-    )
+    if not summary.is_file():
+        return False
+    model = max((run / name).stat().st_mtime for name in ("model.json", "model.safetensors"))
+    return summary.stat().st_mtime >= model
 
 
 def _forget(folder: Path, what: str, state_path: Path, state: dict) -> None:
@@ -238,8 +231,8 @@ def _evaluation(
     try:
         evaluate(model=run, data=data, split=split, out=folder, overwrite=True)
     except (DataError, ConfigError) as exc:
-        if data is not None:
-            raise  # the dataset asked for cannot be read: say so, don't hide it in the page
+        if data is not None or _names_run_file(exc, run):
+            raise  # the model (or the dataset asked for) is unusable: say so, not in the page
         return None, (
             f"The {split} split could not be evaluated ({exc}). "
             "Pass --data PATH to evaluate on the dataset where it is now."
@@ -247,6 +240,12 @@ def _evaluation(
     state["evaluation"] = wanted
     state_path.write_text(json.dumps(state, indent=2))
     return folder, ""
+
+
+def _names_run_file(exc: Exception, run: Path) -> bool:
+    """The error is about a file of the run folder (its model), not about the dataset."""
+    path = getattr(exc, "path", None)
+    return path is not None and Path(path).resolve().parent == run.resolve()
 
 
 def _predictions(run: Path, assets: Path, state_path: Path, state: dict, *, test) -> Path | None:
@@ -290,6 +289,14 @@ def _truth_lookup(config, split: str):
         return found[0].load(found[1]) if found else None
 
     return find
+
+
+def _skipped(predictions: Path | None) -> list[str]:
+    """The unreadable test images ``predict_images`` listed."""
+    if predictions is None:
+        return []
+    skipped = read_json(predictions / "summary.json", what="the test predictions").get("skipped")
+    return [str(p) for p in skipped] if isinstance(skipped, list) else []
 
 
 def _grade(dice: float) -> str:

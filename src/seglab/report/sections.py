@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shlex
 import warnings
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ def run_header(run: Path, files: dict[str, Any], version: str) -> dict[str, Any]
     return {
         "name": run.resolve().name,
         "path": str(run.resolve()),
+        "command": f"seglab report {shlex.quote(str(run.resolve()))}",
         "status": summary.get("status", "unknown"),
         "epochs": summary.get("epochs", len(files["metrics"])),
         "monitor": summary.get("monitor", "val_dice"),
