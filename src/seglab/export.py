@@ -21,10 +21,11 @@ why a file is stale or foreign, so a model retrained after its export is never r
 
 Exporter: PyTorch's TorchScript-based ONNX exporter (``dynamo=False``) first. Measured here
 (2 CPU cores, torch 2.14): 0.5 s for the recipe's U-Net against 7-10 s for the ``torch.export``
-(dynamo) exporter, 2-8 s against 14-50 s for the smp and torchvision models, and the dynamo
-exporter failed on smp's Segformer with a dynamic batch. It is used only when the first one
-raises. smp's PSPNet and UPerNet (adaptive pooling) cannot be exported with a dynamic height and
-width by either exporter: use the ``torch`` backend for them.
+(dynamo) exporter, and 2-8 s against 14-50 s for the smp and torchvision models tried (smp
+Unet, FPN, DeepLabV3+, Segformer, Unet++, MAnet, Linknet; torchvision FCN, DeepLabV3, LRASPP),
+all within 3e-5 of PyTorch. The dynamo exporter is used only when the first one raises. smp's
+PSPNet and UPerNet (adaptive pooling) export with a dynamic height and width with neither
+(:data:`ONNX_EXPORT_UNSUPPORTED`): use the ``torch`` backend for them.
 
 >>> export_model("runs/train")  # doctest: +SKIP
 PosixPath('runs/train/model.onnx')
@@ -183,7 +184,13 @@ def _compare(net: Any, run: Any, inputs: list[Any], path: Path) -> float:
     for x in inputs:
         with torch.inference_mode():
             expected = _probabilities(net(x).float().numpy())
-        got = run(x.numpy())
+        try:
+            got = run(x.numpy())
+        except Exception as exc:  # runtimes raise their own types
+            raise ExportError(
+                f"{path}: the export fails on an input of shape {tuple(x.shape)} "
+                f"({_first_line(str(exc))}); predict with --backend torch"
+            ) from None
         if got.shape != expected.shape:
             raise ExportError(
                 f"{path}: the export gives logits of shape {tuple(got.shape)} for an input of "
@@ -276,6 +283,13 @@ def onnx_session(model: str | Path | bytes, *, device: Any = None) -> Any:
     on_gpu = device is not None and getattr(torch.device(device), "type", "cpu") == "cuda"
     if on_gpu and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
+    elif on_gpu:
+        warnings.warn(
+            "this onnxruntime has no CUDA provider (install onnxruntime-gpu): ONNX Runtime runs "
+            "on the CPU; --backend torch runs on the GPU",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return ort.InferenceSession(
         model if isinstance(model, bytes) else str(model), options, providers=providers
     )

@@ -41,13 +41,17 @@ def _image(root, name="val0"):
 def test_every_backend_gives_pytorch_probabilities(shared_run, backend):
     run_dir, root = shared_run
     image = _image(root)
-    expected = load_model(run_dir, device="cpu", backend="torch").predict_proba(image)
+    reference = load_model(run_dir, device="cpu", backend="torch")
+    expected = reference.predict_proba(image)
     model = load_model(run_dir, device="cpu", backend=backend)
     assert model.backend == ("onnxruntime" if backend == "auto" else backend)  # auto on a CPU
     got = model.predict_proba(image)
     assert got.shape == expected.shape == (30, 27)
     assert np.abs(got - expected).max() <= 1e-4
     assert (got > 0.5).sum() > 20  # the disc is there: not a comparison of two blanks
+    options = {"tta": True, "tile": 16}  # flipped and tiled batches go through the runner too
+    tiled = model.predict_proba(image, **options)
+    assert np.abs(tiled - reference.predict_proba(image, **options)).max() <= 1e-4
 
 
 def test_an_unknown_backend_is_refused_with_the_choices(shared_run):

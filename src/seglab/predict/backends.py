@@ -11,7 +11,7 @@ Backends (:data:`BACKENDS`):
     PyTorch eager, the network as trained.
 ``channels_last``
     PyTorch with the network and inputs in ``torch.channels_last`` memory format; on a CUDA
-    device also bf16 autocast (probabilities then differ from fp32 by about 1e-2).
+    device also bf16 autocast (so probabilities differ slightly from fp32's there).
 ``onnxruntime``
     ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.export`). A file exported from the
     current weights is reused; a missing, stale (weights changed since) or foreign one is
@@ -23,19 +23,26 @@ Backends (:data:`BACKENDS`):
     when the export fails (never an error), and ``torch`` for the architectures no exporter
     handles (:data:`seglab.export.ONNX_EXPORT_UNSUPPORTED`).
 
-Why ``auto`` picks ONNX Runtime on the CPU (``benchmarks/predict_throughput.py``, 256 px, random
-weights, best of 5; 2-core x86 CPU shared with other jobs, two runs agreeing within ~15%):
+Why ``auto`` picks ONNX Runtime on the CPU: ``benchmarks/predict_throughput.py`` (256 px, random
+weights, best of 3, images/s; 2-core x86 CPU, torch 2.14.1, onnxruntime 1.32; two runs, the
+second in brackets):
 
-==================================  =====  ========  =============  ===========
-model                               batch  eager     channels_last  onnxruntime
-==================================  =====  ========  =============  ===========
-recipe U-Net (width 16, depth 4)    1      see below
-seed U-Net (width 64)               1
-==================================  =====  ========  =============  ===========
+================================  =====  ===========  =============  ===========
+model                             batch  eager        channels_last  onnxruntime
+================================  =====  ===========  =============  ===========
+recipe U-Net (width 16, depth 4)  1      11.8 (11.4)  18.2 (14.7)    23.7 (24.1)
+recipe U-Net (width 16, depth 4)  8      7.2 (7.0)    10.7 (11.4)    26.3 (23.7)
+seed U-Net (width 64, depth 4)    1      1.42 (1.30)  1.55 (1.60)    2.14 (2.35)
+seed U-Net (width 64, depth 4)    8      1.02 (1.03)  1.34 (1.41)    2.06 (2.41)
+================================  =====  ===========  =============  ===========
 
-The cost is one export per run (about 1-3 s for the U-Nets, written next to the weights and
-reused by every later load). On a GPU, eager PyTorch is kept: it is what training ran, and
-``channels_last`` (bf16) is the faster choice there when bf16 probabilities are acceptable.
+ONNX Runtime is 1.5-3.6x eager PyTorch in every case, ``channels_last`` 1.1-1.6x (two earlier
+runs, on the machine shared with other jobs, also put ONNX Runtime first everywhere). The cost
+is one export per run when it is first loaded: 0.6 s for the recipe's U-Net, 2.8 s for the
+seed's (writing ``RUN/model.onnx``, reused by later loads in 0.1-0.4 s, the time to hash the
+weights); that is paid back after a few images, so ``auto`` does not wait to be asked. On a GPU
+eager PyTorch is kept: it is what training ran, and ``channels_last`` (bf16) is the faster choice
+there when bf16 probabilities are close enough.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ from seglab.errors import ConfigError
 __all__ = [
     "BACKENDS",
     "Runner",
+    "auto_backend",
     "channels_last_runner",
     "make_runner",
     "onnx_file",
@@ -161,7 +169,8 @@ def onnx_runner(net: Any, *, run_dir: Path, info: dict[str, Any], device: Any) -
     return run
 
 
-def _auto_choice(info: dict[str, Any], device: Any) -> str:
+def auto_backend(info: dict[str, Any], device: Any) -> str:
+    """What ``auto`` tries for a run (``model.json`` content ``info``) on ``device``."""
     from seglab.export import ONNX_EXPORT_UNSUPPORTED
 
     if getattr(device, "type", str(device)) != "cpu":
@@ -192,7 +201,7 @@ def make_runner(
         return "channels_last", channels_last_runner(net, device)
     if kind == "onnxruntime":
         return "onnxruntime", onnx_runner(net, run_dir=run_dir, info=info, device=device)
-    choice = _auto_choice(info, device)
+    choice = auto_backend(info, device)
     if choice == "onnxruntime":
         try:
             return "onnxruntime", onnx_runner(net, run_dir=run_dir, info=info, device=device)
