@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -179,7 +180,7 @@ def test_report_evaluates_predicts_and_regenerates(run_copy, tmp_path, capsys):
     _check_links(again, parsed)
 
     # new weights: evaluated again
-    later = (run / "model.safetensors").stat().st_mtime + 10
+    later = time.time() + 10  # newer than the evaluation, however old the copied run is
     os.utime(run / "model.safetensors", (later, later))
     build_report(run)
     assert (run / "report/evaluation/scores.csv").stat().st_mtime_ns != scores_time
