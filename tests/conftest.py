@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,20 +11,16 @@ import pytest
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
-    """``(run_dir, data_root)``: a U-Net (width 8, depth 2) trained on 32x32 bright discs
-    (``data_root/{train,val}/{images,masks}``, 24 train and 6 val images) to val Dice > 0.8,
-    at the images' own size (no resize). Read-only: copy it before changing anything."""
+def train_tiny(root: Path, *, epochs: int = 12) -> Path:
+    """Train a U-Net of width 8, depth 2 on the disc dataset ``root`` (see ``write_discs``) at
+    the images' own size; return the run folder (``root/../runs/train``)."""
     from seglab.api import train
-    from tests.engine.conftest import write_discs
 
-    root = write_discs(tmp_path_factory.mktemp("tiny") / "discs", splits={"train": 24, "val": 6})
     result = train(
         data=root,
         model={"options": {"base_width": 8, "depth": 2}},
         out=root.parent / "runs",
-        epochs=12,
+        epochs=epochs,
         batch_size=4,
         augment="none",
         optimizer="adam",
@@ -32,5 +29,22 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
         workers=0,
         print_fn=None,
     )
-    assert result.best_score > 0.8
-    return result.run_dir, root
+    assert epochs < 12 or result.best_score > 0.8
+    return result.run_dir
+
+
+def copy_run(run_dir: Path, dest: Path) -> Path:
+    """A copy of a run folder without its ONNX export (exports write into the run folder)."""
+    shutil.copytree(run_dir, dest, ignore=shutil.ignore_patterns("model.onnx*"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
+    """``(run_dir, data_root)``: a U-Net (width 8, depth 2) trained on 32x32 bright discs
+    (``data_root/{train,val}/{images,masks}``, 24 train and 6 val images) to val Dice > 0.8,
+    at the images' own size (no resize). Read-only: copy it (``copy_run``) before changing it."""
+    from tests.engine.conftest import write_discs
+
+    root = write_discs(tmp_path_factory.mktemp("tiny") / "discs", splits={"train": 24, "val": 6})
+    return train_tiny(root), root

@@ -3,7 +3,6 @@ are never overwritten by accident."""
 
 from __future__ import annotations
 
-import shutil
 import warnings
 
 import numpy as np
@@ -15,15 +14,14 @@ from seglab.cli import main
 from seglab.errors import ConfigError, DataError
 from seglab.export import export_model, read_export_info, weights_digest
 from seglab.predict import load_model
+from tests.conftest import copy_run
 
 
 @pytest.fixture
 def run(tiny_run, tmp_path):
     """A copy of the tiny run (exports write into the run folder) and its dataset root."""
     run_dir, root = tiny_run
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model.onnx*"))
-    return copy, root
+    return copy_run(run_dir, tmp_path / "run"), root
 
 
 def _val_crops(root, height=30, width=27):

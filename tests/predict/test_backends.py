@@ -3,8 +3,6 @@ run once, reuses a current export and replaces a stale one; auto never fails."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,23 +12,20 @@ from seglab.errors import ConfigError
 from seglab.export import ExportError, read_export_info, weights_digest
 from seglab.predict import load_model
 from seglab.predict.backends import BACKENDS
+from tests.conftest import copy_run
 
 
 @pytest.fixture(scope="module")
 def shared_run(tiny_run, tmp_path_factory):
     """One copy of the tiny run for the tests that only read it (the first export is kept)."""
     run_dir, root = tiny_run
-    copy = tmp_path_factory.mktemp("backends") / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model.onnx*"))
-    return copy, root
+    return copy_run(run_dir, tmp_path_factory.mktemp("backends") / "run"), root
 
 
 @pytest.fixture
 def run(tiny_run, tmp_path):
     run_dir, root = tiny_run
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("model.onnx*"))
-    return copy, root
+    return copy_run(run_dir, tmp_path / "run"), root
 
 
 def _image(root, name="val0"):

@@ -124,26 +124,13 @@ def test_bad_tiling_options_are_config_errors(model, mixed_images):
 @pytest.fixture(scope="module")
 def multiclass(tmp_path_factory):
     """A 3-class run (background + 2 disc classes) trained for a few seconds."""
-    from seglab.api import train
+    from tests.conftest import train_tiny
     from tests.engine.conftest import write_discs
 
     root = write_discs(
         tmp_path_factory.mktemp("multi") / "discs", splits={"train": 8, "val": 2}, classes=2
     )
-    result = train(
-        data=root,
-        model={"options": {"base_width": 8, "depth": 2}},
-        out=root.parent / "runs",
-        epochs=3,
-        batch_size=4,
-        augment="none",
-        optimizer="adam",
-        lr=0.01,
-        scheduler="none",
-        workers=0,
-        print_fn=None,
-    )
-    return load_model(result.run_dir), root
+    return load_model(train_tiny(root, epochs=3)), root
 
 
 def test_multiclass_probabilities_sum_to_one_with_every_option(multiclass):
