@@ -92,7 +92,14 @@ def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
     assert [r["image"] for r in summary["worst"]] == ["missed", "half"]
     assert summary["per_class"]["foreground"]["dice"]["mean"] == pytest.approx(means["nan"])
     header = (tmp_path / "ev" / "scores.csv").read_text().splitlines()[0]
-    assert header == "image,dice,iou,precision,recall,image_path,pred"
+    assert header == "image,dice,iou,precision,recall,truth_fraction,pred_fraction,image_path,pred"
+    assert rows["half"]["truth_fraction"] == 16 / 64 and rows["half"]["pred_fraction"] == 8 / 64
+    errors = {"false_alarms": 0, "missed": 1, "perfect_empty": 1, "below_half": 1}
+    assert summary["errors"] == errors
+    square = read_mask(pred / "full.png")[0]
+    write_mask(pred / "nothing.png", square)  # something predicted where there is nothing
+    errors = {"false_alarms": 1, "missed": 1, "perfect_empty": 0, "below_half": 2}
+    assert evaluate(pred=pred, data=root).summary["errors"] == errors
     with pytest.raises(ConfigError, match="empty_score"):
         evaluate(pred=pred, data=root, empty_score=2)
 

@@ -227,12 +227,15 @@ def _file_masks(pred: Path, entries, classes, skipped, missing, progress):
         yield entry, target, mask
 
 
-def _row(entry: _Entry, scores: dict[str, float], classes: list[str], multiclass: bool) -> dict:
+def _row(
+    entry: _Entry, scores: dict[str, float], classes: list[str], multiclass: bool, shares: dict
+) -> dict:
     row: dict[str, Any] = {"image": entry.key}
     row.update({m: scores[m] for m in METRICS})
     if multiclass:
         for c in range(1, len(classes)):
             row.update({f"{m}/{classes[c]}": scores[f"{m}/{c}"] for m in METRICS})
+    row.update(shares)
     row["image_path"] = str(entry.source.items[entry.index].image_path)
     row["pred"] = ""
     return row
@@ -366,7 +369,13 @@ def _score_all(pairs, classes, num_classes, empty, out, loaded) -> list[dict[str
     rows, used = [], set()
     for entry, target, mask in pairs:
         scores = score_mask(mask, target, num_classes=num_classes, empty_score=empty)
-        row = _row(entry, scores, classes, multiclass)
+        valid = target != 255
+        pixels = max(int(np.count_nonzero(valid)), 1)
+        shares = {  # foreground share of the (not ignored) pixels
+            "truth_fraction": np.count_nonzero((target != 0) & valid) / pixels,
+            "pred_fraction": np.count_nonzero((mask != 0) & valid) / pixels,
+        }
+        row = _row(entry, scores, classes, multiclass, shares)
         if out is not None and loaded is not None:
             name = unique_name(safe_name(entry.key), used)
             written = Path("masks") / f"{name}.png"
@@ -387,7 +396,27 @@ def _summary(rows: list[dict], classes: list[str], num_classes: int, *, worst_k:
     else:
         per_class = {classes[1] if len(classes) > 1 else "foreground": metrics}
     chosen = worst(rows, worst_k) if rows and worst_k > 0 else []
-    return {"metrics": metrics, "per_class": per_class, "worst": chosen}
+    return {
+        "metrics": metrics,
+        "per_class": per_class,
+        "errors": error_counts(rows),
+        "worst": chosen,
+    }
+
+
+def error_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """How the images went wrong: ``false_alarms`` (nothing in the truth, something predicted),
+    ``missed`` (objects in the truth, nothing predicted), ``below_half`` (Dice < 0.5) and
+    ``perfect_empty`` (nothing in either)."""
+    truth = [r.get("truth_fraction", math.nan) for r in rows]
+    pred = [r.get("pred_fraction", math.nan) for r in rows]
+    pairs = list(zip(truth, pred, strict=True))
+    return {
+        "false_alarms": sum(1 for t, p in pairs if t == 0 and p > 0),
+        "missed": sum(1 for t, p in pairs if t > 0 and p == 0),
+        "perfect_empty": sum(1 for t, p in pairs if t == 0 and p == 0),
+        "below_half": sum(1 for r in rows if r["dice"] < 0.5),
+    }
 
 
 class _progress:

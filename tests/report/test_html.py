@@ -167,6 +167,8 @@ def test_report_evaluates_predicts_and_regenerates(run_copy, tmp_path, capsys):
     with (run / "report/evaluation/scores.csv").open() as f:
         scores = {row["image"]: float(row["dice"]) for row in csv.DictReader(f)}
     assert dict(zip(_keys(val), _dice(val), strict=True)) == pytest.approx(scores, abs=1e-6)
+    below = sum(d < 0.5 for d in scores.values())
+    assert f"{below} of 6 images have Dice below 0.5" in " ".join(page.read_text().split())
     assert _keys(test) == [p.name for p in val_images]
     assert all(len(row["imgs"]) == 3 for row in test)  # image | mask | crop
     _check_links(page, parsed)

@@ -231,7 +231,31 @@ def evaluation_info(split: str, note: str, summary: dict[str, Any]) -> dict[str,
         "threshold": summary.get("threshold"),
         "empty_score": summary.get("empty_score"),
         "skipped": len(skipped) if isinstance(skipped, list) else int(skipped or 0),
+        "errors": summary.get("errors") if isinstance(summary.get("errors"), dict) else None,
+        "recall_gap": _recall_gap(summary.get("metrics") or {}),
     }
+
+
+def _recall_gap(metrics: dict[str, Any]) -> str:
+    """A sentence when mean precision and recall differ by more than 0.1: which error dominates."""
+    def mean(name: str) -> float:
+        value = metrics.get(name)
+        return _float(value.get("mean") if isinstance(value, dict) else value)
+
+    precision, recall = mean("precision"), mean("recall")
+    if math.isnan(precision) or math.isnan(recall) or abs(precision - recall) <= 0.1:
+        return ""
+    if precision < recall:
+        return (
+            f"Precision {precision:.3f} < recall {recall:.3f}: the model marks too much "
+            "(false positives dominate); a higher --threshold or more background in training "
+            "helps."
+        )
+    return (
+        f"Recall {recall:.3f} < precision {precision:.3f}: the model misses object pixels "
+        "(false negatives dominate); a lower --threshold, pos_weight or object-centred crops "
+        "help."
+    )
 
 
 def _plain(value: Any) -> str:
