@@ -86,7 +86,9 @@ def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
     assert means["0.0"] == pytest.approx((1 + 0 + 0 + 2 / 3) / 4)
     assert means["nan"] == pytest.approx((1 + 0 + 2 / 3) / 3)  # left out of the mean
 
-    result = evaluate(pred=pred, data=root, empty_score="nan", out=tmp_path / "ev", worst=2)
+    result = evaluate(
+        pred=pred, data=root, empty_score="nan", out=tmp_path / "ev", worst=2, progress=True
+    )
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())  # valid JSON: no NaN
     assert summary["empty_score"] is None and summary["images"] == 4
     assert [r["image"] for r in summary["worst"]] == ["missed", "half"]

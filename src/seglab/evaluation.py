@@ -316,7 +316,9 @@ def evaluate(
     skipped: list[str] = []
     missing: list[str] = []
     start = time.perf_counter()
-    with _progress(progress, len(entries)) as advance:
+    from seglab.predict.run import progress_bar
+
+    with progress_bar(len(entries), progress, "evaluating") as advance:
         if loaded is not None:
             pairs = _model_masks(
                 loaded,
@@ -417,24 +419,3 @@ def error_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
         "perfect_empty": sum(1 for t, p in pairs if t == 0 and p == 0),
         "below_half": sum(1 for r in rows if r["dice"] < 0.5),
     }
-
-
-class _progress:
-    """A rich progress bar over ``total`` images when ``enabled``; yields ``advance(n)``."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total, self.bar = enabled, total, None
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import Progress
-
-        self.bar = Progress(transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("evaluating", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)

@@ -101,7 +101,7 @@ def test_every_output_matches_the_mask_and_the_summary_lists_the_files(run, tmp_
 def test_optional_outputs_can_be_left_out(run, tmp_path):
     run_dir, root = run
     images = _copy_val(root, tmp_path / "in", names=("val0",))
-    predict(run_dir, input=images, out=tmp_path / "out", overlays=False, crops=False)
+    predict(run_dir, input=images, out=tmp_path / "out", overlays=False, crops=False, progress=True)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["masks", "summary.json"]
 
 

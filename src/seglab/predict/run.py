@@ -61,8 +61,9 @@ def _check_outputs(out: Path, files: list[Path | None], inputs: set[Path], overw
 
 
 @contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Any]:
-    """A rich progress bar (``advance(n)``), or a no-op when not ``enabled``."""
+def progress_bar(total: int, enabled: bool, description: str = "predicting") -> Iterator[Any]:
+    """A transient rich progress bar over ``total`` images; yields ``advance(n)`` (a no-op when
+    not ``enabled``)."""
     if not enabled:
         yield lambda n: None
         return
@@ -70,7 +71,7 @@ def _progress(total: int, enabled: bool) -> Iterator[Any]:
 
     columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("predicting", total=total)
+        task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
 
 
@@ -196,7 +197,7 @@ def predict_images(
     writers = _Writers(model, out, options)
     items, skipped = [], []
     start = time.perf_counter()
-    with _progress(len(source.items), progress) as advance:
+    with progress_bar(len(source.items), progress) as advance:
         for chunk in _chunks(source, batch_size):
             readable = [(i, image) for i, image in chunk if image is not None]
             skipped += [str(source.items[i].image_path) for i, image in chunk if image is None]

@@ -238,6 +238,7 @@ def evaluation_info(split: str, note: str, summary: dict[str, Any]) -> dict[str,
 
 def _recall_gap(metrics: dict[str, Any]) -> str:
     """A sentence when mean precision and recall differ by more than 0.1: which error dominates."""
+
     def mean(name: str) -> float:
         value = metrics.get(name)
         return _float(value.get("mean") if isinstance(value, dict) else value)
