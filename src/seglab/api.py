@@ -238,12 +238,13 @@ def train(
     )
 
 
-def load_model(run: str | Path, *, device: str | None = None):
+def load_model(run: str | Path, *, device: str | None = None, backend: str = "auto"):
     """A trained run's network, ready to predict (:class:`seglab.predict.LoadedModel`):
-    ``.predict(image) -> mask`` and ``.predict_proba(image)``."""
+    ``.predict(image) -> mask`` and ``.predict_proba(image)`` (``tta=``, ``tile=``), in a
+    notebook too. ``backend``: ``auto``, ``torch``, ``channels_last`` or ``onnxruntime``."""
     from seglab.predict import load_model as _load
 
-    return _load(run, device=device)
+    return _load(run, device=device, backend=backend)
 
 
 def predict(
