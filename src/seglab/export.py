@@ -387,14 +387,12 @@ def read_export_info(path: str | Path) -> dict[str, Any]:
 
             proto = onnx.load(str(path), load_external_data=False)
             text = {p.key: p.value for p in proto.metadata_props}.get(_META_KEY)
-        else:
-            import torch
+        else:  # a TorchScript archive is a zip: read the extra file, run nothing
+            import zipfile
 
-            extra = {_TS_META: ""}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)
-                torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-            text = extra[_TS_META] or None
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if n.endswith(f"/extra/{_TS_META}")]
+                text = archive.read(names[0]).decode("utf-8") if names else None
         info = json.loads(text) if text else {}
     except Exception as exc:  # onnx and torch raise many types for a bad file
         raise DataError(
