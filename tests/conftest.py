@@ -11,9 +11,9 @@ import pytest
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
-def train_tiny(root: Path, *, epochs: int = 12) -> Path:
+def train_tiny(root: Path, *, epochs: int = 12, **options) -> Path:
     """Train a U-Net of width 8, depth 2 on the disc dataset ``root`` (see ``write_discs``) at
-    the images' own size; return the run folder (``root/../runs/train``)."""
+    the images' own size (``options``: other TrainConfig fields); return the run folder."""
     from seglab.api import train
 
     result = train(
@@ -28,6 +28,7 @@ def train_tiny(root: Path, *, epochs: int = 12) -> Path:
         scheduler="none",
         workers=0,
         print_fn=None,
+        **options,
     )
     assert epochs < 12 or result.best_score > 0.8
     return result.run_dir

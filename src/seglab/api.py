@@ -238,13 +238,16 @@ def train(
     )
 
 
-def load_model(run: str | Path, *, device: str | None = None, backend: str = "auto"):
+def load_model(
+    run: str | Path, *, device: str | None = None, backend: str = "auto", resize: str = "fit"
+):
     """A trained run's network, ready to predict (:class:`seglab.predict.LoadedModel`):
     ``.predict(image) -> mask`` and ``.predict_proba(image)`` (``tta=``, ``tile=``), in a
-    notebook too. ``backend``: ``auto``, ``torch``, ``channels_last`` or ``onnxruntime``."""
+    notebook too. ``backend``: ``auto``, ``torch``, ``channels_last`` or ``onnxruntime``;
+    ``resize``: ``fit``, ``scale`` or ``none`` (:class:`~seglab.predict.LoadedModel`)."""
     from seglab.predict import load_model as _load
 
-    return _load(run, device=device, backend=backend)
+    return _load(run, device=device, backend=backend, resize=resize)
 
 
 def predict(

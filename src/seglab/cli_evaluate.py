@@ -101,6 +101,14 @@ def evaluate_cmd(
     backend: Annotated[
         str, Opt("--backend", help="auto | torch | channels_last | onnxruntime [auto].")
     ] = "auto",
+    resize: Annotated[
+        str,
+        Opt(
+            "--resize",
+            help="fit: longer side to the run's image size, as in training; scale: the "
+            "training images' scale factor (big images stay big: add --tile); none [fit].",
+        ),
+    ] = "fit",
     device: Annotated[
         str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
     ] = None,
@@ -152,6 +160,7 @@ def evaluate_cmd(
         batch_size=batch_size,
         backend=backend,
         device=device,
+        resize=resize,
         overwrite=overwrite,
         progress=not quiet,
     )

@@ -36,6 +36,14 @@ def predict_cmd(
         str,
         Opt("--backend", help="auto | torch | channels_last | onnxruntime [auto]."),
     ] = "auto",
+    resize: Annotated[
+        str,
+        Opt(
+            "--resize",
+            help="fit: longer side to the run's image size, as in training; scale: the "
+            "training images' scale factor (big images stay big: add --tile); none [fit].",
+        ),
+    ] = "fit",
     device: Annotated[
         str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
     ] = None,
@@ -85,6 +93,7 @@ def predict_cmd(
         batch_size=batch_size,
         backend=backend,
         device=device,
+        resize=resize,
         overlays=overlays,
         crops=crops,
         save_probs=save_probs,

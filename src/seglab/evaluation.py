@@ -274,6 +274,7 @@ def evaluate(
     batch_size: int = 8,
     backend: str = "auto",
     device: str | None = None,
+    resize: str = "fit",
     overwrite: bool = False,
     progress: bool = False,
 ) -> EvaluationResult:
@@ -303,7 +304,7 @@ def evaluate(
     if model is not None:
         from seglab.predict import load_model
 
-        loaded = load_model(model, device=device, backend=backend)
+        loaded = load_model(model, device=device, backend=backend, resize=resize)
     config = data_config(data, loaded.run_dir if loaded is not None else None)
     named = open_sources(config, split)
     classes = list(named[0][1].classes)
@@ -352,6 +353,7 @@ def evaluate(
         "threshold": (loaded.threshold if threshold is None else threshold) if loaded else None,
         "tta": tta if loaded else None,
         "tile": tile if loaded else None,
+        "resize": loaded.resize if loaded else None,
         "backend": loaded.backend if loaded else None,
         "seconds": round(time.perf_counter() - start, 2),
         **summary,

@@ -3,12 +3,15 @@ errors, and a multiclass model's probabilities."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, DataError
 from seglab.predict import load_model
+from seglab.predict.model import RESIZE_MODES
 
 OPTIONS = [
     {},
@@ -147,3 +150,64 @@ def test_multiclass_probabilities_sum_to_one_with_every_option(multiclass):
             mask = model.predict(image, threshold=0.99, **options)  # threshold: binary only
             np.testing.assert_array_equal(mask, probs.argmax(axis=0))
             assert set(np.unique(mask)) <= {0, 1, 2}
+
+
+@pytest.fixture(scope="module")
+def resized_run(tmp_path_factory):
+    """A run trained on 32x32 discs resized to 16 px (its scale factor is 1/2)."""
+    from tests.conftest import train_tiny
+    from tests.engine.conftest import write_discs
+
+    root = write_discs(tmp_path_factory.mktemp("resized") / "discs", splits={"train": 24, "val": 6})
+    return train_tiny(root, epochs=20, image_size=16), root
+
+
+def _discs_image(size: int, radius: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A ``size`` square image of discs of ``radius`` px drawn like write_discs draws them."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    truth = np.zeros((size, size), bool)
+    for cy in range(int(2 * radius), size - int(radius), int(4 * radius)):
+        for cx in range(int(2 * radius), size - int(radius), int(4 * radius)):
+            truth |= (yy - cy) ** 2 + (xx - cx) ** 2 <= radius * radius
+    image = rng.normal(40, 8, (size, size, 3))
+    image[truth] = 120 + rng.normal(0, 8, (int(truth.sum()), 3))
+    return np.clip(image, 0, 255).astype(np.uint8), truth
+
+
+def test_resize_modes_bring_images_to_the_network_as_asked(resized_run, tiny_run):
+    run_dir, _ = resized_run
+    assert json.loads((run_dir / "model.json").read_text())["input"]["train_long_side"] == 32
+    image = np.zeros((48, 64, 3), np.uint8)
+    shapes = {mode: load_model(run_dir, resize=mode).prepare(image).shape for mode in RESIZE_MODES}
+    assert shapes == {"fit": (3, 12, 16), "scale": (3, 24, 32), "none": (3, 48, 64)}
+    for mode in RESIZE_MODES:  # masks always come back at the image's size
+        assert load_model(run_dir, resize=mode).predict(image).shape == (48, 64)
+    native, _ = tiny_run  # trained without a resize: every mode is the same
+    probs = [load_model(native, resize=mode).predict_proba(image) for mode in RESIZE_MODES]
+    assert all(np.array_equal(probs[0], p) for p in probs[1:])
+
+
+def test_scale_keeps_a_big_image_at_the_training_scale(resized_run):
+    run_dir, _ = resized_run
+    image, truth = _discs_image(128, radius=6)  # 4x the training images, same pixel size
+    dice = {}
+    for mode in ("fit", "scale"):
+        mask = load_model(run_dir, resize=mode).predict(image, tile=32).astype(bool)
+        dice[mode] = 2 * (mask & truth).sum() / (mask.sum() + truth.sum())
+    assert dice["scale"] > 0.75 and dice["scale"] > dice["fit"], dice
+
+
+def test_resize_errors_name_the_mode_or_the_missing_field(resized_run, tmp_path):
+    from tests.conftest import copy_run
+
+    run_dir, _ = resized_run
+    with pytest.raises(ConfigError, match="fit, scale, none"):
+        load_model(run_dir, resize="stretch")
+    old = copy_run(run_dir, tmp_path / "old")
+    info = json.loads((old / "model.json").read_text())
+    del info["input"]["train_long_side"]
+    (old / "model.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match=r"input\.train_long_side"):
+        load_model(old, resize="scale")
+    assert load_model(old).resize == "fit"

@@ -243,6 +243,7 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
         multiple=multiple,
         preprocess=preprocess.to_config() if preprocess else None,
     )
+    info["input"]["train_long_side"] = stats.long_side  # for predict's resize="scale"
     info["augment"] = augment.to_config()
     writer = RunWriter(run_dir, info, monitor=monitor, print_fn=say)
     callbacks: list = [

@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,13 +66,28 @@ def _to_size(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return probs[0] if probs.shape[0] == 1 else probs
 
 
+RESIZE_MODES = ("fit", "scale", "none")
+
+
 class LoadedModel:
     """A trained network ready to predict: ``predict(image)``, ``predict_proba(image)``.
 
-    ``backend`` chooses what runs the network (:mod:`seglab.predict.backends`).
+    ``backend`` chooses what runs the network (:mod:`seglab.predict.backends`). ``resize``
+    says how an image is brought to the network when the run resized its training images
+    (``image_size``): ``fit`` (default, as in training: the longer side becomes
+    ``image_size``), ``scale`` (the training images' scale factor, ``image_size`` over their
+    median longer side: an image larger than those at the same pixel size -- a whole slide, a
+    mosaic -- stays larger, and ``tile`` keeps memory bounded) or ``none`` (as read).
     """
 
-    def __init__(self, run: str | Path, *, device: str | None = None, backend: str = "auto"):
+    def __init__(
+        self,
+        run: str | Path,
+        *,
+        device: str | None = None,
+        backend: str = "auto",
+        resize: str = "fit",
+    ):
         import torch
         from safetensors.torch import load_model as load_weights
 
@@ -99,6 +115,7 @@ class LoadedModel:
         self.image_size: int | None = info["input"].get("image_size")
         self.multiple: int = int(info["input"].get("multiple", 1))
         self.channels: int = int(info["in_channels"])
+        self.resize = _resize_mode(resize, info, info_path)
         self.preprocess = Pipeline.from_config(info.get("preprocess") or [])
         model = ModelConfig(name=info["architecture"], options=info.get("options", {}))
         self.net = build_model(model, in_channels=self.channels, num_classes=len(self.classes))
@@ -125,7 +142,7 @@ class LoadedModel:
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """``image`` as the network saw images in training: channels matched, the run's
-        preprocessing, resized to the run's ``image_size``; float32 ``C x H x W`` (not padded)."""
+        preprocessing, resized as ``resize`` says; float32 ``C x H x W`` (not padded)."""
         from seglab.data.dataset import image_to_tensor
         from seglab.engine.sizing import match_channels, resize_long_side
 
@@ -133,8 +150,17 @@ class LoadedModel:
         if len(self.preprocess):
             image, _ = self.preprocess(image, None)
             image = match_channels(image, self.channels)
-        image, _ = resize_long_side(image, None, self.image_size)
+        image, _ = resize_long_side(image, None, self.target_side(image.shape[:2]))
         return image_to_tensor(image).numpy()
+
+    def target_side(self, size: tuple[int, int]) -> int | None:
+        """The longer side, px, that an image of ``size`` (H, W) is resized to (``None``: kept)."""
+        if self.image_size is None or self.resize == "none":
+            return None
+        if self.resize == "fit":
+            return int(self.image_size)
+        factor = self.image_size / float(self.info["input"]["train_long_side"])
+        return max(1, round(max(size) * factor))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a float32 ``N x C x H x W`` batch of prepared images of any size: padded
@@ -273,6 +299,26 @@ class LoadedModel:
         return probs.argmax(0).astype(np.int64)
 
 
-def load_model(run: str | Path, *, device: str | None = None, backend: str = "auto") -> LoadedModel:
-    """The trained network of a run folder (or its ``model.json``/``model.safetensors``)."""
-    return LoadedModel(run, device=device, backend=backend)
+def _resize_mode(resize: str, info: dict[str, Any], path: Path) -> str:
+    if resize not in RESIZE_MODES:
+        raise ConfigError(f"unknown resize {resize!r}; choose one of {', '.join(RESIZE_MODES)}")
+    if (
+        resize == "scale"
+        and info["input"].get("image_size")
+        and not info["input"].get("train_long_side")
+    ):
+        raise DataError(
+            "no input.train_long_side (the training images' median size; written by newer "
+            "seglab versions): use --resize fit or none, or retrain",
+            path=path,
+            field="input.train_long_side",
+        )
+    return resize
+
+
+def load_model(
+    run: str | Path, *, device: str | None = None, backend: str = "auto", resize: str = "fit"
+) -> LoadedModel:
+    """The trained network of a run folder (or its ``model.json``/``model.safetensors``);
+    ``backend`` and ``resize`` as :class:`LoadedModel` describes."""
+    return LoadedModel(run, device=device, backend=backend, resize=resize)

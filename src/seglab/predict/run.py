@@ -158,6 +158,7 @@ def predict_images(
     batch_size: int = 8,
     backend: str = "auto",
     device: str | None = None,
+    resize: str = "fit",
     overlays: bool = True,
     crops: bool = True,
     save_probs: bool = False,
@@ -172,7 +173,8 @@ def predict_images(
     ``tta`` averages the four flips; ``tile`` (network-space pixels) predicts large images by
     a sliding window with ``overlap`` and Gaussian blending; ``batch_size`` images (or tiles)
     go through the network together; ``backend`` is ``auto``, ``torch``, ``channels_last`` or
-    ``onnxruntime`` (:mod:`seglab.predict.backends`).
+    ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
+    (:class:`~seglab.predict.LoadedModel`).
     """
     from seglab.data.images import image_source
     from seglab.data.preview import prepare_out
@@ -184,7 +186,10 @@ def predict_images(
     out = Path(out)
     files = [Path(f) if f is not None else None for f in (rle_csv, coco_json)]
     _check_outputs(out, files, inputs, overwrite)
-    model = run if isinstance(run, LoadedModel) else load_model(run, device=device, backend=backend)
+    if isinstance(run, LoadedModel):
+        model = run
+    else:
+        model = load_model(run, device=device, backend=backend, resize=resize)
     out = prepare_out(out, overwrite, what="predictions")
     options = {
         "threshold": threshold,
@@ -227,6 +232,7 @@ def predict_images(
         "tta": tta,
         "tile": tile,
         "overlap": overlap if tile else None,
+        "resize": model.resize,
         "rle_csv": str(files[0]) if files[0] else None,
         "coco_json": str(files[1]) if files[1] else None,
         "items": items,
