@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from seglab.cli_options import Backend, BatchSize, Device, Overlap, Resize, Threshold, Tile, Tta
+
 Opt = typer.Option
 
 
@@ -89,29 +91,14 @@ def evaluate_cmd(
         ),
     ] = "1",
     worst: Annotated[int, Opt("--worst", help="Number of worst images to list [10].")] = 10,
-    threshold: Annotated[
-        float | None, Opt("--threshold", help="Probability threshold [the run's].")
-    ] = None,
-    tta: Annotated[bool, Opt("--tta", help="Test-time augmentation (4 flips).")] = False,
-    tile: Annotated[
-        int | None, Opt("--tile", help="Sliding window of SIZE px for large images.")
-    ] = None,
-    overlap: Annotated[float, Opt("--overlap", help="Overlap of --tile windows [0.25].")] = 0.25,
-    batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass [8].")] = 8,
-    backend: Annotated[
-        str, Opt("--backend", help="auto | torch | channels_last | onnxruntime [auto].")
-    ] = "auto",
-    resize: Annotated[
-        str,
-        Opt(
-            "--resize",
-            help="fit: longer side to the run's image size, as in training; scale: the "
-            "training images' scale factor (big images stay big: add --tile); none [fit].",
-        ),
-    ] = "fit",
-    device: Annotated[
-        str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
-    ] = None,
+    threshold: Threshold = None,
+    tta: Tta = False,
+    tile: Tile = None,
+    overlap: Overlap = 0.25,
+    batch_size: BatchSize = 8,
+    backend: Backend = "auto",
+    resize: Resize = "fit",
+    device: Device = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Score a trained run (--model) or predictions (--pred) against a labelled dataset:

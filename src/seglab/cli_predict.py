@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from seglab.cli_options import Backend, BatchSize, Device, Overlap, Resize, Threshold, Tile, Tta
+
 Opt = typer.Option
 
 
@@ -16,37 +18,14 @@ def predict_cmd(
     out: Annotated[
         Path, Opt("--out", help="Output folder (masks/, overlays/, crops/, summary.json).")
     ] = Path("predictions"),
-    threshold: Annotated[
-        float | None, Opt("--threshold", help="Probability threshold [the run's].")
-    ] = None,
-    tta: Annotated[
-        bool, Opt("--tta", help="Test-time augmentation: average the 4 flips (4x slower).")
-    ] = False,
-    tile: Annotated[
-        int | None,
-        Opt("--tile", help="Sliding window of SIZE px (at the run's scale) for large images."),
-    ] = None,
-    overlap: Annotated[
-        float, Opt("--overlap", help="Overlap of --tile windows, a fraction [0.25].")
-    ] = 0.25,
-    batch_size: Annotated[
-        int, Opt("--batch-size", help="Images (or tiles) per forward pass [8].")
-    ] = 8,
-    backend: Annotated[
-        str,
-        Opt("--backend", help="auto | torch | channels_last | onnxruntime [auto]."),
-    ] = "auto",
-    resize: Annotated[
-        str,
-        Opt(
-            "--resize",
-            help="fit: longer side to the run's image size, as in training; scale: the "
-            "training images' scale factor (big images stay big: add --tile); none [fit].",
-        ),
-    ] = "fit",
-    device: Annotated[
-        str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
-    ] = None,
+    threshold: Threshold = None,
+    tta: Tta = False,
+    tile: Tile = None,
+    overlap: Overlap = 0.25,
+    batch_size: BatchSize = 8,
+    backend: Backend = "auto",
+    resize: Resize = "fit",
+    device: Device = None,
     overlays: Annotated[
         bool, Opt("--overlays/--no-overlays", help="Write overlays/ (image + tinted mask).")
     ] = True,
