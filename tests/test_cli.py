@@ -106,3 +106,12 @@ def test_sample_check_preview_convert_end_to_end(tmp_path, capsys):
     assert main(["data", "convert", str(sample), "--to", "masks", "--out", str(conv)]) == 0
     assert main(["data", "check", str(conv)]) == 0
     assert "train (masks)" in capsys.readouterr().out
+
+
+def test_defaults_written_in_brackets_show_in_help(capsys, monkeypatch):
+    # rich markup would take "[the run's]" for a style tag and drop it
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping inside the brackets
+    assert main(["predict", "--help"]) == 0
+    assert "[the run's]" in capsys.readouterr().out
+    assert main(["train", "--help"]) == 0
+    assert "[runs]" in capsys.readouterr().out

@@ -22,7 +22,7 @@ from seglab.errors import SeglabError
 app = typer.Typer(
     help="seglab: image segmentation from labelled images to the best model and its predictions.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(
