@@ -50,7 +50,7 @@ PEAK_BF16 = {
 def build(options: dict):
     """A U-Net with random weights, in eval mode (3 input channels, 2 classes: one logit)."""
     from seglab.config import ModelConfig
-    from seglab.engine.build import build_model
+    from seglab.models.build import build_model
 
     net = build_model(ModelConfig(name="unet", options=options), in_channels=3, num_classes=2)
     return net.eval()
@@ -71,8 +71,8 @@ def runners(net, *, device, tmp: Path) -> dict:
     """``{backend: runner}`` for one network: eager, channels_last and ONNX Runtime."""
     import torch
 
-    from seglab.export import export_metadata, onnx_session, write_onnx
     from seglab.predict.backends import channels_last_runner, torch_runner
+    from seglab.predict.export import export_metadata, onnx_session, write_onnx
 
     eager = net.to(device)
     found = {"torch": torch_runner(eager, device)}

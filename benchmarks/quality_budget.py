@@ -50,12 +50,12 @@ def _network(data: Path, recipe: str, budget: str, out: Path) -> dict:
 
 def _native_dice(run_dir: Path, data: Path) -> float:
     """Mean per-image val Dice of the run's best model at the images' own size, scored by
-    :mod:`seglab.scoring` exactly as ``seglab compare`` scores classical masks."""
+    :mod:`seglab.evaluation.scoring` exactly as ``seglab compare`` scores classical masks."""
     import numpy as np
 
     from seglab.api import load_model
     from seglab.data.dataset import open_dataset
-    from seglab.scoring import score_mask
+    from seglab.evaluation.scoring import score_mask
 
     model = load_model(run_dir)
     val = open_dataset(data, split="val")

@@ -89,8 +89,8 @@ def seglab_loop(dataset, *, width: int, batch: int, steps: int, gpu: bool) -> fl
     import lightning.pytorch as pl
     import torch
 
-    from seglab.engine.module import OptimSpec, SegmentationModule
     from seglab.losses import create_loss
+    from seglab.train.module import OptimSpec, SegmentationModule
 
     class Clock(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch_, batch_idx):

@@ -45,7 +45,15 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
     """``(run_dir, data_root)``: a U-Net (width 8, depth 2) trained on 32x32 bright discs
     (``data_root/{train,val}/{images,masks}``, 24 train and 6 val images) to val Dice > 0.8,
     at the images' own size (no resize). Read-only: copy it (``copy_run``) before changing it."""
-    from tests.engine.conftest import write_discs
+    from tests.builders import write_discs
 
     root = write_discs(tmp_path_factory.mktemp("tiny") / "discs", splits={"train": 24, "val": 6})
     return train_tiny(root), root
+
+
+@pytest.fixture
+def discs(tmp_path: Path) -> Path:
+    """A binary dataset: 8 train and 4 val 32x32 images with one disc each."""
+    from tests.builders import write_discs
+
+    return write_discs(tmp_path / "discs")

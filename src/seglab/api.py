@@ -149,7 +149,7 @@ def classical(
     """
     from seglab.classical import get_method
     from seglab.classical.run import run_classical
-    from seglab.data.images import image_source
+    from seglab.data.inputs import image_source
 
     chosen = get_method(method)
     images = None
@@ -214,21 +214,21 @@ def train(
     callbacks: list | None = None,
     **options: Any,
 ):
-    """Train a segmentation network; returns a :class:`seglab.engine.run.TrainResult`.
+    """Train a segmentation network; returns a :class:`seglab.train.run.TrainResult`.
 
     ``config``: a :class:`~seglab.config.TrainConfig`, a dict, a YAML file (a run's
     ``config.yaml``) or ``None``; ``options`` are TrainConfig fields on top (``data="path"``
     and ``model="smp.unet"`` are shorthands). Fields left ``None`` are chosen by the recipe
-    for this machine and data (:mod:`seglab.engine.recipe`). The run folder holds
+    for this machine and data (:mod:`seglab.train.recipe`). The run folder holds
     ``config.yaml``, ``metrics.csv``, ``checkpoints/last.ckpt``, ``model.safetensors`` +
-    ``model.json``, ``plots/`` and ``summary.json``; see :mod:`seglab.engine.run`.
+    ``model.json``, ``plots/`` and ``summary.json``; see :mod:`seglab.train.run`.
 
     >>> result = train(data="sample", time_limit="5m")  # doctest: +SKIP
     >>> result.best_score, result.verdict["kind"]  # doctest: +SKIP
     (0.53, 'still improving')
     """
     from seglab.config import train_config
-    from seglab.engine.run import train as _train
+    from seglab.train.run import train as _train
 
     return _train(
         train_config(config, **options),
@@ -278,17 +278,18 @@ def evaluate(
 ):
     """Score a trained run (``model``) or predictions (``pred``: a mask folder, run-length CSV
     or COCO results JSON) on ``split`` of ``data`` (default: the run's dataset, split as in
-    training); returns a :class:`seglab.evaluation.EvaluationResult` (``rows``, ``summary``).
+    training); returns a :class:`seglab.evaluation.run.EvaluationResult` (``rows``, ``summary``).
 
     ``options``: ``empty_score`` (1.0, 0.0 or nan: the score of an image empty in both truth and
     prediction), ``worst``, ``threshold``, ``tta``, ``tile``, ``overlap``, ``batch_size``,
-    ``backend``, ``device``, ``overwrite``, ``progress``; see :func:`seglab.evaluation.evaluate`.
+    ``backend``, ``device``, ``overwrite``, ``progress``; see
+    :func:`seglab.evaluation.run.evaluate`.
 
     >>> result = evaluate("runs/train")  # doctest: +SKIP
     >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP
     0.91
     """
-    from seglab.evaluation import evaluate as _evaluate
+    from seglab.evaluation.run import evaluate as _evaluate
 
     return _evaluate(model, data, pred=pred, split=split, out=out, **options)
 
@@ -324,11 +325,11 @@ def export(
 ) -> Path:
     """Export a trained run's network to ``format`` (``"onnx"`` or ``"torchscript"``),
     verified against PyTorch, and return the file (``RUN/model.onnx`` by default); see
-    :func:`seglab.export.export_model`.
+    :func:`seglab.predict.export.export_model`.
 
     >>> export("runs/train")  # doctest: +SKIP
     PosixPath('runs/train/model.onnx')
     """
-    from seglab.export import export_model
+    from seglab.predict.export import export_model
 
     return export_model(model, format=format, out=out, opset=opset, overwrite=overwrite)

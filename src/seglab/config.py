@@ -150,7 +150,7 @@ class ModelConfig(_Config):
 
 class TrainConfig(_Config):
     """Everything a training run needs; ``None`` fields are chosen by the recipe
-    (:mod:`seglab.engine.recipe`) from the device and the data, and the resolved config is
+    (:mod:`seglab.train.recipe`) from the device and the data, and the resolved config is
     written to the run folder as ``config.yaml``.
 
     Attributes (grouped)
@@ -169,7 +169,7 @@ class TrainConfig(_Config):
         crop_size (square training crops; ``None`` = whole images), object_crop (share of
         crops centred on an object), accumulate (gradient accumulation).
     augment: a preset (``none``, ``light``, ``default``, ``heavy``) or names, see
-        :mod:`seglab.engine.augment`; preprocess: a :mod:`seglab.transforms` pipeline.
+        :mod:`seglab.transforms.augment`; preprocess: a :mod:`seglab.transforms` pipeline.
     precision (``auto``, ``32``, ``bf16-mixed``, ``16-mixed``), accelerator, devices,
         num_nodes, workers (data loader processes; ``None`` = from the cores).
     seed, deterministic: reproducibility (deterministic algorithms where torch has them).

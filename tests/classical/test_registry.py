@@ -10,7 +10,7 @@ import pytest
 from seglab.classical import METHODS, get_method
 from seglab.classical.fit import as_mask
 from seglab.errors import ConfigError
-from seglab.metrics import dice
+from seglab.evaluation.metrics import dice
 
 
 def _disc_image(size=48, *, bright=True, seed=0):

@@ -8,7 +8,7 @@ from PIL import Image
 
 from seglab.data.coco import CocoSource
 from seglab.data.folders import FolderSource
-from seglab.data.images import ImageFolderSource
+from seglab.data.inputs import ImageFolderSource
 from seglab.data.preview import (
     IGNORE_COLOUR,
     MAX_PREVIEW_SIDE,
@@ -20,8 +20,7 @@ from seglab.data.preview import (
     write_previews,
 )
 from seglab.errors import ConfigError, SeglabError
-
-from .test_convert import MASK_SIZE, disc, make_coco_dataset, make_mask_dataset
+from tests.data.convert.test_convert import MASK_SIZE, disc, make_coco_dataset, make_mask_dataset
 
 ALPHA = 0.45
 

@@ -127,8 +127,8 @@ def test_bad_tiling_options_are_config_errors(model, mixed_images):
 @pytest.fixture(scope="module")
 def multiclass(tmp_path_factory):
     """A 3-class run (background + 2 disc classes) trained for a few seconds."""
+    from tests.builders import write_discs
     from tests.conftest import train_tiny
-    from tests.engine.conftest import write_discs
 
     root = write_discs(
         tmp_path_factory.mktemp("multi") / "discs", splits={"train": 8, "val": 2}, classes=2
@@ -155,8 +155,8 @@ def test_multiclass_probabilities_sum_to_one_with_every_option(multiclass):
 @pytest.fixture(scope="module")
 def resized_run(tmp_path_factory):
     """A run trained on 32x32 discs resized to 16 px (its scale factor is 1/2)."""
+    from tests.builders import write_discs
     from tests.conftest import train_tiny
-    from tests.engine.conftest import write_discs
 
     root = write_discs(tmp_path_factory.mktemp("resized") / "discs", splits={"train": 24, "val": 6})
     return train_tiny(root, epochs=20, image_size=16), root

@@ -21,10 +21,10 @@ from PIL import Image
 
 from seglab.cli import main
 from seglab.errors import DataError
+from seglab.evaluation.scoring import score_mask
 from seglab.report.gallery import crop, mask_display, worst_first
 from seglab.report.html import build_report
 from seglab.report.sections import RUN_FILES
-from seglab.scoring import score_mask
 
 # names valid on Linux; "/" makes the first a key with a folder: "<script>alert(1)</script>.png"
 HOSTILE_TEST = (

@@ -1,7 +1,8 @@
 """``seglab compare``: several classical methods through the same fitting and the same scoring.
 
 Each method is fitted on the train split (polarity, k-means colours, or ``tune``), run on every
-val image and scored per image with :mod:`seglab.scoring` (mean Dice over images, as the seed).
+val image and scored per image with :mod:`seglab.evaluation.scoring` (mean Dice over images, as the
+seed).
 Writes ``compare.csv``, ``compare.md``, ``examples.png`` (image | truth | each method) and each
 method's ``<method>/scores.csv``.
 """
@@ -18,7 +19,7 @@ from seglab.classical.fit import ClassicalMethod, as_mask, fit_method, postproce
 from seglab.classical.run import dataset_split, fit_images, predict_source, prepare_output
 from seglab.config import DataConfig
 from seglab.errors import DataError
-from seglab.scoring import markdown_table, summarize, write_csv
+from seglab.evaluation.scoring import markdown_table, summarize, write_csv
 from seglab.transforms import Pipeline
 
 TABLE_COLUMNS = ("method", "dice", "iou", "precision", "recall", "s/image")

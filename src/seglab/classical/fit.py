@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from seglab.errors import ConfigError, DataError
-from seglab.metrics import dice
+from seglab.evaluation.metrics import dice
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 ``run_classical`` writes masks for a folder of images or a dataset's val split, fitting the
 method on the train split first (polarity, k-means colours, ``tune``); ``compare_methods`` does
-that for several methods and writes one table. Scores come from :mod:`seglab.scoring`, the code
+that for several methods and writes one table. Scores come from :mod:`seglab.evaluation.scoring`,
+the code
 that scores networks too.
 """
 
@@ -20,7 +21,7 @@ from seglab.classical.fit import ClassicalMethod, as_mask, fit_method, postproce
 from seglab.config import DataConfig
 from seglab.data.base import SegmentationSource
 from seglab.errors import DataError
-from seglab.scoring import score_mask, summarize, write_csv
+from seglab.evaluation.scoring import score_mask, summarize, write_csv
 from seglab.transforms import Pipeline
 
 

@@ -26,7 +26,7 @@ def open_split(spec: SplitSpec, config: DataConfig | None = None) -> Segmentatio
     """Open one split found by :func:`seglab.data.layout.discover`."""
     from seglab.data.coco import CocoSource
     from seglab.data.folders import FolderSource
-    from seglab.data.images import ImageFolderSource
+    from seglab.data.inputs import ImageFolderSource
 
     config = config or DataConfig()
     if spec.kind == "coco":

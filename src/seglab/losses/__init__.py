@@ -5,7 +5,7 @@ Conventions, shared by every loss here:
 * ``logits`` are raw scores ``N x C x H x W`` (no activation). ``C == 1`` is binary (sigmoid),
   ``C >= 2`` is multiclass (softmax over the channels).
 * ``target`` holds integer class indices ``N x H x W`` (``N x 1 x H x W`` is accepted). Binary
-  foreground is any value ``!= 0`` (as in :mod:`seglab.metrics`); multiclass values are
+  foreground is any value ``!= 0`` (as in :mod:`seglab.evaluation.metrics`); multiclass values are
   ``0..C-1``.
 * Pixels whose target is ``ignore_index`` (255; ``None`` turns it off) contribute nothing: not to
   the value and not to the gradient, whatever their logits hold (even inf or NaN).

@@ -13,7 +13,7 @@ Backends (:data:`BACKENDS`):
     PyTorch with the network and inputs in ``torch.channels_last`` memory format; on a CUDA
     device also bf16 autocast (so probabilities differ slightly from fp32's there).
 ``onnxruntime``
-    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.export`). A file exported from the
+    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.predict.export`). A file exported from the
     current weights is reused; a missing, stale (weights changed since) or foreign one is
     exported first -- into the run folder, or into ``~/.cache/seglab/onnx/`` when the run folder
     is read-only -- and the log says so. CPU provider with as many threads as PyTorch uses (the
@@ -21,7 +21,7 @@ Backends (:data:`BACKENDS`):
 ``auto``
     ``torch`` on a GPU; ``onnxruntime`` on the CPU, falling back to ``torch`` with a warning
     when the export fails (never an error), and ``torch`` for the architectures no exporter
-    handles (:data:`seglab.export.ONNX_EXPORT_UNSUPPORTED`).
+    handles (:data:`seglab.predict.export.ONNX_EXPORT_UNSUPPORTED`).
 
 Why ``auto`` picks ONNX Runtime on the CPU: ``benchmarks/predict_throughput.py`` (256 px, random
 weights, best of 3, images/s; 2-core x86 CPU, torch 2.14.1, onnxruntime 1.32; two runs, the
@@ -130,7 +130,7 @@ def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
     OSError
         When neither the run folder nor the cache folder can be written.
     """
-    from seglab.export import export_metadata, export_problem, weights_digest, write_onnx
+    from seglab.predict.export import export_metadata, export_problem, weights_digest, write_onnx
 
     run_dir = Path(run_dir)
     expected = export_metadata(info, weights_digest(run_dir / "model.safetensors"))
@@ -158,7 +158,7 @@ def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
 
 def onnx_runner(net: Any, *, run_dir: Path, info: dict[str, Any], device: Any) -> Runner:
     """ONNX Runtime on the run's current ONNX export (:func:`onnx_file`)."""
-    from seglab.export import onnx_session
+    from seglab.predict.export import onnx_session
 
     session = onnx_session(onnx_file(net, run_dir=run_dir, info=info), device=device)
     name = session.get_inputs()[0].name
@@ -171,7 +171,7 @@ def onnx_runner(net: Any, *, run_dir: Path, info: dict[str, Any], device: Any) -
 
 def auto_backend(info: dict[str, Any], device: Any) -> str:
     """What ``auto`` tries for a run (``model.json`` content ``info``) on ``device``."""
-    from seglab.export import ONNX_EXPORT_UNSUPPORTED
+    from seglab.predict.export import ONNX_EXPORT_UNSUPPORTED
 
     if getattr(device, "type", str(device)) != "cpu":
         return "torch"

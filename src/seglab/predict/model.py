@@ -92,7 +92,7 @@ class LoadedModel:
         from safetensors.torch import load_model as load_weights
 
         from seglab.config import ModelConfig
-        from seglab.engine.build import MODEL_FORMAT, build_model
+        from seglab.models.build import MODEL_FORMAT, build_model
         from seglab.predict.backends import make_runner
         from seglab.transforms import Pipeline
 
@@ -144,7 +144,7 @@ class LoadedModel:
         """``image`` as the network saw images in training: channels matched, the run's
         preprocessing, resized as ``resize`` says; float32 ``C x H x W`` (not padded)."""
         from seglab.data.dataset import image_to_tensor
-        from seglab.engine.sizing import match_channels, resize_long_side
+        from seglab.train.sizing import match_channels, resize_long_side
 
         image = match_channels(image, self.channels)
         if len(self.preprocess):

@@ -176,7 +176,7 @@ def predict_images(
     ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
     (:class:`~seglab.predict.LoadedModel`).
     """
-    from seglab.data.images import image_source
+    from seglab.data.inputs import image_source
     from seglab.data.preview import prepare_out
 
     if batch_size < 1:

@@ -1,6 +1,7 @@
 """The report's galleries: thumbnails of images, masks and crops, one row per image.
 
-Everything here reads files on disk (the ``scores.csv`` of :func:`seglab.evaluation.evaluate`, the
+Everything here reads files on disk (the ``scores.csv`` of :func:`seglab.evaluation.run.evaluate`,
+the
 ``summary.json`` of :func:`seglab.predict.predict_images`, the dataset) and writes small PNG/JPEG
 tiles with OpenCV and Pillow; no matplotlib, no torch.
 

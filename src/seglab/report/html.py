@@ -8,7 +8,7 @@ with ``test=``, a test gallery (image | predicted mask | crop) like the seed's p
 It is built from files on disk only, so it can be regenerated at any time. Beside the page,
 ``RUN/report/`` holds what it is built from:
 
-* ``evaluation/`` -- :func:`seglab.evaluation.evaluate` on the split (``scores.csv``,
+* ``evaluation/`` -- :func:`seglab.evaluation.run.evaluate` on the split (``scores.csv``,
   ``summary.json``, ``masks/``); reused while it is newer than the run's ``model.json`` and
   ``model.safetensors`` and was made from the same ``data`` and ``split`` (``refresh=True``
   evaluates again);
@@ -225,7 +225,7 @@ def _evaluation(
     wanted = {"data": None if data is None else str(Path(data).resolve()), "split": split}
     if not refresh and state.get("evaluation") == wanted and _newer(folder, run):
         return folder, ""
-    from seglab.evaluation import evaluate
+    from seglab.evaluation.run import evaluate
 
     _forget(folder, "evaluation", state_path, state)
     try:

@@ -45,7 +45,7 @@ def check_run(run: Path) -> dict[str, Any]:
     """
     import yaml
 
-    from seglab.report.plots import read_metrics
+    from seglab.train.plots import read_metrics
 
     if not run.is_dir():
         raise DataError("no such run folder; point at a folder written by `seglab train`", path=run)
@@ -175,7 +175,7 @@ def curves(run: Path, files: dict[str, Any]) -> list[Path]:
     order = {"loss": 0, "dice": 1, "lr": 2}
     found = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.stem, 9), p.name))
     if not any(p.stem in order for p in found) and files["metrics"]:
-        from seglab.report.plots import plot_history
+        from seglab.train.plots import plot_history
 
         try:
             plot_history(files["metrics"], folder)

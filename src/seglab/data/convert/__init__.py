@@ -1,0 +1,132 @@
+"""Converting labelled datasets between mask folders, COCO JSON and run-length CSV.
+
+Every reader (:class:`~seglab.data.coco.CocoSource`, :class:`~seglab.data.folders.FolderSource`)
+gives class-index masks, so every conversion starts from those. One module per output format:
+
+* **masks**: :func:`~seglab.data.convert.to_masks.source_to_masks`, ``images/`` +
+``masks/<name>.png``
+  (0/255 grayscale for binary datasets, palette PNGs of class indices otherwise) and
+  ``classes.json``.
+* **coco**: :func:`~seglab.data.convert.to_coco.source_to_coco`, one annotation per object, polygons
+  or compressed RLE where polygons fall short, so nothing is lost.
+* **rle-csv**: :func:`~seglab.data.convert.to_csv.source_to_rle_csv`, the seed's ``img_id,rle_mask``
+  (binary) or ``img_id,class,rle_mask`` (multiclass).
+
+:func:`convert_dataset` converts every split of a dataset folder to one of them.
+
+>>> summary = convert_dataset(DataConfig(path="data"), "data_coco", to="coco")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seglab.config import DataConfig
+from seglab.data.base import SegmentationSource, warn_problems
+from seglab.data.convert.common import check_choice, clear_paths, refuse_inside
+from seglab.data.convert.polygons import SEGMENTATIONS
+from seglab.data.convert.to_coco import source_to_coco
+from seglab.data.convert.to_csv import source_to_rle_csv_summary
+from seglab.data.convert.to_masks import source_to_masks
+from seglab.data.preview import prepare_out
+
+FORMATS = ("masks", "coco", "rle-csv")
+
+
+def convert_dataset(
+    config: DataConfig,
+    out: str | Path,
+    *,
+    to: str,
+    segmentation: str = "polygon",
+    overwrite: bool = False,
+) -> dict:
+    """Convert every split of the dataset of ``config`` to ``to``; return a summary per split.
+
+    ``to="masks"`` writes ``out/<split>/images``, ``out/<split>/masks`` and
+    ``out/<split>/classes.json`` (unlabelled splits: images only); ``"coco"`` writes
+    ``out/<split>/images/`` and ``out/<split>/annotations.json``; ``"rle-csv"`` writes
+    ``out/<split>.csv``. Unlabelled splits are skipped for ``coco`` and ``rle-csv``. Every
+    split is opened (and checked) before anything is written.
+
+    Returns
+    -------
+    dict
+        ``{split: {"format", "path", "images", "objects", "files", "skipped", "problems"}}``.
+
+    Raises
+    ------
+    ConfigError
+        ``to`` or ``segmentation`` is not one of the choices.
+    SeglabError
+        ``out`` is not empty and ``overwrite`` is false, or it lies inside the dataset.
+    DataError
+        No dataset is found, or a split cannot be opened.
+    """
+    from seglab.data.dataset import open_split
+    from seglab.data.layout import discover
+
+    check_choice(to, FORMATS, "to (output format)")
+    check_choice(segmentation, SEGMENTATIONS, "segmentation")
+    specs = discover(
+        config.path, annotations=config.annotations, images=config.images, masks=config.masks
+    )
+    out = Path(out)
+    inputs = [p for p in (config.path, config.images, config.masks) if p is not None]
+    for spec in specs.values():
+        inputs += [p for p in (spec.root, spec.images, spec.masks, spec.annotations) if p]
+    inputs = [p.parent if p.is_file() else p for p in map(Path, inputs)]
+    targets = [out / f"{name}.csv" if to == "rle-csv" else out / name for name in specs]
+    refuse_inside(out, inputs, targets)
+    sources = {name: open_split(spec, config) for name, spec in specs.items()}
+    prepare_out(out, overwrite, what="converted dataset")
+    result: dict[str, dict] = {}
+    for name, source in sources.items():
+        warn_problems(source.problems, what=f"split {name}")
+        summary = _convert_split(source, out, name, to, segmentation)
+        summary["problems"] = len(source.problems)
+        result[name] = summary
+    return result
+
+
+def _convert_split(
+    source: SegmentationSource, out: Path, name: str, to: str, segmentation: str
+) -> dict:
+    base = {"format": to, "images": 0, "objects": 0, "files": 0, "skipped": []}
+    if to != "masks" and not source.labelled:
+        return {**base, "path": None, "note": "unlabelled split: not converted"}
+    if to == "masks":
+        clear_paths(out / name)
+        done = source_to_masks(source, out / name, overwrite=True)
+        return {**base, **{k: done[k] for k in ("path", "images", "objects", "files", "skipped")}}
+    if to == "coco":
+        clear_paths(out / name)
+        coco = source_to_coco(
+            source,
+            out / name / "annotations.json",
+            images_dir=out / name / "images",
+            segmentation=segmentation,
+        )
+        n = len(coco["images"])
+        return {
+            **base,
+            "path": str(out / name),
+            "images": n,
+            "objects": len(coco["annotations"]),
+            "files": n + 1,
+            "skipped": coco["info"]["skipped"],
+        }
+    clear_paths(out / f"{name}.csv")
+    done = source_to_rle_csv_summary(source, out / f"{name}.csv")
+    return {
+        **base,
+        "path": done["path"],
+        "images": done["images"],
+        "objects": done["objects"],
+        "rows": done["rows"],
+        "files": 1,
+        "skipped": done["skipped"],
+    }
+
+
+__all__ = ["FORMATS", "convert_dataset"]

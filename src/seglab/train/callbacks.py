@@ -1,0 +1,217 @@
+"""Callbacks that write the run folder and keep a run inside its budget.
+
+* :class:`RunWriter`: one ``metrics.csv`` row per epoch, a printed epoch line, the best weights
+  by ``monitor`` as ``model.safetensors`` + ``model.json`` (written atomically, so an
+  interrupted run never leaves half a file), and, on Ctrl-C, ``checkpoints/last.ckpt`` when no
+  epoch has finished yet.
+* :class:`TimeBudget`: stops before an epoch that would not finish within ``--time-limit``
+  (estimated from the epochs so far), or at once when the limit is passed mid-epoch.
+* :class:`EpochSeed`: reseeds torch before each batch from ``(seed, epoch, batch)`` so dropout
+  and other torch randomness are the same after a resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+COLUMNS = (
+    "epoch",
+    "lr",
+    "train_loss",
+    "val_loss",
+    "val_dice",
+    "val_soft_dice",
+    "val_iou",
+    "seconds",
+)
+"""The columns of ``metrics.csv``, in order."""
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """Save ``model``'s weights as safetensors (atomically)."""
+    from safetensors.torch import save_model
+
+    _atomic_write(path, lambda tmp: save_model(model, str(tmp)))
+
+
+def _value(metrics: dict[str, Any], key: str) -> float:
+    value = metrics.get(key)
+    return float(value) if value is not None else math.nan
+
+
+class RunWriter(pl.Callback):
+    """Writes ``metrics.csv``, the best ``model.safetensors`` + ``model.json`` and prints epochs.
+
+    ``model_info`` is the JSON that rebuilds the model (see :mod:`seglab.train.run`); the best
+    epoch and score are added to it. ``print_fn`` receives one line per epoch (``None``: quiet).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        model_info: dict[str, Any],
+        *,
+        monitor: str = "val_dice",
+        print_fn: Callable[[str], None] | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self.model_info = model_info
+        self.monitor = monitor
+        self.mode = "min" if monitor.endswith("loss") else "max"
+        self.print_fn = print_fn
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self._epoch_start = 0.0
+        self._lr = math.nan
+        self._pruned = False
+
+    # -- state kept in checkpoints, so a resumed run knows its best so far
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = state_dict.get("best")
+        self.best_epoch = state_dict.get("best_epoch")
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.csv"
+
+    def _prune(self, before_epoch: int) -> None:
+        """Keep the rows of epochs before ``before_epoch`` (a resumed run redoes the rest)."""
+        rows = []
+        if self.metrics_path.exists():
+            with open(self.metrics_path, newline="") as f:
+                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < before_epoch]
+        with open(self.metrics_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        self._pruned = True
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self._pruned and trainer.is_global_zero:  # the loop state is restored by now
+            self._prune(trainer.current_epoch)
+        self._epoch_start = time.perf_counter()
+        optimizers = trainer.optimizers
+        self._lr = float(optimizers[0].param_groups[0]["lr"]) if optimizers else math.nan
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        metrics = trainer.callback_metrics
+        row = {"epoch": trainer.current_epoch, "lr": self._lr}
+        for key in COLUMNS[2:-1]:
+            row[key] = _value(metrics, key)
+        row["seconds"] = time.perf_counter() - self._epoch_start
+        with open(self.metrics_path, "a", newline="") as f:
+            csv.DictWriter(f, fieldnames=COLUMNS).writerow(
+                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+            )
+        value = row.get(self.monitor, math.nan)
+        if self.monitor not in row or math.isnan(value):  # no validation: follow the train loss
+            value = row["train_loss"]
+        improved = not math.isnan(value) and (
+            self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+        )
+        if improved:
+            self.best, self.best_epoch = value, trainer.current_epoch
+            self.save_best(pl_module)
+        if self.print_fn is not None:
+            self.print_fn(self._line(trainer, row, improved))
+
+    def save_best(self, pl_module: pl.LightningModule) -> None:
+        """Write the module's network as the run's best model, with its ``model.json``."""
+        save_weights(pl_module.model, self.run_dir / "model.safetensors")
+        info = {**self.model_info, "best_epoch": self.best_epoch, "best_score": self.best}
+        info["monitor"] = self.monitor
+        text = json.dumps(info, indent=2, default=str)
+        _atomic_write(self.run_dir / "model.json", lambda tmp: tmp.write_text(text))
+
+    def _line(self, trainer: pl.Trainer, row: dict[str, Any], improved: bool) -> str:
+        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+        parts = [f"epoch {row['epoch'] + 1}/{total}", f"lr {row['lr']:.3g}"]
+        names = {
+            "train_loss": "train loss",
+            "val_loss": "val loss",
+            "val_dice": "val Dice",
+            "val_iou": "IoU",
+        }
+        for key, label in names.items():
+            if not math.isnan(row[key]):
+                parts.append(f"{label} {row[key]:.4f}")
+        parts.append(f"{row['seconds']:.1f} s")
+        return "  ".join(parts) + ("  * best" if improved else "")
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        last = self.run_dir / "checkpoints" / "last.ckpt"
+        if isinstance(exception, KeyboardInterrupt) and not last.exists():
+            trainer.save_checkpoint(last)
+
+
+class TimeBudget(pl.Callback):
+    """Stop training when the next epoch would not finish within ``seconds`` of the fit's start
+    (validation included), or at the first step past it."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.start = 0.0
+        self.epoch_start = 0.0
+        self.longest = 0.0
+        self.stopped_early = False
+
+    def elapsed(self) -> float:
+        """Seconds since the fit started."""
+        return time.perf_counter() - self.start
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epoch_start = time.perf_counter()
+
+    def _stop(self, trainer: pl.Trainer, decision: bool) -> None:
+        # rank 0's clock decides for every process (as Lightning's Timer), so DDP ranks agree
+        if trainer.world_size > 1:
+            decision = bool(trainer.strategy.broadcast(decision))
+        if decision:
+            self.stopped_early = True
+            trainer.should_stop = True
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        self._stop(trainer, self.elapsed() > self.seconds)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.longest = max(self.longest, time.perf_counter() - self.epoch_start)
+        self._stop(trainer, self.elapsed() + self.longest > self.seconds)
+
+
+class EpochSeed(pl.Callback):
+    """Reseed torch from ``(seed, epoch, batch)`` before every training batch, so dropout and
+    other torch randomness are the same after a resume, wherever the run was cut."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        torch.manual_seed((self.seed * 100_003 + trainer.current_epoch) * 1_000_003 + batch_idx)

@@ -1,0 +1,184 @@
+"""Training and validation samples, the epoch-seeded sampler and the Lightning data module.
+
+A training sample is made in this order: read (unreadable files skipped with a warning) ->
+channels matched to the model -> preprocessing (:mod:`seglab.transforms`) -> resize (longer side
+``image_size``) -> mosaic (with its probability) -> crop (``crop_size``, centred on an object with
+probability ``object_crop``) -> copy-paste (with its probability) -> augmentation. Validation
+samples stop after the resize; batches of any sizes are padded to the network's stride by
+:func:`seglab.train.sizing.pad_collate` (padding is ignored by losses and metrics).
+
+All randomness of a training sample comes from ``numpy.random.default_rng([seed, epoch,
+index])``: the sampler hands each worker ``epoch * len + index``, so samples are the same with
+any number of workers and after a resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seglab.data.base import SegmentationSource
+from seglab.data.dataset import SegmentationDataset, image_to_tensor
+from seglab.train.sizing import match_channels, pad_collate, random_crop, resize_long_side
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """How samples are made (see the module docstring)."""
+
+    channels: int = 3
+    image_size: int | None = None
+    crop_size: int | None = None
+    object_crop: float = 0.0
+    seed: int = 0
+
+
+class SegmentationSamples(SegmentationDataset):
+    """A torch ``Dataset`` of ``(image C x H x W float32, mask H x W int64)``.
+
+    ``train=True`` adds the random parts (mosaic, crop, copy-paste, augmentation); keys from
+    :class:`EpochSampler` (``epoch * len + index``) choose the epoch's random numbers.
+    """
+
+    def __init__(
+        self,
+        source: SegmentationSource,
+        spec: SampleSpec,
+        *,
+        preprocess=None,
+        augment=None,
+        train: bool = False,
+        strict: bool = False,
+    ):
+        super().__init__(source, None, strict=strict)
+        self.spec = spec
+        self.preprocess = preprocess
+        self.augment = augment
+        self.train = train
+
+    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        image, mask = self.source.load(index)
+        image = match_channels(image, self.spec.channels)
+        if self.preprocess is not None:
+            image, mask = self.preprocess(image, mask)
+            image = match_channels(image, self.spec.channels)
+        return resize_long_side(image, mask, self.spec.image_size)
+
+    def sample(self, key: int) -> tuple[np.ndarray, np.ndarray]:
+        """The numpy ``(image, mask)`` for sampler key ``key`` (epoch * len + index)."""
+        n = len(self.source)
+        index, epoch = key % n, key // n
+        image, mask = self.load_readable(index)
+        if not self.train:
+            return image, mask
+        spec, aug = self.spec, self.augment
+        rng = np.random.default_rng([spec.seed, epoch, index])
+        if aug is not None and aug.mosaic_p > 0 and rng.random() < aug.mosaic_p:
+            from seglab.transforms.augment import mosaic
+
+            others = [self.load_readable(int(rng.integers(n))) for _ in range(3)]
+            side = spec.crop_size or max(image.shape[:2])
+            image, mask = mosaic([(image, mask), *others], (side, side), rng)
+        image, mask = random_crop(image, mask, spec.crop_size, rng, object_prob=spec.object_crop)
+        if aug is not None and aug.copy_paste_p > 0 and rng.random() < aug.copy_paste_p:
+            from seglab.transforms.augment import copy_paste
+
+            donor = self.load_readable(int(rng.integers(n)))
+            image, mask = copy_paste(image, mask, *donor, rng)
+        if aug:
+            image, mask = aug.apply(image, mask, seed=int(rng.integers(2**31)))
+        return image, mask
+
+    def __getitem__(self, key: int):
+        import torch
+
+        image, mask = self.sample(int(key))
+        return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask, np.int64))
+
+
+class EpochSampler:
+    """Shuffled keys ``epoch * n + index``, the order a function of ``(seed, epoch)`` only.
+
+    Lightning calls :meth:`set_epoch` before every epoch (also after a resume), so an epoch sees
+    the same order and the same augmentations whether or not the run was interrupted.
+    """
+
+    def __init__(self, n: int, seed: int = 0, *, shuffle: bool = True):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and random numbers :meth:`__iter__` gives."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        order = np.arange(self.n)
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.n)
+        return iter((self.epoch * self.n + order).tolist())
+
+
+def _loader(dataset, *, batch_size, sampler, multiple, workers, drop_last, pin_memory):
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=pad_collate(multiple),
+        pin_memory=pin_memory,
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+    )
+
+
+def make_datamodule(
+    train: SegmentationSamples,
+    val: SegmentationSamples | None,
+    *,
+    batch_size: int,
+    val_batch_size: int | None = None,
+    multiple: int = 1,
+    workers: int = 0,
+    pin_memory: bool = False,
+    seed: int = 0,
+):
+    """A ``LightningDataModule`` over the two sample sets (val may be ``None``).
+
+    Training batches are full (``drop_last``) when there are more images than one batch, so
+    BatchNorm never sees a batch of one.
+    """
+    import lightning.pytorch as pl
+
+    drop_last = len(train) > batch_size
+
+    class SegDataModule(pl.LightningDataModule):
+        def train_dataloader(self):
+            return _loader(
+                train,
+                batch_size=batch_size,
+                sampler=EpochSampler(len(train), seed),
+                multiple=multiple,
+                workers=workers,
+                drop_last=drop_last,
+                pin_memory=pin_memory,
+            )
+
+        def val_dataloader(self):
+            if val is None:
+                return []
+            return _loader(
+                val,
+                batch_size=val_batch_size or batch_size,
+                sampler=EpochSampler(len(val), seed, shuffle=False),
+                multiple=multiple,
+                workers=workers,
+                drop_last=False,
+                pin_memory=pin_memory,
+            )
+
+    return SegDataModule()

@@ -1,0 +1,126 @@
+"""The LightningModule: a network, a loss, an optimizer and its schedule, epoch metrics.
+
+Logged per epoch (torchmetrics means, so they are correct across DDP processes):
+``train_loss``, ``val_loss``, ``val_dice`` (mean per-image Dice at ``threshold``),
+``val_soft_dice`` (the seed's Dice of probabilities), ``val_iou``. A loss that is NaN or
+infinite stops training before the optimizer step, naming the step and the loss terms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torchmetrics import MeanMetric
+
+from seglab.errors import SeglabError
+from seglab.train.batch_metrics import image_scores, soft_dice
+
+
+class NonFiniteLoss(SeglabError):
+    """The training loss became NaN or infinite; the message names the step and the terms."""
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """The optimizer and schedule a module builds in ``configure_optimizers``."""
+
+    optimizer: str = "adamw"
+    lr: float | None = None
+    weight_decay: float | None = None
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
+    scheduler: str = "none"
+    scheduler_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 1
+
+
+class SegmentationModule(pl.LightningModule):
+    """Trains ``model`` (logits ``N x C x H x W``) with ``loss`` (a
+    :class:`seglab.losses.SegmentationLoss`) and the optimizer and schedule of ``optim``."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: nn.Module,
+        optim: OptimSpec,
+        *,
+        threshold: float = 0.5,
+        channels_last: bool = False,
+    ):
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss
+        self.optim = optim
+        self.threshold = threshold
+        self.channels_last = channels_last
+        self.train_loss = MeanMetric(nan_strategy="ignore")
+        self.val_loss = MeanMetric(nan_strategy="ignore")
+        self.val_dice = MeanMetric(nan_strategy="ignore")
+        self.val_soft_dice = MeanMetric(nan_strategy="ignore")
+        self.val_iou = MeanMetric(nan_strategy="ignore")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return self.model(images)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images, masks = batch
+        loss = self.loss_fn(self(images), masks)
+        if not bool(torch.isfinite(loss)):
+            terms = ", ".join(f"{k}={float(v):.4g}" for k, v in self.loss_fn.last_terms.items())
+            raise NonFiniteLoss(
+                f"the training loss is {float(loss.detach())} at step {self.global_step} (epoch "
+                f"{self.current_epoch}, batch {batch_idx}): {terms or 'no terms'}. The weights "
+                "were not updated with it; the last good epoch is in checkpoints/last.ckpt and "
+                "the best in model.safetensors. Try a lower --lr, --precision 32, gradient "
+                "clipping, or check the data (seglab data check)."
+            )
+        self.train_loss.update(loss.detach(), weight=images.shape[0])
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False)
+        self.log("train_loss", self.train_loss, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        images, masks = batch
+        logits = self(images)
+        loss = self.loss_fn(logits, masks)
+        dice, iou = image_scores(logits, masks, threshold=self.threshold)
+        n = images.shape[0]
+        self.val_loss.update(loss.detach(), weight=n)
+        self.val_dice.update(dice)
+        self.val_iou.update(iou)
+        self.val_soft_dice.update(soft_dice(logits, masks), weight=n)
+        self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
+        self.log("val_dice", self.val_dice, on_epoch=True, prog_bar=True)
+        self.log("val_soft_dice", self.val_soft_dice, on_epoch=True)
+        self.log("val_iou", self.val_iou, on_epoch=True)
+
+    def configure_optimizers(self):
+        from seglab.optim import create_optimizer, create_scheduler
+
+        spec = self.optim
+        optimizer = create_optimizer(
+            spec.optimizer,
+            self.parameters(),
+            lr=spec.lr,
+            weight_decay=spec.weight_decay,
+            **spec.optimizer_options,
+        )
+        if spec.scheduler in (None, "none"):
+            return optimizer
+        epochs = max(1, spec.epochs)
+        total = self.trainer.estimated_stepping_batches
+        steps_per_epoch = max(1, math.ceil(total / epochs)) if math.isfinite(total) else 1
+        plan = create_scheduler(
+            spec.scheduler,
+            optimizer,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            **spec.scheduler_options,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": plan.lightning_config()}

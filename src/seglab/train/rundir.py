@@ -1,0 +1,160 @@
+"""The run folder: naming it, resuming it, writing its config, and closing a run
+(plots, overfitting verdict, ``summary.json``) whatever way it ended."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seglab.config import TrainConfig
+from seglab.errors import DataError, SeglabError
+
+PrintFn = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` did; the files are in ``run_dir``."""
+
+    run_dir: Path
+    status: str  # completed | early stopping | time limit | interrupted
+    epochs: int  # epochs finished
+    best_epoch: int | None
+    best_score: float | None
+    monitor: str
+    seconds: float
+    verdict: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    config: TrainConfig | None = None
+
+    @property
+    def model_path(self) -> Path:
+        """The best weights (``model.safetensors``)."""
+        return self.run_dir / "model.safetensors"
+
+
+def new_run_dir(out: Path, name: str | None, *, overwrite: bool) -> Path:
+    """``out/name`` (default name ``train``); an existing folder gets ``-2``, ``-3``... unless
+    ``overwrite``, which clears the files a run writes."""
+    base = name or "train"
+    run = Path(out) / base
+    if run.exists() and overwrite:
+        for sub in ("metrics.csv", "model.safetensors", "model.json", "summary.json"):
+            (run / sub).unlink(missing_ok=True)
+        for ckpt in (run / "checkpoints").glob("*.ckpt"):
+            ckpt.unlink()
+    elif run.exists():
+        k = 2
+        while (Path(out) / f"{base}-{k}").exists():
+            k += 1
+        run = Path(out) / f"{base}-{k}"
+    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def resume_paths(resume: Path) -> tuple[Path, Path]:
+    """``(run folder, checkpoint)`` from a run folder or a ``.ckpt`` file."""
+    resume = Path(resume)
+    if resume.is_dir():
+        run, ckpt = resume, resume / "checkpoints" / "last.ckpt"
+    else:
+        ckpt = resume
+        run = resume.parent.parent if resume.parent.name == "checkpoints" else resume.parent
+    if not ckpt.is_file():
+        raise DataError(
+            "no checkpoint to resume from: the run has not finished an epoch yet (or this is "
+            "not a run folder); start it again without --resume",
+            path=ckpt,
+        )
+    if not (run / "config.yaml").is_file():
+        raise DataError("the run folder has no config.yaml; cannot resume it", path=run)
+    return run, ckpt
+
+
+def write_config(config: TrainConfig, path: Path) -> None:
+    """The config as YAML (every field; paths as strings)."""
+    data = config.model_dump(mode="json")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def oom_error(config: TrainConfig, exc: BaseException) -> SeglabError:
+    batch = config.batch_size or 8
+    size = config.crop_size or config.image_size
+    hint = f"--batch-size {max(1, batch // 2)}"
+    if size:
+        hint += f" or --crop-size/--image-size {max(32, size // 2)}"
+    return SeglabError(
+        f"out of memory with batch {batch}"
+        + (f" of {size} px" if size else "")
+        + f": try {hint}, --precision bf16-mixed on a GPU, or --accumulate 2 to keep the "
+        f"effective batch ({str(exc).splitlines()[0][:160]})"
+    )
+
+
+def lr_find(trainer, module, datamodule, run_dir: Path, say: PrintFn) -> None:
+    from lightning.pytorch.tuner import Tuner
+
+    from seglab.train.plots import plot_lr_find
+
+    finder = Tuner(trainer).lr_find(module, datamodule=datamodule, update_attr=False)
+    if finder is None:
+        return
+    suggestion = finder.suggestion()
+    lrs, losses = finder.results["lr"], finder.results["loss"]
+    plot_lr_find(lrs, losses, suggestion, run_dir / "plots" / "lr_find.png")
+    if suggestion is not None and math.isfinite(suggestion):
+        from dataclasses import replace
+
+        module.optim = replace(module.optim, lr=float(suggestion))
+        say(f"lr finder: lr {suggestion:.3g} (plot: {run_dir / 'plots' / 'lr_find.png'})")
+
+
+def finish_run(config, run_dir, writer, monitor, status, seconds, reasons, say) -> TrainResult:
+    from seglab.train.plots import plot_history, read_metrics
+    from seglab.train.verdict import overfitting_verdict
+
+    rows = read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").exists() else []
+    verdict = overfitting_verdict(rows, monitor=monitor) if rows else None
+    if rows:
+        plot_history(rows, run_dir / "plots")
+    summary = {
+        "status": status,
+        "epochs": len(rows),
+        "monitor": monitor,
+        "best_epoch": writer.best_epoch,
+        "best_score": writer.best,
+        "seconds": round(seconds, 2),
+        "verdict": verdict.to_dict() if verdict else None,
+        "recipe": reasons,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if status == "interrupted":
+        say(
+            f"interrupted: checkpoints/last.ckpt holds the last finished epoch; continue with "
+            f"seglab train --resume {run_dir}"
+        )
+    if verdict is not None:
+        say(f"verdict: {verdict.kind}. {verdict.message}")
+    if writer.best_epoch is not None:
+        say(
+            f"best {monitor} {writer.best:.4f} at epoch {writer.best_epoch + 1}: "
+            f"{run_dir / 'model.safetensors'}"
+        )
+    return TrainResult(
+        run_dir=run_dir,
+        status=status,
+        epochs=len(rows),
+        best_epoch=writer.best_epoch,
+        best_score=writer.best,
+        monitor=monitor,
+        seconds=seconds,
+        verdict=verdict.to_dict() if verdict else {},
+        reasons=reasons,
+        config=config,
+    )

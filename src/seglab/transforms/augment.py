@@ -1,0 +1,472 @@
+"""Training-time augmentation: albumentations transforms by name, plus mosaic and copy-paste.
+
+An augmentation is chosen by name from :data:`AUGMENTATIONS`, or by preset from :data:`PRESETS`,
+and :func:`build_augment` turns a spec such as ``"default,elastic,mosaic"`` (or a list, or
+``"rotate:p=0.2"`` to change one probability) into an :class:`Augmentation`:
+
+* :meth:`Augmentation.apply` runs the albumentations part (flips, rotations, shift/zoom,
+  brightness/contrast, ...) on one image and its mask. It is deterministic: the same ``seed``
+  gives the same output whatever was called before, so training can be reproduced and resumed.
+* :func:`mosaic` and :func:`copy_paste` mix several samples; they need other samples, so the
+  dataset calls them itself, with probability :attr:`Augmentation.mosaic_p` and
+  :attr:`Augmentation.copy_paste_p`.
+
+Images are ``H x W x C`` arrays (``C`` in 1..4; ``H x W`` is accepted too), uint8 or float32 in
+any range; masks are ``H x W`` class indices, 0 background, 1..254 classes, 255 ignore. Outputs
+keep the image's dtype, channel count and size, and the mask is int64. Masks are always moved
+with nearest-neighbour interpolation, and pixels that come from outside the image (rotation and
+shift borders) are 0 in the image and 255 (ignore) in the mask, so a mask never gains a value
+other than 255.
+
+Pixel transforms (brightness/contrast, gamma, noise, blur) in albumentations assume uint8 images
+or float images in [0, 1] (they clip to that range, and gamma gives NaN below 0). A float image is
+therefore scaled to [0, 1] by its own minimum and maximum for those transforms and scaled back
+after, so "brighter by 10 %" means 10 % of the image's own range, and values are clipped to that
+range. Geometric transforms work on float values directly. Other dtypes (uint16, float64...) go
+through float32 and are cast back (rounded and clipped for integers). All the pixel transforms
+here act on each channel alike, so gray (C=1) and 4-channel images need no special case; the
+fourth channel is treated as data, not as alpha.
+
+>>> aug = build_augment("default,elastic,mosaic")
+>>> aug.names
+('flip', 'rotate', 'shift_scale', 'brightness_contrast', 'elastic', 'mosaic')
+>>> image = np.zeros((32, 32, 3), np.uint8)
+>>> mask = np.zeros((32, 32), np.int64)
+>>> out_image, out_mask = aug.apply(image, mask, seed=7)
+>>> out_image.shape, out_mask.dtype
+((32, 32, 3), dtype('int64'))
+>>> build_augment(aug.to_config()) == aug
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import random
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from seglab.errors import ConfigError
+from seglab.transforms.mixing import _check_sample, copy_paste, mosaic
+
+IGNORE = 255
+"""Mask value of pixels the losses ignore (padding, borders)."""
+
+Kind = Literal["spatial", "pixel", "mix"]
+
+
+@dataclass(frozen=True)
+class AugmentationSpec:
+    """What one augmentation name means.
+
+    Parameters
+    ----------
+    description:
+        One line for people (help texts, docs).
+    p:
+        Default probability of applying it to a sample.
+    kind:
+        ``"spatial"`` (moves pixels: applied to image and mask), ``"pixel"`` (changes values:
+        image only) or ``"mix"`` (combines samples: done by the dataset, see :func:`mosaic` and
+        :func:`copy_paste`).
+    factory:
+        ``factory(p)`` returns the albumentations transforms, each applied with probability
+        ``p``; ``None`` for the ``"mix"`` kind.
+    """
+
+    description: str
+    p: float
+    kind: Kind
+    factory: Callable[[float], list[Any]] | None = None
+
+
+def _albumentations() -> Any:
+    """Import albumentations (slow, so only when a transform is first built), without its
+    network version check."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import albumentations
+
+    return albumentations
+
+
+def _border() -> dict[str, Any]:
+    """Keyword arguments of geometric transforms: constant borders, 0 in the image, ignore in
+    the mask, nearest neighbour for the mask."""
+    import cv2
+
+    return {
+        "border_mode": cv2.BORDER_CONSTANT,
+        "fill": 0,
+        "fill_mask": IGNORE,
+        "mask_interpolation": cv2.INTER_NEAREST,
+    }
+
+
+def _flip(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.HorizontalFlip(p=p), A.VerticalFlip(p=p)]
+
+
+@functools.cache
+def _rotate90_class() -> type:
+    A = _albumentations()
+
+    class Rotate90KeepShape(A.RandomRotate90):  # type: ignore[misc, name-defined]
+        """RandomRotate90 that keeps H x W: on a non-square image it turns by 0 or 180 degrees."""
+
+        def get_params_dependent_on_data(
+            self, params: dict[str, Any], data: dict[str, Any]
+        ) -> dict[str, Any]:
+            height, width = params["shape"][:2]
+            if height != width and params["factor"] % 2:
+                return {"factor": (params["factor"] + 1) % 4}
+            return {}
+
+    return Rotate90KeepShape
+
+
+def _rotate90(p: float) -> list[Any]:
+    return [_rotate90_class()(p=p)]
+
+
+def _rotate(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.Rotate(limit=(-20, 20), **_border(), p=p)]
+
+
+def _shift_scale(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.Affine(translate_percent=(-0.06, 0.06), scale=(0.9, 1.1), **_border(), p=p)]
+
+
+def _bright_contrast(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.RandomBrightnessContrast(brightness_limit=0.15, contrast_limit=0.15, p=p)]
+
+
+def _gamma(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.RandomGamma(gamma_limit=(80, 120), p=p)]
+
+
+def _elastic(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.ElasticTransform(alpha=200.0, sigma=8.0, **_border(), p=p)]
+
+
+def _noise(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.GaussNoise(std_range=(0.01, 0.05), p=p)]
+
+
+def _blur(p: float) -> list[Any]:
+    A = _albumentations()
+    return [A.GaussianBlur(blur_limit=(3, 5), sigma_limit=(0.3, 1.2), p=p)]
+
+
+_ = AugmentationSpec  # short alias for the registry below
+AUGMENTATIONS: dict[str, AugmentationSpec] = {
+    "flip": _("horizontal and vertical flips, each with probability p", 0.5, "spatial", _flip),
+    "rotate90": _("turn by k x 90 degrees (0 or 180 if not square)", 0.5, "spatial", _rotate90),
+    "rotate": _("rotate by up to 20 degrees either way", 0.5, "spatial", _rotate),
+    "shift_scale": _("shift by up to 6 % and zoom by 0.9-1.1", 0.5, "spatial", _shift_scale),
+    "brightness_contrast": _("brightness, contrast by up to 15 %", 0.5, "pixel", _bright_contrast),
+    "gamma": _("gamma 0.8-1.2", 0.3, "pixel", _gamma),
+    "elastic": _("elastic deformation (a few pixels)", 0.3, "spatial", _elastic),
+    "noise": _("Gaussian noise, 1-5 % of the range", 0.3, "pixel", _noise),
+    "blur": _("Gaussian blur, kernel 3-5", 0.2, "pixel", _blur),
+    "mosaic": _("4 samples in the quadrants of one image (see mosaic)", 0.3, "mix"),
+    "copy_paste": _("objects of another sample pasted in (see copy_paste)", 0.3, "mix"),
+}
+"""Individual augmentations by name."""
+del _
+
+PRESETS: dict[str, list[str]] = {
+    "none": [],
+    "light": ["flip", "shift_scale"],
+    "default": ["flip", "rotate", "shift_scale", "brightness_contrast"],
+    "heavy": [
+        "flip",
+        "rotate",
+        "shift_scale",
+        "brightness_contrast",
+        "elastic",
+        "noise",
+        "blur",
+        "gamma",
+        "mosaic",
+        "copy_paste",
+    ],
+}
+"""Named lists of augmentations; a spec may mix presets and names."""
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """A resolved set of augmentations with their probabilities.
+
+    Parameters
+    ----------
+    names:
+        Names from :data:`AUGMENTATIONS`, without repeats, in the order they were given.
+    probabilities:
+        One probability per name; empty means each name's default.
+
+    Notes
+    -----
+    The albumentations pipelines are built on the first :meth:`apply` and kept (one per
+    thread); they are not pickled, so an ``Augmentation`` is cheap to send to data-loader
+    workers.
+    """
+
+    names: tuple[str, ...] = ()
+    probabilities: tuple[float, ...] = ()
+    _pipelines: dict[int, tuple[Any, Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        names = tuple(self.names)
+        probabilities = tuple(float(p) for p in self.probabilities)
+        for name in names:
+            _spec(name)
+        if len(set(names)) != len(names):
+            raise ConfigError(f"augmentations repeat a name: {', '.join(names)}")
+        if not probabilities:
+            probabilities = tuple(AUGMENTATIONS[name].p for name in names)
+        if len(probabilities) != len(names):
+            raise ConfigError(
+                f"{len(names)} augmentation names but {len(probabilities)} probabilities"
+            )
+        for name, p in zip(names, probabilities, strict=True):
+            _check_probability(name, p)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "probabilities", probabilities)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"names": self.names, "probabilities": self.probabilities}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        object.__setattr__(self, "names", state["names"])
+        object.__setattr__(self, "probabilities", state["probabilities"])
+        object.__setattr__(self, "_pipelines", {})
+
+    def __bool__(self) -> bool:
+        """False when nothing can happen (no names, or every probability 0)."""
+        return any(p > 0 for p in self.probabilities)
+
+    def probability(self, name: str) -> float:
+        """The probability of ``name``, 0 when it is not part of this augmentation."""
+        return dict(zip(self.names, self.probabilities, strict=True)).get(name, 0.0)
+
+    @property
+    def mosaic_p(self) -> float:
+        """Probability that the dataset builds a :func:`mosaic` around a sample."""
+        return self.probability("mosaic")
+
+    @property
+    def copy_paste_p(self) -> float:
+        """Probability that the dataset applies :func:`copy_paste` to a sample."""
+        return self.probability("copy_paste")
+
+    def to_config(self) -> list[str]:
+        """JSON-able form: ``build_augment(aug.to_config()) == aug``.
+
+        Returns
+        -------
+        list of str
+            The names, as ``"name:p=0.2"`` where the probability is not the default.
+        """
+        return [
+            name if p == AUGMENTATIONS[name].p else f"{name}:p={p!r}"
+            for name, p in zip(self.names, self.probabilities, strict=True)
+        ]
+
+    def apply(
+        self, image: np.ndarray, mask: np.ndarray, *, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Apply the albumentations part (all names but mosaic and copy_paste) to one sample.
+
+        Parameters
+        ----------
+        image:
+            ``H x W x C`` (or ``H x W``) image, C in 1..4, uint8 or float32 (any range).
+        mask:
+            ``H x W`` class indices in 0..255 (255 = ignore).
+        seed:
+            Any int; the same seed gives the same output, whatever was applied before.
+
+        Returns
+        -------
+        image, mask
+            The image with its dtype, shape and channel count, and the mask as int64, both
+            contiguous. Pixels from outside the input are 0 in the image and 255 in the mask.
+        """
+        image = np.asarray(image)
+        mask = np.asarray(mask)
+        _check_sample(image, mask)
+        spatial, pixel = self._build()
+        if spatial is None and pixel is None:
+            return image, mask.astype(np.int64, copy=False)
+
+        work = image[..., None] if image.ndim == 2 else image
+        if work.dtype not in (np.uint8, np.float32):
+            work = work.astype(np.float32)
+        work_mask = mask.astype(np.uint8)
+        # One stream shared by all transforms, fresh for each call: Compose.set_random_seed
+        # would give every transform the same seed, so e.g. both flips would always agree.
+        seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        generator, py_random = np.random.default_rng(seed), random.Random(seed)
+
+        if spatial is not None:
+            spatial.set_random_state(generator, py_random)
+            out = spatial(image=work, mask=work_mask)
+            work, work_mask = out["image"], out["mask"]
+        if pixel is not None:
+            pixel.set_random_state(generator, py_random)
+            if work.dtype == np.uint8:
+                work = pixel(image=work)["image"]
+            else:
+                low, high = float(work.min()), float(work.max())
+                span = high - low if high > low else 1.0
+                scaled = ((work - low) / span).astype(np.float32)
+                work = pixel(image=scaled)["image"] * np.float32(span) + np.float32(low)
+
+        work = work.reshape(image.shape)
+        if work.dtype != image.dtype:
+            if np.issubdtype(image.dtype, np.integer):
+                info = np.iinfo(image.dtype)
+                work = np.clip(np.rint(work), info.min, info.max)
+            work = work.astype(image.dtype)
+        return np.ascontiguousarray(work), np.ascontiguousarray(work_mask, dtype=np.int64)
+
+    def _build(self) -> tuple[Any, Any]:
+        """The (spatial, pixel) albumentations Compose of this thread, built on first use."""
+        key = threading.get_ident()
+        built = self._pipelines.get(key)
+        if built is None:
+            spatial: list[Any] = []
+            pixel: list[Any] = []
+            for name, p in zip(self.names, self.probabilities, strict=True):
+                spec = AUGMENTATIONS[name]
+                if spec.factory is not None and p > 0:
+                    (spatial if spec.kind == "spatial" else pixel).extend(spec.factory(p))
+            built = (_compose(spatial), _compose(pixel))
+            self._pipelines[key] = built
+        return built
+
+
+def _compose(transforms: list[Any]) -> Any:
+    if not transforms:
+        return None
+    import cv2
+
+    A = _albumentations()
+    return A.Compose(transforms, p=1.0, mask_interpolation=cv2.INTER_NEAREST)
+
+
+def build_augment(spec: str | Sequence[str] | Augmentation | None) -> Augmentation:
+    """Resolve an augmentation spec.
+
+    Parameters
+    ----------
+    spec:
+        A preset name (:data:`PRESETS`), an augmentation name (:data:`AUGMENTATIONS`), a
+        comma-separated mix of both (``"default,elastic,mosaic"``) or a list of them; a name may
+        carry its probability, ``"rotate:p=0.2"``. ``None``, ``""`` and ``"none"`` mean no
+        augmentation. Names are case-insensitive and ``-`` counts as ``_``.
+
+    Returns
+    -------
+    Augmentation
+        The names in order of first appearance, without repeats; a later explicit probability
+        replaces an earlier one.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the message lists the valid names and presets), a probability on a
+        preset, or a probability that is not a number in [0, 1].
+    """
+    if isinstance(spec, Augmentation):
+        return spec
+    if spec is None:
+        return Augmentation()
+    items: Iterable[str] = [spec] if isinstance(spec, str) else spec
+    chosen: dict[str, float] = {}
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"augmentations are names, not {item!r}")
+        for token in item.split(","):
+            name, p = _parse_token(token)
+            if not name:
+                continue
+            if name in PRESETS:
+                if p is not None:
+                    raise ConfigError(
+                        f"augmentation {token.strip()!r}: a probability can only be given to one "
+                        f"augmentation, not to the preset {name!r}"
+                    )
+                for member in PRESETS[name]:
+                    chosen.setdefault(member, AUGMENTATIONS[member].p)
+                continue
+            _spec(name)
+            if p is not None:
+                chosen[name] = p
+            else:
+                chosen.setdefault(name, AUGMENTATIONS[name].p)
+    return Augmentation(tuple(chosen), tuple(chosen.values()))
+
+
+def _parse_token(token: str) -> tuple[str, float | None]:
+    name, sep, option = token.partition(":")
+    name = name.strip().lower().replace("-", "_")
+    if not sep:
+        return name, None
+    key, eq, value = option.partition("=")
+    if key.strip().lower() != "p" or not eq:
+        raise ConfigError(
+            f"augmentation {token.strip()!r}: the only option is the probability, as '{name}:p=0.3'"
+        )
+    try:
+        p = float(value)
+    except ValueError:
+        raise ConfigError(
+            f"augmentation {token.strip()!r}: the probability {value.strip()!r} is not a number"
+        ) from None
+    _check_probability(name, p)
+    return name, p
+
+
+def _check_probability(name: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"augmentation {name!r}: the probability must be in [0, 1], not {p}")
+
+
+def _spec(name: str) -> AugmentationSpec:
+    spec = AUGMENTATIONS.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(str(name), [*AUGMENTATIONS, *PRESETS], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"unknown augmentation {name!r}{hint}; valid names: {', '.join(AUGMENTATIONS)}; "
+            f"presets: {', '.join(PRESETS)}"
+        )
+    return spec
+
+
+__all__ = [
+    "AUGMENTATIONS",
+    "PRESETS",
+    "Augmentation",
+    "AugmentationSpec",
+    "build_augment",
+    "copy_paste",
+    "mosaic",
+]
