@@ -44,14 +44,14 @@ def main() -> None:
             tune=args.tune,
             examples=0,
         )
-    rows = result["rows"]
-    otsu = next((r["seconds_per_image"] for r in rows if r["method"] == "otsu"), None)
+    rows = result.rows
+    otsu = next((r.seconds_per_image for r in rows if r.method == "otsu"), None)
     print(f"{'method':20} {'dice':>14} {'iou':>6} {'s/image':>8} {'vs otsu':>8}  params")
     for r in rows:
-        ratio = f"{r['seconds_per_image'] / otsu:7.1f}x" if otsu else "       -"
+        ratio = f"{r.seconds_per_image / otsu:7.1f}x" if otsu else "       -"
         print(
-            f"{r['method']:20} {r['dice']:6.3f} ± {r['dice_std']:5.3f} {r['iou']:6.3f} "
-            f"{r['seconds_per_image']:8.3f} {ratio}  {r['params']}"
+            f"{r.method:20} {r.dice:6.3f} ± {r.dice_std:5.3f} {r.iou:6.3f} "
+            f"{r.seconds_per_image:8.3f} {ratio}  {r.params}"
         )
 
 

@@ -71,17 +71,18 @@ def runners(net, *, device, tmp: Path) -> dict:
     """``{backend: runner}`` for one network: eager, channels_last and ONNX Runtime."""
     import torch
 
+    from seglab.models.card import InputSpec, ModelCard
     from seglab.predict.backends import channels_last_runner, torch_runner
-    from seglab.predict.export import export_metadata, onnx_session, write_onnx
+    from seglab.predict.exporters import export_metadata, onnx_session, write_onnx
 
     eager = net.to(device)
     found = {"torch": torch_runner(eager, device)}
     bf16 = " + bf16" if device.type == "cuda" else ""
     found[f"channels_last{bf16}"] = channels_last_runner(copy.deepcopy(eager), device)
-    info = {"architecture": "unet", "classes": ["bg", "fg"], "in_channels": 3,
-            "input": {"multiple": 16}}  # fmt: skip
+    card = ModelCard(architecture="unet", in_channels=3, classes=("bg", "fg"),
+                     input=InputSpec(multiple=16))  # fmt: skip
     path = tmp / f"{id(net)}.onnx"
-    write_onnx(copy.deepcopy(net).cpu(), path, meta=export_metadata(info, "random weights"))
+    write_onnx(copy.deepcopy(net).cpu(), path, meta=export_metadata(card, "random weights"))
     session = onnx_session(path, device=device)
     name = session.get_inputs()[0].name
     provider = session.get_providers()[0].replace("ExecutionProvider", "")
@@ -138,6 +139,7 @@ def main() -> None:
     import numpy as np
     import torch
 
+    from seglab.models.card import ModelCard
     from seglab.predict.backends import auto_backend
 
     warnings.filterwarnings("ignore")
@@ -183,7 +185,9 @@ def main() -> None:
         print(line)
     if gpu and peak is None:
         print("\n(unknown card: give --peak-tflops for the fraction of its peak)")
-    choice = auto_backend({"architecture": "unet"}, device)
+    choice = auto_backend(
+        ModelCard(architecture="unet", in_channels=3, classes=("bg", "fg")), device
+    )
     fastest = {}
     for label, _, backend, batch_size, rate, _ in rows:
         if backend.startswith(("torch", "channels_last", "onnxruntime")):

@@ -72,11 +72,11 @@ def _classical(data: Path, methods: str, out: Path) -> dict:
 
     start = time.perf_counter()
     table = compare(data, methods=methods, out=out, overwrite=True)
-    best = max(table["rows"], key=lambda r: r["dice"])
+    best = max(table.rows, key=lambda r: r.dice)
     return {
-        "approach": f"classical, best of {len(table['rows'])}",
-        "dice": best["dice"],
-        "detail": best["method"],
+        "approach": f"classical, best of {len(table.rows)}",
+        "dice": best.dice,
+        "detail": best.method,
         "seconds": time.perf_counter() - start,
     }
 

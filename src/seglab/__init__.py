@@ -10,10 +10,9 @@ first use so that ``import seglab`` stays fast:
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import Any
 
+from seglab._version import __version__
 from seglab.errors import ConfigError, DataError, SeglabError
 
 _API = ("evaluate", "load_model", "train")  # seglab.predict is the package

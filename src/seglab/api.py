@@ -9,15 +9,24 @@ True
 
 from __future__ import annotations
 
+import enum
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from seglab.config import DataConfig
 from seglab.data.checks import CheckReport
 from seglab.data.dataset import open_dataset
 from seglab.errors import DataError
 
+if TYPE_CHECKING:
+    from seglab.classical.compare import CompareResult
+    from seglab.evaluation.run import EvaluationResult
+    from seglab.predict.run import PredictResult
+
 __all__ = [
+    "AUTO",
+    "DEFAULT_METHODS",
     "check_dataset",
     "classical",
     "compare",
@@ -34,26 +43,54 @@ __all__ = [
 ]
 
 
+class _Auto(enum.Enum):
+    """The type of :data:`AUTO` (an enum, so type checkers know it is a single value)."""
+
+    AUTO = "AUTO"
+
+    def __repr__(self) -> str:
+        return "AUTO"
+
+
+AUTO = _Auto.AUTO
+"""Default ``out`` of :func:`evaluate`, the same as ``seglab evaluate``'s: ``RUN/evaluation``
+for a run folder (seglab's own folder there, replaced), else ``evaluation``."""
+
+DEFAULT_METHODS = "otsu,histogram,kmeans,watershed,chan_vese,slic"
+"""The classical methods :func:`compare` runs by default (``seglab compare``'s)."""
+
+
 def _config(path: str | Path | DataConfig | None, options: dict[str, Any]) -> DataConfig:
     if isinstance(path, DataConfig):
         return path.model_copy(update=options) if options else path
     return DataConfig(path=path, **options)
 
 
-def check_dataset(path: str | Path | DataConfig | None = None, **options: Any) -> CheckReport:
+def check_dataset(
+    path: str | Path | DataConfig | None = None,
+    *,
+    json_out: str | Path | None = None,
+    **options: Any,
+) -> CheckReport:
     """Validate a dataset and summarise it (see :mod:`seglab.data.checks`).
 
     ``options`` are :class:`~seglab.config.DataConfig` fields (``annotations``, ``images``,
-    ``masks``, ``num_classes``, ``crowd``...).
+    ``masks``, ``num_classes``, ``crowd``...). ``json_out``: also write the full report there
+    as JSON (``seglab data check --json``).
     """
     from seglab.data.checks import check_dataset as _check
 
-    return _check(_config(path, options))
+    report = _check(_config(path, options))
+    if json_out is not None:
+        json_out = Path(json_out)
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    return report
 
 
 def preview_dataset(
-    path: str | Path | DataConfig | None,
-    out: str | Path,
+    path: str | Path | DataConfig | None = None,
+    out: str | Path = "preview",
     *,
     split: str | None = None,
     num: int = 16,
@@ -82,18 +119,19 @@ def preview_dataset(
     return write_previews(source, out, num=num, seed=seed, overwrite=overwrite)
 
 
-def write_sample(out: str | Path, **options: Any) -> dict[str, Any]:
-    """Write the embedded sample dataset (see :func:`seglab.data.sample.write_sample`)."""
+def write_sample(out: str | Path = "sample", **options: Any) -> dict[str, Any]:
+    """Write the embedded sample dataset (see :func:`seglab.data.sample.write_sample`:
+    ``n_train``, ``n_val``, ``n_test``, ``size``, ``seed``, ``overwrite``)."""
     from seglab.data.sample import write_sample as _write
 
     return _write(out, **options)
 
 
 def convert_dataset(
-    path: str | Path | DataConfig | None,
-    out: str | Path,
+    path: str | Path | DataConfig | None = None,
+    out: str | Path = "converted",
     *,
-    to: str,
+    to: str = "masks",
     segmentation: str = "polygon",
     overwrite: bool = False,
     **options: Any,
@@ -127,7 +165,7 @@ def _is_labelled_dataset(path: str | Path) -> bool:
 def classical(
     method: str,
     *,
-    out: str | Path,
+    out: str | Path = "classical",
     input: str | Path | None = None,
     data: str | Path | DataConfig | None = None,
     params: dict[str, Any] | None = None,
@@ -175,8 +213,8 @@ def classical(
 def compare(
     data: str | Path | DataConfig,
     *,
-    methods: list[str] | str,
-    out: str | Path,
+    methods: list[str] | str = DEFAULT_METHODS,
+    out: str | Path = "compare",
     tune: bool = False,
     tune_images: int = 12,
     examples: int = 4,
@@ -184,9 +222,11 @@ def compare(
     postprocess: str | list | None = None,
     overwrite: bool = False,
     **options: Any,
-) -> dict[str, Any]:
+) -> CompareResult:
     """Fit, run and score several classical methods on ``data``'s val split: one table
-    (``compare.csv``, ``compare.md``) and ``examples.png``; see :mod:`seglab.classical.compare`.
+    (``compare.csv``, ``compare.md``) and ``examples.png``; returns a
+    :class:`~seglab.classical.compare.CompareResult` (one ``MethodScore`` per method, best Dice
+    first, and the files written); see :mod:`seglab.classical.compare`.
     """
     from seglab.classical import get_method
     from seglab.classical.compare import compare_methods
@@ -254,11 +294,12 @@ def predict(
     model: str | Path,
     *,
     input: str | Path,
-    out: str | Path,
+    out: str | Path = "predictions",
     **options: Any,
-) -> dict[str, Any]:
+) -> PredictResult:
     """Predict every image of ``input`` (folder, file or glob) with a trained run into ``out``:
-    masks, overlays, crops and a summary; ``options`` are those of
+    masks, overlays, crops and ``summary.json``; returns a
+    :class:`~seglab.predict.run.PredictResult`. ``options`` are those of
     :func:`seglab.predict.predict_images` (``threshold``, ``tta``, ``tile``, ``overlap``,
     ``batch_size``, ``backend``, ``save_probs``, ``rle_csv``, ``coco_json``, ``overwrite``...).
     """
@@ -267,31 +308,51 @@ def predict(
     return predict_images(model, input, out, **options)
 
 
+def _evaluation_out(
+    model: str | Path | None, out: str | Path | Literal[_Auto.AUTO] | None, overwrite: bool
+) -> tuple[str | Path | None, bool]:
+    """Where :func:`evaluate` writes and whether it may replace what is there: :data:`AUTO` is
+    ``RUN/evaluation`` when ``model`` is a run folder (the run's own folder, which seglab
+    replaces) and ``evaluation`` otherwise; ``None`` writes nothing; a path is itself."""
+    if out is not AUTO:
+        return out, overwrite
+    if model is not None and Path(model).is_dir():
+        return Path(model) / "evaluation", True
+    return Path("evaluation"), overwrite
+
+
 def evaluate(
     model: str | Path | None = None,
     data: str | Path | DataConfig | None = None,
     *,
     pred: str | Path | None = None,
     split: str = "val",
-    out: str | Path | None = None,
+    out: str | Path | Literal[_Auto.AUTO] | None = AUTO,
+    overwrite: bool = False,
     **options: Any,
-):
+) -> EvaluationResult:
     """Score a trained run (``model``) or predictions (``pred``: a mask folder, run-length CSV
     or COCO results JSON) on ``split`` of ``data`` (default: the run's dataset, split as in
     training); returns a :class:`seglab.evaluation.run.EvaluationResult` (``rows``, ``summary``).
 
+    ``out``: where ``scores.csv``, ``summary.json`` and (with a model) ``masks/`` go. The
+    default, :data:`AUTO`, is ``seglab evaluate``'s: ``RUN/evaluation`` for a run folder
+    (replaced when it exists: it is the run's own) and ``evaluation`` otherwise; ``out=None``
+    writes nothing and only returns the scores. A non-empty ``out`` needs ``overwrite``.
+
     ``options``: ``empty_score`` (1.0, 0.0 or nan: the score of an image empty in both truth and
     prediction), ``worst``, ``threshold``, ``tta``, ``tile``, ``overlap``, ``batch_size``,
-    ``backend``, ``device``, ``overwrite``, ``progress``; see
-    :func:`seglab.evaluation.run.evaluate`.
+    ``backend``, ``device``, ``resize``, ``progress``; see :func:`seglab.evaluation.run.evaluate`.
 
     >>> result = evaluate("runs/train")  # doctest: +SKIP
     >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP
     0.91
+    >>> scores = evaluate(pred="masks/", data="sample", out=None).rows  # doctest: +SKIP
     """
     from seglab.evaluation.run import evaluate as _evaluate
 
-    return _evaluate(model, data, pred=pred, split=split, out=out, **options)
+    out, overwrite = _evaluation_out(model, out, overwrite)
+    return _evaluate(model, data, pred=pred, split=split, out=out, overwrite=overwrite, **options)
 
 
 def report(

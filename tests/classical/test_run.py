@@ -106,10 +106,10 @@ def test_missing_input_is_a_clear_error(tmp_path):
 def test_compare_writes_table_and_examples(tmp_path):
     data = _dataset(tmp_path / "d")
     result = compare(data, methods="otsu,kmeans,watershed", out=tmp_path / "cmp", examples=2)
-    names = [r["method"] for r in result["rows"]]
+    names = [r.method for r in result.rows]
     assert sorted(names) == ["kmeans", "otsu", "watershed"]
-    assert result["rows"][0]["dice"] >= result["rows"][-1]["dice"]  # sorted best first
-    assert all(r["dice"] > 0.9 for r in result["rows"] if r["method"] in ("otsu", "watershed"))
+    assert result.rows[0].dice >= result.rows[-1].dice  # sorted best first
+    assert all(r.dice > 0.9 for r in result.rows if r.method in ("otsu", "watershed"))
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert md.startswith("| method | dice | iou |") and "±" in md
     assert (tmp_path / "cmp" / "otsu" / "scores.csv").is_file()

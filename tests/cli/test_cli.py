@@ -28,7 +28,7 @@ def test_every_command_has_help(command, capsys):
 
 def test_classical_help_lists_every_registered_method():
     from seglab.classical import METHODS
-    from seglab.cli import CLASSICAL_METHODS
+    from seglab.cli.classical import CLASSICAL_METHODS
 
     assert CLASSICAL_METHODS.split(", ") == list(METHODS)
 

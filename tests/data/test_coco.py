@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.data import open_dataset
-from seglab.data.base import IGNORE_INDEX
 from seglab.data.coco import CocoSource, find_annotation_file
 from seglab.data.layout import discover
 from seglab.data.rle import coco_uncompressed_rle, encode_coco_rle

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.data import open_dataset
-from seglab.data.base import IGNORE_INDEX
 from seglab.data.folders import FolderSource, infer_mapping
 from seglab.data.layout import discover
 from seglab.errors import DataError

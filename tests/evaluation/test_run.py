@@ -70,7 +70,7 @@ def _mkdir(path: Path) -> Path:
 def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
     root, pred = handmade
     assert seglab.evaluate is evaluate  # the top-level name is the API function
-    rows = {r["image"]: r for r in evaluate(pred=pred, data=root).rows}
+    rows = {r["image"]: r for r in evaluate(pred=pred, data=root, out=None).rows}
     assert [rows["full"][m] for m in METRIC_COLUMNS] == [1.0, 1.0, 1.0, 1.0]
     assert [rows["missed"][m] for m in METRIC_COLUMNS] == [0.0, 0.0, 0.0, 0.0]
     assert [rows["nothing"][m] for m in METRIC_COLUMNS] == [1.0, 1.0, 1.0, 1.0]
@@ -78,7 +78,7 @@ def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
 
     means = {}
     for empty in (1.0, 0.0, "nan"):
-        result = evaluate(pred=pred, data=root, empty_score=empty)
+        result = evaluate(pred=pred, data=root, empty_score=empty, out=None)
         nothing = next(r for r in result.rows if r["image"] == "nothing")
         means[str(empty)] = result.summary["metrics"]["dice"]["mean"]
         assert result.summary["empty_score"] == float(empty) or math.isnan(nothing["dice"])
@@ -101,23 +101,23 @@ def test_known_scores_and_the_empty_score_convention(handmade, tmp_path):
     square = read_mask(pred / "full.png")[0]
     write_mask(pred / "nothing.png", square)  # something predicted where there is nothing
     errors = {"false_alarms": 1, "missed": 1, "perfect_empty": 0, "below_half": 2}
-    assert evaluate(pred=pred, data=root).summary["errors"] == errors
+    assert evaluate(pred=pred, data=root, out=None).summary["errors"] == errors
     with pytest.raises(ConfigError, match="empty_score"):
-        evaluate(pred=pred, data=root, empty_score=2)
+        evaluate(pred=pred, data=root, empty_score=2, out=None)
 
 
 def test_missing_predictions_count_as_empty_and_are_listed(handmade):
     root, pred = handmade
     (pred / "full.png").rename(pred.parent / "full.png")
     with pytest.warns(RuntimeWarning, match=r"no prediction for 1 image.*full"):
-        result = evaluate(pred=pred, data=root)
+        result = evaluate(pred=pred, data=root, out=None)
     assert result.summary["missing"] == ["full"]
     assert next(r for r in result.rows if r["image"] == "full")["dice"] == 0.0
     assert result.summary["images"] == 4 and result.summary["skipped"] == []
     (pred.parent / "full.png").rename(pred / "full.png")
     (pred / "half.png").write_bytes(b"not a png")
     with pytest.warns(RuntimeWarning, match=r"skipped: .*half\.png"):
-        result = evaluate(pred=pred, data=root)
+        result = evaluate(pred=pred, data=root, out=None)
     assert result.summary["images"] == 3 and result.summary["skipped"] == [str(pred / "half.png")]
 
 
@@ -156,7 +156,7 @@ def test_predictions_round_trip_through_csv_json_and_masks(tiny_run, tmp_path):
         ]
     )
     threshold = float(np.quantile(inside, 0.3))  # a threshold that misses some of the discs
-    reference = evaluate(run_dir, data=root, threshold=threshold)
+    reference = evaluate(run_dir, data=root, threshold=threshold, out=None)
     csv_rows, entries = [], []
     for i, (path, image) in enumerate(zip(paths, images, strict=True)):
         probs = model.predict_proba(image)
@@ -169,7 +169,7 @@ def test_predictions_round_trip_through_csv_json_and_masks(tiny_run, tmp_path):
     expected = _scores(reference.rows)
     assert min(r["dice"] for r in reference.rows) < 1.0  # not trivially perfect
     for pred in (csv, coco, tmp_path / "masks"):
-        result = evaluate(pred=pred, data=root)
+        result = evaluate(pred=pred, data=root, out=None)
         assert _scores(result.rows) == expected, pred
         assert result.summary["missing"] == [] and result.summary["pred"] == str(pred)
 
@@ -188,7 +188,7 @@ def test_multiclass_predictions_round_trip(tmp_path):
         write_mask(tmp_path / "masks" / f"{name}.png", guess)
     config = DataConfig(path=root, classes=classes)
     results = [
-        evaluate(pred=p, data=config)
+        evaluate(pred=p, data=config, out=None)
         for p in (
             write_rle_predictions(tmp_path / "p.csv", csv_rows, classes),
             write_coco_results(tmp_path / "p.json", entries),
@@ -213,17 +213,20 @@ def test_split_all_scores_every_labelled_split(tiny_run, tmp_path):
     for split in ("train", "val"):  # the truth as predictions, in one folder
         for mask in (root / split / "masks").glob("*.png"):
             shutil.copy(mask, _mkdir(tmp_path / "truth") / mask.name)
-    result = evaluate(pred=tmp_path / "truth", data=root, split="all")
+    result = evaluate(pred=tmp_path / "truth", data=root, split="all", out=None)
     assert result.summary["images"] == 30 and result.summary["missing"] == []
     assert {r["image"].split("/")[0] for r in result.rows} == {"train", "val"}
     assert result.summary["metrics"]["dice"]["min"] == 1.0
-    assert evaluate(pred=tmp_path / "truth", data=root, split="train").summary["images"] == 24
+    assert (
+        evaluate(pred=tmp_path / "truth", data=root, split="train", out=None).summary["images"]
+        == 24
+    )
 
 
 def test_classical_masks_score_the_same_through_evaluate(tiny_run, tmp_path):
     _, root = tiny_run
     summary = classical("otsu", data=root, out=tmp_path / "otsu")
-    result = evaluate(pred=tmp_path / "otsu" / "masks", data=root)
+    result = evaluate(pred=tmp_path / "otsu" / "masks", data=root, out=None)
     assert result.summary["images"] == summary["images"] == 6
     assert result.summary["metrics"]["dice"]["mean"] == pytest.approx(
         summary["scores"]["dice"]["mean"]
@@ -235,21 +238,21 @@ def test_malformed_predictions_and_bad_arguments_raise(handmade, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("img_id,rle_mask\nfull.png,1 2 3\n")
     with pytest.raises(DataError, match=r"bad\.csv: line 2"):
-        evaluate(pred=bad, data=root)
+        evaluate(pred=bad, data=root, out=None)
     outside = tmp_path / "outside.csv"
     outside.write_text("img_id,rle_mask\nfull.png,60 10\n")  # past the 8x8 image
     with pytest.raises(DataError, match=r"outside\.csv: img_id 'full.png'"):
-        evaluate(pred=outside, data=root)
+        evaluate(pred=outside, data=root, out=None)
     with pytest.raises(ConfigError, match="exactly one of model"):
-        evaluate(data=root)
+        evaluate(data=root, out=None)
     with pytest.raises(ConfigError, match="exactly one of model"):
-        evaluate("run", pred=pred, data=root)
+        evaluate("run", pred=pred, data=root, out=None)
     with pytest.raises(ConfigError, match="give the labelled dataset"):
-        evaluate(pred=pred)
+        evaluate(pred=pred, out=None)
     with pytest.raises(ConfigError, match="unknown split 'dev'"):
-        evaluate(pred=pred, data=root, split="dev")
+        evaluate(pred=pred, data=root, split="dev", out=None)
     with pytest.raises(DataError, match="no 'train' split"):
-        evaluate(pred=pred, data=root, split="train")
+        evaluate(pred=pred, data=root, split="train", out=None)
 
 
 def test_cli_end_to_end_exits_1_on_an_unreadable_image(tiny_run, tmp_path, capsys):

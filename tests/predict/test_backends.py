@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import seglab.predict.export
+import seglab.predict.exporters
 from seglab.errors import ConfigError
 from seglab.predict import load_model
 from seglab.predict.backends import BACKENDS
@@ -63,7 +63,7 @@ def test_onnxruntime_exports_once_and_reuses_a_current_export(run, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(seglab.predict.export, "write_onnx", refuse)
+    monkeypatch.setattr(seglab.predict.exporters, "write_onnx", refuse)
     assert load_model(run_dir, device="cpu", backend="onnxruntime").backend == "onnxruntime"
 
 
@@ -96,14 +96,14 @@ def test_a_foreign_model_onnx_is_replaced_with_a_warning(run):
 
 def test_a_read_only_run_folder_exports_into_the_cache(run, tmp_path, monkeypatch):
     run_dir, root = run
-    write_onnx = seglab.predict.export.write_onnx
+    write_onnx = seglab.predict.exporters.write_onnx
 
     def read_only_run(net, path, **kwargs):
         if path.parent == run_dir:
             raise PermissionError(13, "Permission denied", str(path))
         return write_onnx(net, path, **kwargs)
 
-    monkeypatch.setattr(seglab.predict.export, "write_onnx", read_only_run)
+    monkeypatch.setattr(seglab.predict.exporters, "write_onnx", read_only_run)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     model = load_model(run_dir, device="cpu", backend="onnxruntime")
     assert not (run_dir / "model.onnx").exists()
@@ -118,7 +118,7 @@ def test_auto_falls_back_to_torch_when_the_export_fails(run, monkeypatch):
     def fail(*args, **kwargs):
         raise ExportError("no exporter for this network")
 
-    monkeypatch.setattr(seglab.predict.export, "write_onnx", fail)
+    monkeypatch.setattr(seglab.predict.exporters, "write_onnx", fail)
     with pytest.warns(RuntimeWarning, match="no exporter for this network.*PyTorch"):
         model = load_model(run_dir, device="cpu", backend="auto")
     assert model.backend == "torch" and model.predict(_image(root)).sum() > 20

@@ -42,7 +42,7 @@ def test_predict_writes_0_255_masks_and_skips_unreadable_images(run, tmp_path):
     (images / "broken.png").write_bytes(b"not a png")
     with pytest.warns(RuntimeWarning, match="broken.png"):
         summary = predict(run_dir, input=images, out=tmp_path / "out")
-    assert summary["images"] == 2 and len(summary["skipped"]) == 1
+    assert summary.images == 2 and len(summary.skipped) == 1
     mask, _ = read_mask(tmp_path / "out" / "masks" / "val0.png")
     assert set(np.unique(mask)) <= {0, 255} and mask.shape == (32, 32)
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["images"] == 2
@@ -76,13 +76,13 @@ def test_every_output_matches_the_mask_and_the_summary_lists_the_files(run, tmp_
     images = _copy_val(root, tmp_path / "in")
     summary = predict(run_dir, input=images, out=tmp_path / "out", save_probs=True)
     out = tmp_path / "out"
-    assert summary["images"] == 3 and summary["backend"] in (
+    assert summary.images == 3 and summary.backend in (
         "torch",
         "channels_last",
         "onnxruntime",
     )
-    assert [item["key"] for item in summary["items"]] == ["val0.png", "val1.png", "val2.png"]
-    for item in summary["items"]:
+    assert [item.key for item in summary.items] == ["val0.png", "val1.png", "val2.png"]
+    for item in (item.to_dict() for item in summary.items):
         image = np.asarray(Image.open(item["image"]))
         mask, _ = read_mask(out / item["mask"])
         fg = mask == 255
@@ -95,7 +95,7 @@ def test_every_output_matches_the_mask_and_the_summary_lists_the_files(run, tmp_
         probs = np.load(out / item["probs"])
         assert probs.dtype == np.float16 and probs.shape == mask.shape
         assert ((probs > 0.5) == fg).mean() > 0.99  # float16 rounding at the threshold only
-    assert json.loads((out / "summary.json").read_text())["items"] == summary["items"]
+    assert json.loads((out / "summary.json").read_text()) == summary.to_dict()
 
 
 def test_optional_outputs_can_be_left_out(run, tmp_path):
@@ -163,7 +163,7 @@ def test_hostile_image_names_become_safe_file_names(run, tmp_path):
     assert len(files) == 3 and all(
         set(f) <= set("abcdefghijklmnopqrstuvwxyz_.0123456789") for f in files
     )
-    assert sorted(item["key"] for item in summary["items"]) == sorted(
+    assert sorted(item.key for item in summary.items) == sorted(
         ["<img src=x onerror=alert(1)>.png", "a\"b'c.png", "..png"]
     )
 
@@ -177,8 +177,8 @@ def test_cli_predictions_score_the_same_as_the_model_in_evaluate(run, tmp_path):
                  "--out", str(tmp_path / "out"), "--rle-csv", str(csv_path), "--coco-json",
                  str(json_path), "--threshold", "0.9", "-q"])  # fmt: skip
     assert code == 0
-    reference = evaluate(run_dir, data=root, threshold=0.9)
+    reference = evaluate(run_dir, data=root, threshold=0.9, out=None)
     expected = {r["image"]: (r["dice"], r["iou"]) for r in reference.rows}
     for pred in (csv_path, json_path, tmp_path / "out" / "masks"):
-        rows = evaluate(pred=pred, data=root).rows
+        rows = evaluate(pred=pred, data=root, out=None).rows
         assert {r["image"]: (r["dice"], r["iou"]) for r in rows} == expected, pred

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from seglab.core.arrays import resize_long_side
 from seglab.data.dataset import image_to_tensor, open_dataset
 from seglab.errors import DataError
 from seglab.train.data import EpochSampler, SampleSpec, SegmentationSamples, make_datamodule
-from seglab.train.sizing import resize_long_side
 from seglab.transforms import build_pipeline
 from seglab.transforms.augment import Augmentation
 from tests.builders import write_discs

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from seglab.classical.common import check_int, check_polarity, is_constant, to_rgb
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError, DataError
 
 GRIDS: dict[str, dict[str, list]] = {
@@ -192,7 +193,7 @@ def fit_kmeans(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> dic
                 f"masks[{i}] has shape {mask.shape} but images[{i}] is {rgb.shape[:2]}; "
                 "each mask must be H x W like its image"
             )
-        valid = mask != 255
+        valid = mask != IGNORE_INDEX
         inside = valid & (mask != 0)
         for is_object, where in ((True, inside), (False, valid & ~inside)):
             sums[is_object] += rgb[where].sum(axis=0)

@@ -24,6 +24,8 @@ import warnings
 
 import numpy as np
 
+from seglab.core.arrays import image_to_float
+from seglab.core.checks import check_choice
 from seglab.errors import ConfigError, DataError
 
 POLARITIES = ("auto", "bright", "dark")
@@ -33,14 +35,7 @@ def _as_float(image: np.ndarray, name: str | None) -> np.ndarray:
     arr = np.asarray(image)
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise DataError(f"expected an H x W or H x W x C image, got shape {arr.shape}", path=name)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.float64)
-    elif arr.dtype == np.uint8:
-        arr = arr.astype(np.float64) / 255.0
-    elif arr.dtype == np.uint16:
-        arr = arr.astype(np.float64) / 65535.0
-    else:
-        arr = arr.astype(np.float64)
+    arr = image_to_float(arr, np.float64)
     if not np.isfinite(arr).all():
         finite = arr[np.isfinite(arr)]
         fill = float(np.median(finite)) if finite.size else 0.0
@@ -86,9 +81,7 @@ def is_constant(gray: np.ndarray) -> bool:
 
 def check_polarity(polarity: str) -> str:
     """Return ``polarity`` or raise :class:`ConfigError` listing the choices."""
-    if polarity not in POLARITIES:
-        raise ConfigError(f"polarity must be one of {', '.join(POLARITIES)}, not {polarity!r}")
-    return polarity
+    return check_choice("polarity", polarity, POLARITIES)
 
 
 def apply_threshold(gray: np.ndarray, threshold, polarity: str = "auto") -> np.ndarray:
@@ -124,10 +117,3 @@ def check_float(name: str, value, *, minimum: float | None = None, strict: bool 
         bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum:g}"
         raise ConfigError(f"{name} must be a finite number{bound}, got {value!r}")
     return float(value)
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``, else :class:`ConfigError` listing them."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-    return value

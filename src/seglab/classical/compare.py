@@ -10,6 +10,7 @@ method's ``<method>/scores.csv``.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +26,61 @@ from seglab.transforms import Pipeline
 TABLE_COLUMNS = ("method", "dice", "iou", "precision", "recall", "s/image")
 
 
-def _row(name: str, summary: dict[str, Any], seconds: float, params: dict) -> dict[str, Any]:
-    def mean(m: str) -> float:
-        return summary[m]["mean"]
+@dataclass(frozen=True)
+class MethodScore:
+    """One method's scores on the val split: means over images (``dice_std``: the spread of
+    the per-image Dice), seconds per image, the number of images scored and the parameters
+    used (fitted or tuned on train). The fields, in order, are the columns of ``compare.csv``.
+    """
 
+    method: str
+    dice: float
+    dice_std: float
+    iou: float
+    precision: float
+    recall: float
+    seconds_per_image: float
+    images: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """What :func:`compare_methods` found: one :class:`MethodScore` per method, best mean Dice
+    first, and the files written (``compare.csv``, ``compare.md``, ``examples.png``)."""
+
+    rows: tuple[MethodScore, ...]
+    files: tuple[Path, ...]
+
+
+def _score(name: str, summary: dict[str, Any], seconds: float, params: dict) -> MethodScore:
+    return MethodScore(
+        method=name,
+        dice=summary["dice"]["mean"],
+        dice_std=summary["dice"]["std"],
+        iou=summary["iou"]["mean"],
+        precision=summary["precision"]["mean"],
+        recall=summary["recall"]["mean"],
+        seconds_per_image=seconds,
+        images=summary["images"],
+        params=params,
+    )
+
+
+def _csv_row(score: MethodScore) -> dict[str, Any]:
+    return {**asdict(score), "params": json.dumps(score.params, default=str, sort_keys=True)}
+
+
+def _display_row(score: MethodScore) -> dict[str, str]:
+    """The row of ``compare.md``: three decimals, Dice with its spread."""
     return {
-        "method": name,
-        "dice": mean("dice"),
-        "dice_std": summary["dice"]["std"],
-        "iou": mean("iou"),
-        "precision": mean("precision"),
-        "recall": mean("recall"),
-        "seconds_per_image": seconds,
-        "images": summary["images"],
-        "params": json.dumps(params, default=str, sort_keys=True),
+        "method": score.method,
+        "dice": f"{score.dice:.3f} ± {score.dice_std:.3f}",
+        "iou": f"{score.iou:.3f}",
+        "precision": f"{score.precision:.3f}",
+        "recall": f"{score.recall:.3f}",
+        "s/image": f"{score.seconds_per_image:.3f}",
     }
-
-
-def _display_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [
-        {
-            "method": r["method"],
-            "dice": f"{r['dice']:.3f} ± {r['dice_std']:.3f}",
-            "iou": f"{r['iou']:.3f}",
-            "precision": f"{r['precision']:.3f}",
-            "recall": f"{r['recall']:.3f}",
-            "s/image": f"{r['seconds_per_image']:.3f}",
-        }
-        for r in rows
-    ]
 
 
 def _examples_png(
@@ -61,7 +88,7 @@ def _examples_png(
 ) -> Path:
     from PIL import Image
 
-    from seglab.data.preview import make_grid, overlay, to_display
+    from seglab.core.overlay import make_grid, overlay, to_display
 
     tiles, labels = [], []
     for j, i in enumerate(indices):
@@ -88,9 +115,10 @@ def compare_methods(
     preprocess: Pipeline | None = None,
     postprocess: Pipeline | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
-    """Fit, run and score every method on ``data``; return ``{"rows": [...], "files": [...]}``
-    with one row per method (mean Dice, its std, IoU, precision, recall, seconds per image)."""
+) -> CompareResult:
+    """Fit, run and score every method on ``data``; return a :class:`CompareResult` with one
+    :class:`MethodScore` per method (mean Dice, its std, IoU, precision, recall, seconds per
+    image), best first, and the files written."""
     out = prepare_output(Path(out), overwrite)
     pre, post = preprocess, postprocess
     train = dataset_split(data, "train")
@@ -111,16 +139,16 @@ def compare_methods(
             raise DataError(f"{method.name}: no val image could be scored", path=data.path)
         write_csv(scores, out / method.name / "scores.csv")
         seconds = float(np.mean([r["seconds"] for r in scores]))
-        rows.append(_row(method.name, summarize(scores), seconds, params))
+        rows.append(_score(method.name, summarize(scores), seconds, params))
         example_masks[method.name] = [
             as_mask(postprocessed(method(pre_image(val.load_image(i)), **params), post))
             for i in shown
         ]
-    rows.sort(key=lambda r: -r["dice"])
-    files = [write_csv(rows, out / "compare.csv")]
+    rows.sort(key=lambda r: -r.dice)
+    files = [write_csv([_csv_row(r) for r in rows], out / "compare.csv")]
     md = out / "compare.md"
-    md.write_text(markdown_table(_display_rows(rows), TABLE_COLUMNS), encoding="utf-8")
+    md.write_text(markdown_table([_display_row(r) for r in rows], TABLE_COLUMNS), encoding="utf-8")
     files.append(md)
     if shown:
         files.append(_examples_png(val, shown, example_masks, out / "examples.png"))
-    return {"rows": rows, "display": _display_rows(rows), "files": [str(f) for f in files]}
+    return CompareResult(rows=tuple(rows), files=tuple(files))

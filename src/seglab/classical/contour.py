@@ -27,15 +27,12 @@ of :mod:`seglab.classical.common`; constant images give an all-background mask.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 from skimage import segmentation as sks
 from skimage.draw import polygon
-from skimage.filters import gaussian, threshold_otsu
-from skimage.measure import find_contours
 from skimage.transform import resize
 
+from seglab.classical import _contour_parts as parts
 from seglab.classical.common import (
-    apply_threshold,
     check_choice,
     check_float,
     check_int,
@@ -139,12 +136,10 @@ def snake(
     smooth = check_float("smooth", smooth, minimum=0.0)
 
     gray = to_gray(image)
-    if is_constant(gray):
-        return np.zeros(gray.shape, bool)
-    if min(gray.shape) < MIN_SIDE:
-        return _otsu(gray, polarity)
-    work = _smoothed(_downscale(gray), smooth)
-    start = None if is_constant(work) else _snake_start(work, init, polarity)
+    if (done := _trivial(gray, polarity)) is not None:
+        return done
+    work = parts.smoothed(_downscale(gray), smooth)
+    start = None if is_constant(work) else parts.snake_start(work, init, polarity)
     if start is None:
         return np.zeros(gray.shape, bool)
     curve = sks.active_contour(
@@ -212,13 +207,11 @@ def chan_vese(
     smooth = check_float("smooth", smooth, minimum=0.0)
 
     gray = to_gray(image)
-    if is_constant(gray):
-        return np.zeros(gray.shape, bool)
-    if min(gray.shape) < MIN_SIDE:
-        return _otsu(gray, polarity)
-    small = _smoothed(_downscale(gray), smooth)
+    if (done := _trivial(gray, polarity)) is not None:
+        return done
+    small = parts.smoothed(_downscale(gray), smooth)
     phase = sks.chan_vese(small, mu=mu, max_num_iter=iterations)
-    return _object_phase(gray, _upscale(phase, gray.shape), polarity)
+    return parts.object_phase(gray, parts.upscale(phase, gray.shape), polarity)
 
 
 def morph_chan_vese(
@@ -274,21 +267,14 @@ def morph_chan_vese(
     check_choice("init", init, MCV_INITS)
 
     gray = to_gray(image)
-    if is_constant(gray):
-        return np.zeros(gray.shape, bool)
-    if min(gray.shape) < MIN_SIDE:
-        return _otsu(gray, polarity)
+    if (done := _trivial(gray, polarity)) is not None:
+        return done
     small = _downscale(gray)
-    if init == "threshold":
-        start = _otsu(small, polarity).astype(np.int8)
-    elif init == "disk":
-        start = _disk(small.shape)
-    else:
-        start = "checkerboard"
+    start = parts.mcv_start(small, init, polarity)
     phase = sks.morphological_chan_vese(
         small, iterations, init_level_set=start, smoothing=smoothing
     )
-    return _object_phase(gray, _upscale(phase, gray.shape), polarity)
+    return parts.object_phase(gray, parts.upscale(phase, gray.shape), polarity)
 
 
 def morph_geodesic(
@@ -363,23 +349,14 @@ def morph_geodesic(
     check_choice("init", init, GEODESIC_INITS)
 
     gray = to_gray(image)
-    if is_constant(gray):
-        return np.zeros(gray.shape, bool)
-    if min(gray.shape) < MIN_SIDE:
-        return _otsu(gray, polarity)
+    if (done := _trivial(gray, polarity)) is not None:
+        return done
     small = _downscale(gray)
     low, high = float(small.min()), float(small.max())
     if high == low:  # the resize averaged the contrast away
         return np.zeros(gray.shape, bool)
     edges = sks.inverse_gaussian_gradient((small - low) / (high - low), sigma=sigma)
-    if init == "auto":
-        init = "box" if balloon < 0 else "threshold"
-    if init == "box":
-        start = _box(small.shape)
-    elif init == "disk":
-        start = _disk(small.shape)
-    else:
-        start = _otsu(small, polarity).astype(np.int8)
+    start = parts.geodesic_start(small, init, balloon, polarity)
     inside = sks.morphological_geodesic_active_contour(
         edges,
         iterations,
@@ -388,21 +365,23 @@ def morph_geodesic(
         threshold=threshold,
         balloon=balloon,
     )
-    mask = _upscale(inside, gray.shape)
+    mask = parts.upscale(inside, gray.shape)
     if polarity == "auto" or not mask.any():
         return mask
-    return _components_on_side(gray, mask, polarity)
+    return parts.components_on_side(gray, mask, polarity)
 
 
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _otsu(gray: np.ndarray, polarity: str) -> np.ndarray:
-    return apply_threshold(gray, threshold_otsu(gray), polarity)
-
-
-def _smoothed(gray: np.ndarray, sigma: float) -> np.ndarray:
-    return gaussian(gray, sigma=sigma, preserve_range=True) if sigma > 0 else gray
+def _trivial(gray: np.ndarray, polarity: str) -> np.ndarray | None:
+    """The mask of an image no contour can work on: all background when it is constant, Otsu's
+    mask under :data:`MIN_SIDE` pixels a side; ``None`` for any other image."""
+    if is_constant(gray):
+        return np.zeros(gray.shape, bool)
+    if min(gray.shape) < MIN_SIDE:
+        return parts.otsu(gray, polarity)
+    return None
 
 
 def _downscale(gray: np.ndarray) -> np.ndarray:
@@ -411,76 +390,3 @@ def _downscale(gray: np.ndarray) -> np.ndarray:
         return gray
     shape = tuple(max(1, round(n * MAX_SIDE / side)) for n in gray.shape)
     return resize(gray, shape, anti_aliasing=True, preserve_range=True)
-
-
-def _upscale(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    mask = np.asarray(mask).astype(bool)
-    if mask.shape == shape:
-        return mask
-    return resize(mask, shape, order=0, anti_aliasing=False).astype(bool)
-
-
-def _object_phase(gray: np.ndarray, phase: np.ndarray, polarity: str) -> np.ndarray:
-    """The object side of a two-phase split: brighter, darker or smaller phase."""
-    count = int(phase.sum())
-    if count in (0, phase.size):
-        return np.zeros(phase.shape, bool)
-    if polarity == "auto":
-        if 2 * count != phase.size:
-            return phase if 2 * count < phase.size else ~phase
-        polarity = "bright"  # a tie: the brighter phase
-    brighter = gray[phase].mean() >= gray[~phase].mean()
-    return phase if brighter == (polarity == "bright") else ~phase
-
-
-def _components_on_side(gray: np.ndarray, mask: np.ndarray, polarity: str) -> np.ndarray:
-    """Keep the connected components of ``mask`` whose mean is on the polarity side of Otsu."""
-    components, count = ndi.label(mask)
-    means = np.asarray(ndi.mean(gray, labels=components, index=np.arange(1, count + 1)))
-    bright = means > threshold_otsu(gray)
-    keep = np.concatenate([[False], bright if polarity == "bright" else ~bright])
-    return keep[components]
-
-
-def _snake_start(gray: np.ndarray, init: str, polarity: str) -> np.ndarray | None:
-    h, w = gray.shape
-    if init == "circle":
-        angle = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-        radius = 0.4 * min(h, w)
-        return np.column_stack(
-            [(h - 1) / 2 + radius * np.sin(angle), (w - 1) / 2 + radius * np.cos(angle)]
-        )
-    if init == "box":
-        inset = max(1.0, 0.02 * min(h, w))
-        top, left, bottom, right = inset, inset, h - 1 - inset, w - 1 - inset
-        corners = np.array([[top, left], [top, right], [bottom, right], [bottom, left]])
-        return _resample(corners, 200)
-    fg = _otsu(gray, polarity)
-    components, count = ndi.label(fg)
-    if count == 0:
-        return None
-    largest = components == 1 + int(np.argmax(np.bincount(components.ravel())[1:]))
-    outlines = find_contours(np.pad(largest, 1).astype(float), 0.5)
-    outline = max(outlines, key=len) - 1
-    length = float(np.hypot(*np.diff(outline, axis=0).T).sum())
-    return _resample(outline, int(np.clip(length / 2, 100, 200)))
-
-
-def _resample(points: np.ndarray, n: int) -> np.ndarray:
-    """``n`` points evenly spaced along the closed polyline ``points``."""
-    if not np.array_equal(points[0], points[-1]):
-        points = np.vstack([points, points[:1]])
-    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(points, axis=0).T))])
-    at = np.linspace(0.0, arc[-1], n, endpoint=False)
-    return np.column_stack([np.interp(at, arc, points[:, 0]), np.interp(at, arc, points[:, 1])])
-
-
-def _box(shape: tuple[int, int]) -> np.ndarray:
-    inset = max(1, round(0.02 * min(shape)))
-    start = np.zeros(shape, np.int8)
-    start[inset : shape[0] - inset, inset : shape[1] - inset] = 1
-    return start
-
-
-def _disk(shape: tuple[int, int]) -> np.ndarray:
-    return sks.disk_level_set(shape, radius=max(1.0, 0.4 * min(shape))).astype(np.int8)

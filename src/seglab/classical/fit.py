@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError, DataError
 from seglab.evaluation.metrics import dice
 
@@ -74,7 +75,7 @@ def postprocessed(output: np.ndarray, post: Callable | None) -> np.ndarray:
 
 
 def _binary_target(mask: np.ndarray) -> np.ndarray:
-    return np.where(mask == 255, 255, mask != 0)
+    return np.where(mask == IGNORE_INDEX, IGNORE_INDEX, mask != 0)
 
 
 def mean_dice(

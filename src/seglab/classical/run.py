@@ -62,8 +62,8 @@ def predict_source(
 
     Returns one row per image (``image``, ``seconds`` and the scores) and the files skipped.
     """
-    from seglab.data.preview import safe_name
-    from seglab.io import write_mask
+    from seglab.core.files import safe_name
+    from seglab.io import write_class_mask, write_mask
 
     rows, skipped, used = [], [], set()
     for i, item in enumerate(source.items):
@@ -97,7 +97,7 @@ def predict_source(
             while name in used:
                 name += "_"
             used.add(name)
-            write_mask(out / "masks" / f"{name}.png", mask.astype(np.uint8) * 255)
+            write_class_mask(out / "masks" / f"{name}.png", mask, binary=True)
             if method.output == "labels":
                 write_mask(out / "labels" / f"{name}.png", output.astype(np.int64))
     return rows, skipped
@@ -105,7 +105,7 @@ def predict_source(
 
 def prepare_output(out: Path, overwrite: bool) -> Path:
     """Create ``out``; a non-empty folder needs ``overwrite``."""
-    from seglab.data.preview import prepare_out
+    from seglab.core.files import prepare_out
 
     return prepare_out(out, overwrite, what="classical results")
 

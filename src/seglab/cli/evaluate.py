@@ -2,95 +2,67 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from seglab.cli.options import Backend, BatchSize, Device, Overlap, Resize, Threshold, Tile, Tta
+from seglab.cli.console import console, err_console
+from seglab.cli.options import (
+    Backend,
+    BatchSize,
+    Device,
+    Overlap,
+    Overwrite,
+    Quiet,
+    Resize,
+    Threshold,
+    Tile,
+    Tta,
+)
 
 Opt = typer.Option
 
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.4f}"
-    return "-" if value is None else str(value)
-
-
-def print_evaluation(result, console) -> None:
-    """Print mean/median/std of each metric (per class when there are several), the worst
-    images and the files written."""
-    from rich.table import Table
-
-    summary = result.summary
-    what = summary.get("model") or summary.get("pred")
-    table = Table(
-        title=f"{what} on {summary['data']} ({summary['split']}, {summary['images']} images)",
-        title_justify="left",
-    )
-    for column in ("class", "metric", "mean", "median", "std", "min", "max"):
-        table.add_column(column, justify="left" if column in ("class", "metric") else "right")
-    groups = [("all", summary["metrics"])]
-    if len(summary["per_class"]) > 1:
-        groups += list(summary["per_class"].items())
-    for name, metrics in groups:
-        for metric, stats in metrics.items():
-            table.add_row(
-                name if metric == "dice" else "",
-                metric,
-                *(_cell(stats.get(k)) for k in ("mean", "median", "std", "min", "max")),
-            )
-    console.print(table)
-    if summary["worst"]:
-        low = Table(title=f"worst {len(summary['worst'])} images by Dice", title_justify="left")
-        for column in ("image", "dice", "iou", "mask"):
-            low.add_column(column, justify="right" if column in ("dice", "iou") else "left")
-        for row in summary["worst"]:
-            low.add_row(row["image"], _cell(row["dice"]), _cell(row["iou"]), row.get("pred", ""))
-        console.print(low)
-    if summary["missing"]:
-        console.print(
-            f"[yellow]{len(summary['missing'])} images had no prediction and were scored as "
-            "empty predictions[/yellow]"
-        )
-    if result.out is not None:
-        files = ["scores.csv", "summary.json"] + (["masks/"] if "model" in summary else [])
-        console.print(f"wrote {', '.join(files)} in {result.out}", highlight=False)
+ModelOpt = Annotated[
+    Path | None, Opt("--model", help="Run folder to predict with (or its model.json).")
+]
+PredOpt = Annotated[
+    Path | None,
+    Opt(
+        "--pred",
+        help="Predictions to score instead: a folder of masks (0/255 or class indices), "
+        "a run-length CSV or a COCO results JSON.",
+    ),
+]
+DataOpt = Annotated[
+    Path | None,
+    Opt("--data", help="Labelled dataset [with --model: the run's, read as in training]."),
+]
+SplitOpt = Annotated[str, Opt("--split", help="val | train | test | all [val].")]
+OutOpt = Annotated[
+    Path | None,
+    Opt("--out", help="Output folder [RUN/evaluation with --model, else evaluation]."),
+]
+EmptyScoreOpt = Annotated[
+    str,
+    Opt(
+        "--empty-score",
+        help="Score of an image with no object in the truth and none predicted (0/0): "
+        "1 (right), 0 (a failure) or nan (left out of the means) [1].",
+    ),
+]
+WorstOpt = Annotated[int, Opt("--worst", help="Number of worst images to list [10].")]
 
 
 def evaluate_cmd(
-    model: Annotated[
-        Path | None, Opt("--model", help="Run folder to predict with (or its model.json).")
-    ] = None,
-    pred: Annotated[
-        Path | None,
-        Opt(
-            "--pred",
-            help="Predictions to score instead: a folder of masks (0/255 or class indices), "
-            "a run-length CSV or a COCO results JSON.",
-        ),
-    ] = None,
-    data: Annotated[
-        Path | None,
-        Opt("--data", help="Labelled dataset [with --model: the run's, read as in training]."),
-    ] = None,
-    split: Annotated[str, Opt("--split", help="val | train | test | all [val].")] = "val",
-    out: Annotated[
-        Path | None,
-        Opt("--out", help="Output folder [RUN/evaluation with --model, else evaluation]."),
-    ] = None,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Write into a non-empty folder.")] = False,
-    empty_score: Annotated[
-        str,
-        Opt(
-            "--empty-score",
-            help="Score of an image with no object in the truth and none predicted (0/0): "
-            "1 (right), 0 (a failure) or nan (left out of the means) [1].",
-        ),
-    ] = "1",
-    worst: Annotated[int, Opt("--worst", help="Number of worst images to list [10].")] = 10,
+    model: ModelOpt = None,
+    pred: PredOpt = None,
+    data: DataOpt = None,
+    split: SplitOpt = "val",
+    out: OutOpt = None,
+    overwrite: Overwrite = False,
+    empty_score: EmptyScoreOpt = "1",
+    worst: WorstOpt = 10,
     threshold: Threshold = None,
     tta: Tta = False,
     tile: Tile = None,
@@ -99,7 +71,7 @@ def evaluate_cmd(
     backend: Backend = "auto",
     resize: Resize = "fit",
     device: Device = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Score a trained run (--model) or predictions (--pred) against a labelled dataset:
     per-image Dice, IoU, precision and recall (scores.csv), their mean, median and std per
@@ -125,19 +97,15 @@ def evaluate_cmd(
 
       seglab evaluate --pred predictions/masks.csv --data sample/ --empty-score nan
     """
-    from seglab.api import evaluate
-    from seglab.cli import console, err_console
+    from seglab.api import AUTO, evaluate
+    from seglab.cli.render import print_evaluation
 
-    if out is None:
-        in_run = model is not None and model.is_dir()
-        out = model / "evaluation" if in_run else Path("evaluation")
-        overwrite = overwrite or in_run  # the run's own evaluation folder, seglab's to replace
     result = evaluate(
         model,
         data,
         pred=pred,
         split=split,
-        out=out,
+        out=AUTO if out is None else out,
         empty_score=empty_score,
         worst=worst,
         threshold=threshold,

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from seglab.cli.console import console
+
 Opt = typer.Option
 
 
@@ -38,15 +40,7 @@ def export_cmd(
       seglab export --model runs/train --out deploy/seg.onnx --opset 18 --overwrite
     """
     from seglab.api import export
-    from seglab.cli import console
-    from seglab.predict.export import read_export_info
+    from seglab.cli.render import print_export
 
     path = export(model, format=format, out=out, opset=opset, overwrite=overwrite)
-    info = read_export_info(path)
-    console.print(f"wrote {path}", highlight=False)
-    console.print(
-        f"verified against PyTorch: max probability difference "
-        f"{info['max_abs_prob_diff']:.1e} (tolerance 1e-4); input multiple {info['multiple']}, "
-        f"classes {', '.join(info['classes'])}",
-        highlight=False,
-    )
+    print_export(path, console)

@@ -1,5 +1,6 @@
-"""Command-line options that several commands share (``seglab predict``, ``seglab evaluate``):
-declared once, so their names, defaults and help stay the same everywhere."""
+"""Command-line options that several commands share (``seglab predict`` and ``seglab evaluate``;
+the data, classical and compare commands): declared once, so their names, defaults and help
+stay the same everywhere."""
 
 from __future__ import annotations
 
@@ -31,3 +32,11 @@ Resize = Annotated[
 Device = Annotated[
     str | None, Opt("--device", help="cpu, cuda, cuda:1 ... [cuda if there is one].")
 ]
+Overwrite = Annotated[bool, Opt("--overwrite", help="Write into a non-empty folder.")]
+OverwriteOut = Annotated[bool, Opt("--overwrite", help="Write into a non-empty output folder.")]
+Quiet = Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")]
+
+
+def split_names(text: str | None) -> list[str] | None:
+    """``"bg, a,b"`` -> ``["bg", "a", "b"]``: the ``--classes`` value; ``None`` when not given."""
+    return [name.strip() for name in text.split(",")] if text else None

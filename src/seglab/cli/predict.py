@@ -7,17 +7,48 @@ from typing import Annotated
 
 import typer
 
-from seglab.cli.options import Backend, BatchSize, Device, Overlap, Resize, Threshold, Tile, Tta
+from seglab.cli.console import console
+from seglab.cli.options import (
+    Backend,
+    BatchSize,
+    Device,
+    Overlap,
+    Overwrite,
+    Quiet,
+    Resize,
+    Threshold,
+    Tile,
+    Tta,
+)
 
 Opt = typer.Option
 
+ModelOpt = Annotated[Path, Opt("--model", help="Run folder (or its model.json).")]
+InputOpt = Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")]
+OutOpt = Annotated[
+    Path, Opt("--out", help="Output folder (masks/, overlays/, crops/, summary.json).")
+]
+OverlaysOpt = Annotated[
+    bool, Opt("--overlays/--no-overlays", help="Write overlays/ (image + tinted mask).")
+]
+CropsOpt = Annotated[
+    bool, Opt("--crops/--no-crops", help="Write crops/ (the image cropped by the mask).")
+]
+SaveProbsOpt = Annotated[
+    bool, Opt("--save-probs", help="Write probs/NAME.npy (float16 probabilities).")
+]
+RleCsvOpt = Annotated[
+    Path | None, Opt("--rle-csv", help="Also write the seed's run-length CSV here.")
+]
+CocoJsonOpt = Annotated[
+    Path | None, Opt("--coco-json", help="Also write COCO results (RLE) JSON here.")
+]
+
 
 def predict_cmd(
-    model: Annotated[Path, Opt("--model", help="Run folder (or its model.json).")],
-    input: Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")],
-    out: Annotated[
-        Path, Opt("--out", help="Output folder (masks/, overlays/, crops/, summary.json).")
-    ] = Path("predictions"),
+    model: ModelOpt,
+    input: InputOpt,
+    out: OutOpt = Path("predictions"),
     threshold: Threshold = None,
     tta: Tta = False,
     tile: Tile = None,
@@ -26,23 +57,13 @@ def predict_cmd(
     backend: Backend = "auto",
     resize: Resize = "fit",
     device: Device = None,
-    overlays: Annotated[
-        bool, Opt("--overlays/--no-overlays", help="Write overlays/ (image + tinted mask).")
-    ] = True,
-    crops: Annotated[
-        bool, Opt("--crops/--no-crops", help="Write crops/ (the image cropped by the mask).")
-    ] = True,
-    save_probs: Annotated[
-        bool, Opt("--save-probs", help="Write probs/NAME.npy (float16 probabilities).")
-    ] = False,
-    rle_csv: Annotated[
-        Path | None, Opt("--rle-csv", help="Also write the seed's run-length CSV here.")
-    ] = None,
-    coco_json: Annotated[
-        Path | None, Opt("--coco-json", help="Also write COCO results (RLE) JSON here.")
-    ] = None,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Write into a non-empty folder.")] = False,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    overlays: OverlaysOpt = True,
+    crops: CropsOpt = True,
+    save_probs: SaveProbsOpt = False,
+    rle_csv: RleCsvOpt = None,
+    coco_json: CocoJsonOpt = None,
+    overwrite: Overwrite = False,
+    quiet: Quiet = False,
 ) -> None:
     """Predict masks with a trained run, with its preprocessing and input size: OUT/masks
     (0/255 for binary models, class indices otherwise), OUT/overlays, OUT/crops and
@@ -59,9 +80,9 @@ def predict_cmd(
       seglab predict --model runs/train --input val/images --rle-csv val.csv --coco-json val.json
     """
     from seglab.api import predict
-    from seglab.cli import console
+    from seglab.cli.render import print_predictions
 
-    summary = predict(
+    result = predict(
         model,
         input=input,
         out=out,
@@ -81,21 +102,6 @@ def predict_cmd(
         overwrite=overwrite,
         progress=not quiet,
     )
-    rate = summary["images_per_second"]
-    console.print(
-        f"{summary['images']} images predicted in {summary['seconds']:.1f} s"
-        + (f" ({rate:.1f} images/s, {summary['backend']})" if rate else "")
-        + f"; masks in {out / 'masks'}",
-        highlight=False,
-    )
-    for key in ("rle_csv", "coco_json"):
-        if summary[key]:
-            console.print(f"{key.replace('_', ' ').upper()}: {summary[key]}", highlight=False)
-    if summary["skipped"]:
-        console.print(
-            f"[yellow]{len(summary['skipped'])} unreadable images skipped:[/yellow] "
-            + ", ".join(summary["skipped"][:5])
-            + (" ..." if len(summary["skipped"]) > 5 else ""),
-            highlight=False,
-        )
+    print_predictions(result, console)
+    if result.skipped:
         raise typer.Exit(1)

@@ -1,13 +1,24 @@
-"""Terminal rendering (rich) of seglab's reports; the CLI prints, the API returns objects."""
+"""Terminal rendering (rich) of what every command returns: the API returns objects, these
+functions turn them into what the user reads. Each takes the console to print on, so tests
+render into ``Console(record=True)``.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from seglab.data.checks import CheckReport, SplitSummary
+if TYPE_CHECKING:
+    from seglab.classical.compare import CompareResult
+    from seglab.data.checks import CheckReport, SplitSummary
+    from seglab.evaluation.run import EvaluationResult
+    from seglab.predict.run import PredictResult
+    from seglab.train.rundir import TrainResult
 
 
 def _percentiles(values: list[int], qs=(5, 50, 95)) -> str:
@@ -97,14 +108,134 @@ def print_classical_summary(summary: dict, out, console: Console) -> None:
         console.print(f"[yellow]{len(summary['skipped'])} images skipped[/yellow] (see warnings)")
 
 
-def print_compare(result: dict, console: Console) -> None:
-    """Print the ``seglab compare`` table and the files written."""
+def print_compare(result: CompareResult, console: Console) -> None:
+    """Print the ``seglab compare`` table (three decimals, Dice with its spread over images)
+    and the files written."""
     t = Table(show_header=True, title="val split, mean over images")
     columns = ("method", "dice", "iou", "precision", "recall", "s/image")
     for col in columns:
         t.add_column(col, justify="left" if col == "method" else "right")
-    for row in result["display"]:
-        t.add_row(*(row[c] for c in columns))
+    for r in result.rows:
+        t.add_row(
+            r.method,
+            f"{r.dice:.3f} ± {r.dice_std:.3f}",
+            f"{r.iou:.3f}",
+            f"{r.precision:.3f}",
+            f"{r.recall:.3f}",
+            f"{r.seconds_per_image:.3f}",
+        )
     console.print(t)
-    for f in result["files"]:
+    for f in result.files:
         console.print(f"wrote {f}", highlight=False)
+
+
+def print_preview(paths: list[Path], console: Console) -> None:
+    """Print what ``seglab data preview`` wrote (``paths``: the previews, the grid last)."""
+    console.print(f"wrote {len(paths) - 1} previews and {paths[-1]}")
+
+
+def print_sample(summary: dict[str, Any], out: Path, console: Console) -> None:
+    """Print where ``seglab data sample`` wrote the dataset and its summary."""
+    console.print(f"wrote the sample dataset to {out}")
+    console.print(summary, highlight=False)
+
+
+def print_conversion(summary: dict[str, Any], to: str, out: Path, console: Console) -> None:
+    """Print what ``seglab data convert`` wrote."""
+    console.print(f"converted to {to} in {out}")
+    console.print(summary, highlight=False)
+
+
+def print_train_result(result: TrainResult, console: Console) -> None:
+    """Print how a training run ended and where its run folder is."""
+    console.print(
+        f"[bold]{result.status}[/bold] after {result.epochs} epochs in {result.seconds:.0f} s; "
+        f"run folder: {result.run_dir}",
+        highlight=False,
+    )
+
+
+def print_predictions(result: PredictResult, console: Console) -> None:
+    """Print what ``seglab predict`` did: images, time, rate and backend, the masks folder,
+    the RLE CSV and COCO JSON written, and the images skipped."""
+    rate = result.images_per_second
+    console.print(
+        f"{result.images} images predicted in {result.seconds:.1f} s"
+        + (f" ({rate:.1f} images/s, {result.backend})" if rate else "")
+        + f"; masks in {result.out / 'masks'}",
+        highlight=False,
+    )
+    for label, path in (("RLE CSV", result.rle_csv), ("COCO JSON", result.coco_json)):
+        if path:
+            console.print(f"{label}: {path}", highlight=False)
+    if result.skipped:
+        console.print(
+            f"[yellow]{len(result.skipped)} unreadable images skipped:[/yellow] "
+            + ", ".join(result.skipped[:5])
+            + (" ..." if len(result.skipped) > 5 else ""),
+            highlight=False,
+        )
+
+
+def print_export(path: Path, console: Console) -> None:
+    """Print the file ``seglab export`` wrote and its check against PyTorch (read back from
+    the file's metadata)."""
+    from seglab.predict.export import read_export_info
+
+    info = read_export_info(path)
+    console.print(f"wrote {path}", highlight=False)
+    console.print(
+        f"verified against PyTorch: max probability difference "
+        f"{info['max_abs_prob_diff']:.1e} (tolerance 1e-4); input multiple {info['multiple']}, "
+        f"classes {', '.join(info['classes'])}",
+        highlight=False,
+    )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def _metrics_table(summary: dict[str, Any]) -> Table:
+    what = summary.get("model") or summary.get("pred")
+    table = Table(
+        title=f"{what} on {summary['data']} ({summary['split']}, {summary['images']} images)",
+        title_justify="left",
+    )
+    for column in ("class", "metric", "mean", "median", "std", "min", "max"):
+        table.add_column(column, justify="left" if column in ("class", "metric") else "right")
+    groups = [("all", summary["metrics"])]
+    if len(summary["per_class"]) > 1:
+        groups += list(summary["per_class"].items())
+    for name, metrics in groups:
+        for metric, stats in metrics.items():
+            table.add_row(
+                name if metric == "dice" else "",
+                metric,
+                *(_cell(stats.get(k)) for k in ("mean", "median", "std", "min", "max")),
+            )
+    return table
+
+
+def print_evaluation(result: EvaluationResult, console: Console) -> None:
+    """Print mean/median/std of each metric (per class when there are several), the worst
+    images and the files written."""
+    summary = result.summary
+    console.print(_metrics_table(summary))
+    if summary["worst"]:
+        low = Table(title=f"worst {len(summary['worst'])} images by Dice", title_justify="left")
+        for column in ("image", "dice", "iou", "mask"):
+            low.add_column(column, justify="right" if column in ("dice", "iou") else "left")
+        for row in summary["worst"]:
+            low.add_row(row["image"], _cell(row["dice"]), _cell(row["iou"]), row.get("pred", ""))
+        console.print(low)
+    if summary["missing"]:
+        console.print(
+            f"[yellow]{len(summary['missing'])} images had no prediction and were scored as "
+            "empty predictions[/yellow]"
+        )
+    if result.out is not None:
+        files = ["scores.csv", "summary.json"] + (["masks/"] if "model" in summary else [])
+        console.print(f"wrote {', '.join(files)} in {result.out}", highlight=False)

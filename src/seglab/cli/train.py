@@ -1,128 +1,177 @@
 """``seglab train``: every :class:`~seglab.config.TrainConfig` field as a flag.
 
+The command is generated from one table, :data:`FLAGS`: each entry declares a flag (its names,
+type and help) and the TrainConfig field it sets (a dotted path such as ``data.path`` or
+``model.options.activation``). Adding a field to TrainConfig takes one entry here; the
+signature typer reads and the options passed to :func:`seglab.api.train` both come from it.
+
 Flags left out keep the value of ``--config run.yaml`` (when given), else the recipe chooses
-(:mod:`seglab.train.recipe`). Kept apart from :mod:`seglab.cli` because it is long.
+(:mod:`seglab.train.recipe`).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-Opt = typer.Option
+from seglab.cli.console import console
+from seglab.cli.options import split_names
 
 
-def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
+def _names(text: str, option: str) -> list[str] | None:
+    return split_names(text)
+
+
+def _devices(text: str, option: str) -> int | str:
+    # "2" means two devices, "0,1" (or "auto") is passed on as written
+    return int(text) if text.isdigit() else text
+
+
+def _assignments(items: list[str], option: str) -> dict[str, Any] | None:
     from seglab.config import parse_assignments
 
-    return parse_assignments(items, what=what)
+    return parse_assignments(items, what=option) or None
 
 
-def train_cmd(
-    data: Annotated[
-        Path | None, Opt("--data", help="Labelled dataset (COCO or image/mask folders).")
-    ] = None,
-    config: Annotated[
-        Path | None, Opt("--config", help="YAML with any of these options (a run's config.yaml).")
-    ] = None,
-    out: Annotated[Path | None, Opt("--out", help="Folder of runs [runs].")] = None,
-    name: Annotated[str | None, Opt("--name", help="Run folder name [train, train-2...].")] = None,
-    overwrite: Annotated[bool, Opt("--overwrite", help="Reuse an existing run folder.")] = False,
-    recipe: Annotated[
-        str | None, Opt("--recipe", help="auto (sized for this machine) or seed (the notebook's).")
-    ] = None,
-    model: Annotated[
-        str | None, Opt("--model", help="unet, smp.<arch>, torchvision.<name> (seglab models).")
-    ] = None,
-    model_option: Annotated[
-        list[str] | None,
-        Opt("--model-option", "-m", help="Model option NAME=VALUE, e.g. -m base_width=32."),
-    ] = None,
-    activation: Annotated[
-        str | None, Opt("--activation", help="relu, leaky_relu, elu, gelu, silu, prelu, tanh...")
-    ] = None,
-    init: Annotated[
-        str | None,
-        Opt("--init", help="kaiming_normal, kaiming_uniform, xavier_*, orthogonal, default."),
-    ] = None,
-    encoder_weights: Annotated[
-        Path | None, Opt("--encoder-weights", help="Local pretrained encoder weights file.")
-    ] = None,
-    loss: Annotated[
-        str | None, Opt("--loss", help="bce_dice, dice, bce, focal, tversky, lovasz, ce_dice...")
-    ] = None,
-    loss_option: Annotated[
-        list[str] | None, Opt("--loss-option", help="e.g. pos_weight=3, class_weights=[0.2,1,1].")
-    ] = None,
-    optimizer: Annotated[
-        str | None, Opt("--optimizer", help="adamw, adam, radam, sgd, rmsprop, lbfgs...")
-    ] = None,
-    lr: Annotated[float | None, Opt("--lr", help="Learning rate.")] = None,
-    weight_decay: Annotated[float | None, Opt("--weight-decay")] = None,
-    optimizer_option: Annotated[
-        list[str] | None, Opt("--optimizer-option", help="e.g. momentum=0.9, nesterov=true.")
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        Opt("--scheduler", help="reduce_on_plateau, cosine, onecycle, poly, step, none."),
-    ] = None,
-    scheduler_option: Annotated[
-        list[str] | None, Opt("--scheduler-option", help="e.g. warmup_epochs=1, factor=0.5.")
-    ] = None,
-    epochs: Annotated[int | None, Opt("--epochs")] = None,
-    time_limit: Annotated[
-        str | None, Opt("--time-limit", help="Stop in time and keep the best: 10m, 1h30m, 90s.")
-    ] = None,
-    patience: Annotated[
-        int | None, Opt("--patience", help="Early stopping after N epochs without gain.")
-    ] = None,
-    monitor: Annotated[str | None, Opt("--monitor", help="val_dice or val_loss.")] = None,
-    batch_size: Annotated[int | None, Opt("--batch-size")] = None,
-    image_size: Annotated[
-        int | None, Opt("--image-size", help="Resize so the longer side is this (px).")
-    ] = None,
-    crop_size: Annotated[int | None, Opt("--crop-size", help="Square training crops (px).")] = None,
-    object_crop: Annotated[
-        float | None, Opt("--object-crop", help="Share of crops centred on an object [0.7].")
-    ] = None,
-    accumulate: Annotated[int | None, Opt("--accumulate", help="Gradient accumulation.")] = None,
-    augment: Annotated[
-        str | None,
-        Opt("--augment", help="none, light, default, heavy, or names: flip,rotate,elastic,mosaic."),
-    ] = None,
-    preprocess: Annotated[
-        str | None, Opt("--preprocess", help="Pipeline run on every image, e.g. 'clahe'.")
-    ] = None,
-    precision: Annotated[
-        str | None, Opt("--precision", help="auto, 32, bf16-mixed, 16-mixed.")
-    ] = None,
-    accelerator: Annotated[str | None, Opt("--accelerator", help="auto, cpu, gpu.")] = None,
-    devices: Annotated[str | None, Opt("--devices", help="auto, a count, or ids like 0,1.")] = None,
-    num_nodes: Annotated[int | None, Opt("--num-nodes")] = None,
-    workers: Annotated[int | None, Opt("--workers", help="Data loader processes.")] = None,
-    seed: Annotated[int | None, Opt("--seed")] = None,
-    deterministic: Annotated[
-        bool | None, Opt("--deterministic/--no-deterministic", help="Deterministic algorithms.")
-    ] = None,
-    resume: Annotated[
-        Path | None, Opt("--resume", help="Run folder (or .ckpt) to continue.")
-    ] = None,
-    lr_find: Annotated[
-        bool, Opt("--lr-find", help="Run the learning-rate finder first (plot saved).")
-    ] = False,
-    threshold: Annotated[float | None, Opt("--threshold", help="Probability threshold.")] = None,
-    val_fraction: Annotated[
-        float | None, Opt("--val-fraction", help="Held out of train when there is no val split.")
-    ] = None,
-    strict_data: Annotated[
-        bool, Opt("--strict-data", help="Stop at an unreadable image instead of skipping it.")
-    ] = False,
-    num_classes: Annotated[int | None, Opt("--num-classes")] = None,
-    classes: Annotated[str | None, Opt("--classes", help="Class names, background first.")] = None,
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
-) -> None:
+@dataclass(frozen=True)
+class Flag:
+    """One ``seglab train`` option.
+
+    Attributes
+    ----------
+    decls: the option's names, space-separated (``"--model-option -m"``); the first one names
+        the parameter (``model_option``).
+    type: the parameter's type as typer reads it (``int | None``, ``list[str] | None``...).
+    help: the help text of ``seglab train --help``.
+    sets: the TrainConfig fields it sets, dotted (``"seed data.seed"`` sets both); empty for
+        flags that are not fields (``--config``, ``--quiet``).
+    convert: ``(value, option) -> field value`` for flags whose text is not the field's value;
+        a ``None`` result sets nothing.
+    default: the value when the flag is not given. A flag left at it sets nothing, so the field
+        keeps the value of ``--config`` or the recipe's choice.
+    """
+
+    decls: str
+    type: Any
+    help: str | None = None
+    sets: str = ""
+    convert: Callable[[Any, str], Any] | None = None
+    default: Any = None
+
+    @property
+    def name(self) -> str:
+        """The Python parameter name: ``--lr-find`` -> ``lr_find``."""
+        return self.decls.split()[0].split("/")[0].lstrip("-").replace("-", "_")
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted TrainConfig paths this flag sets."""
+        return tuple(self.sets.split())
+
+
+# The order is the order of ``seglab train --help``.
+FLAGS: tuple[Flag, ...] = (
+    Flag("--data", Path | None, "Labelled dataset (COCO or image/mask folders).", "data.path"),
+    Flag("--config", Path | None, "YAML with any of these options (a run's config.yaml)."),
+    Flag("--out", Path | None, "Folder of runs [runs].", "out"),
+    Flag("--name", str | None, "Run folder name [train, train-2...].", "name"),
+    Flag("--overwrite", bool, "Reuse an existing run folder.", "overwrite", default=False),
+    Flag("--recipe", str | None, "auto (sized for this machine) or seed (the notebook's).",
+         "recipe"),
+    Flag("--model", str | None, "unet, smp.<arch>, torchvision.<name> (seglab models).",
+         "model.name"),
+    Flag("--model-option -m", list[str] | None, "Model option NAME=VALUE, e.g. -m base_width=32.",
+         "model.options", _assignments),
+    Flag("--activation", str | None, "relu, leaky_relu, elu, gelu, silu, prelu, tanh...",
+         "model.options.activation"),
+    Flag("--init", str | None,
+         "kaiming_normal, kaiming_uniform, xavier_*, orthogonal, default.", "model.init"),
+    Flag("--encoder-weights", Path | None, "Local pretrained encoder weights file.",
+         "model.encoder_weights"),
+    Flag("--loss", str | None, "bce_dice, dice, bce, focal, tversky, lovasz, ce_dice...", "loss"),
+    Flag("--loss-option", list[str] | None, "e.g. pos_weight=3, class_weights=[0.2,1,1].",
+         "loss_options", _assignments),
+    Flag("--optimizer", str | None, "adamw, adam, radam, sgd, rmsprop, lbfgs...", "optimizer"),
+    Flag("--lr", float | None, "Learning rate.", "lr"),
+    Flag("--weight-decay", float | None, None, "weight_decay"),
+    Flag("--optimizer-option", list[str] | None, "e.g. momentum=0.9, nesterov=true.",
+         "optimizer_options", _assignments),
+    Flag("--scheduler", str | None, "reduce_on_plateau, cosine, onecycle, poly, step, none.",
+         "scheduler"),
+    Flag("--scheduler-option", list[str] | None, "e.g. warmup_epochs=1, factor=0.5.",
+         "scheduler_options", _assignments),
+    Flag("--epochs", int | None, None, "epochs"),
+    Flag("--time-limit", str | None, "Stop in time and keep the best: 10m, 1h30m, 90s.",
+         "time_limit"),
+    Flag("--patience", int | None, "Early stopping after N epochs without gain.", "patience"),
+    Flag("--monitor", str | None, "val_dice or val_loss.", "monitor"),
+    Flag("--batch-size", int | None, None, "batch_size"),
+    Flag("--image-size", int | None, "Resize so the longer side is this (px).", "image_size"),
+    Flag("--crop-size", int | None, "Square training crops (px).", "crop_size"),
+    Flag("--object-crop", float | None, "Share of crops centred on an object [0.7].",
+         "object_crop"),
+    Flag("--accumulate", int | None, "Gradient accumulation.", "accumulate"),
+    Flag("--augment", str | None,
+         "none, light, default, heavy, or names: flip,rotate,elastic,mosaic.", "augment"),
+    Flag("--preprocess", str | None, "Pipeline run on every image, e.g. 'clahe'.", "preprocess"),
+    Flag("--precision", str | None, "auto, 32, bf16-mixed, 16-mixed.", "precision"),
+    Flag("--accelerator", str | None, "auto, cpu, gpu.", "accelerator"),
+    Flag("--devices", str | None, "auto, a count, or ids like 0,1.", "devices", _devices),
+    Flag("--num-nodes", int | None, None, "num_nodes"),
+    Flag("--workers", int | None, "Data loader processes.", "workers"),
+    Flag("--seed", int | None, None, "seed data.seed"),
+    Flag("--deterministic/--no-deterministic", bool | None, "Deterministic algorithms.",
+         "deterministic"),
+    Flag("--resume", Path | None, "Run folder (or .ckpt) to continue.", "resume"),
+    Flag("--lr-find", bool, "Run the learning-rate finder first (plot saved).", "lr_find",
+         default=False),
+    Flag("--threshold", float | None, "Probability threshold.", "threshold"),
+    Flag("--val-fraction", float | None, "Held out of train when there is no val split.",
+         "data.val_fraction"),
+    Flag("--strict-data", bool, "Stop at an unreadable image instead of skipping it.",
+         "data.strict", default=False),
+    Flag("--num-classes", int | None, None, "data.num_classes"),
+    Flag("--classes", str | None, "Class names, background first.", "data.classes", _names),
+    Flag("--quiet -q", bool, "No progress bar.", default=False),
+)  # fmt: skip
+
+
+def _set(options: dict[str, Any], path: str, value: Any) -> None:
+    """``options`` with ``a.b.c = value``, creating the nested dicts on the way."""
+    *parents, key = path.split(".")
+    for part in parents:
+        options = options.setdefault(part, {})
+    options[key] = value
+
+
+def train_options(values: Mapping[str, Any], flags: Iterable[Flag] = FLAGS) -> dict[str, Any]:
+    """The nested TrainConfig options of parsed flag ``values`` (by parameter name), for
+    :func:`seglab.api.train`: flags left at their default set nothing, and later flags win
+    (``--activation`` over ``-m activation=...``).
+
+    >>> train_options({"data": "d", "seed": 3, "activation": "gelu", "quiet": True})
+    {'data': {'path': 'd', 'seed': 3}, 'model': {'options': {'activation': 'gelu'}}, 'seed': 3}
+    """
+    options: dict[str, Any] = {}
+    for flag in flags:
+        value = values.get(flag.name, flag.default)
+        if value is None or value is flag.default or not flag.paths:
+            continue
+        if flag.convert is not None:
+            value = flag.convert(value, flag.decls.split()[0])
+            if value is None:
+                continue
+        for path in flag.paths:
+            _set(options, path, value)
+    return options
+
+
+def train_cmd(**values: Any) -> None:
     """Train a segmentation network and write a run folder: config.yaml, metrics.csv,
     checkpoints/last.ckpt, model.safetensors + model.json (best epoch), plots/, summary.json.
 
@@ -143,82 +192,36 @@ def train_cmd(
       seglab train --resume runs/train --epochs 60
     """
     from seglab.api import train
-    from seglab.cli import console
+    from seglab.cli.render import print_train_result
 
-    options: dict[str, Any] = {}
-    data_opts = {
-        "path": data,
-        "val_fraction": val_fraction,
-        "num_classes": num_classes,
-        "classes": [c.strip() for c in classes.split(",")] if classes else None,
-        "seed": seed,
-        "strict": strict_data or None,
-    }
-    data_opts = {k: v for k, v in data_opts.items() if v is not None}
-    if data_opts:
-        options["data"] = data_opts
-    model_opts: dict[str, Any] = {}
-    extra = _kv(model_option, "--model-option")
-    if activation is not None:
-        extra["activation"] = activation
-    if extra:
-        model_opts["options"] = extra
-    for key, value in (("name", model), ("init", init), ("encoder_weights", encoder_weights)):
-        if value is not None:
-            model_opts[key] = value
-    if model_opts:
-        options["model"] = model_opts
-    flat = {
-        "out": out,
-        "name": name,
-        "overwrite": overwrite or None,
-        "recipe": recipe,
-        "loss": loss,
-        "optimizer": optimizer,
-        "lr": lr,
-        "weight_decay": weight_decay,
-        "scheduler": scheduler,
-        "epochs": epochs,
-        "time_limit": time_limit,
-        "patience": patience,
-        "monitor": monitor,
-        "batch_size": batch_size,
-        "image_size": image_size,
-        "crop_size": crop_size,
-        "object_crop": object_crop,
-        "accumulate": accumulate,
-        "augment": augment,
-        "preprocess": preprocess,
-        "precision": precision,
-        "accelerator": accelerator,
-        "devices": int(devices) if devices and devices.isdigit() else devices,
-        "num_nodes": num_nodes,
-        "workers": workers,
-        "seed": seed,
-        "deterministic": deterministic,
-        "resume": resume,
-        "lr_find": lr_find or None,
-        "threshold": threshold,
-        "loss_options": _kv(loss_option, "--loss-option") or None,
-        "optimizer_options": _kv(optimizer_option, "--optimizer-option") or None,
-        "scheduler_options": _kv(scheduler_option, "--scheduler-option") or None,
-    }
-    options.update({k: v for k, v in flat.items() if v is not None})
-    if data is None and config is None and resume is None:
+    options = train_options(values)
+    if values["data"] is None and values["config"] is None and values["resume"] is None:
         raise typer.BadParameter("give --data DATASET (or --config run.yaml, or --resume RUN)")
 
     def say(text: str) -> None:
         console.print(text, highlight=False, markup=False)
 
-    result = train(config, progress=not quiet, print_fn=say, **options)
+    result = train(values["config"], progress=not values["quiet"], print_fn=say, **options)
     from seglab.train.run import process_rank
 
     if process_rank() > 0:  # a DDP process: rank 0 reports
         return
-    console.print(
-        f"[bold]{result.status}[/bold] after {result.epochs} epochs in {result.seconds:.0f} s; "
-        f"run folder: {result.run_dir}",
-        highlight=False,
-    )
+    print_train_result(result, console)
     if result.status == "interrupted":
         raise typer.Exit(130)
+
+
+def _parameter(flag: Flag) -> inspect.Parameter:
+    option = typer.Option(*flag.decls.split(), help=flag.help)
+    return inspect.Parameter(
+        flag.name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=flag.default,
+        annotation=Annotated[flag.type, option],
+    )
+
+
+# typer builds the command from inspect.signature: one parameter per table entry.
+_PARAMETERS = [_parameter(flag) for flag in FLAGS]
+train_cmd.__signature__ = inspect.Signature(_PARAMETERS)  # type: ignore[attr-defined]
+train_cmd.__annotations__ = {p.name: p.annotation for p in _PARAMETERS}

@@ -5,7 +5,8 @@ Heavy modules (pycocotools, torch) are imported only when used.
 
 from __future__ import annotations
 
-from seglab.data.base import IGNORE_INDEX, Instance, Item, Problem, SegmentationSource
+from seglab.core.constants import IGNORE_INDEX
+from seglab.data.base import Instance, Item, Problem, SegmentationSource
 from seglab.data.dataset import (
     SegmentationDataset,
     image_to_tensor,

@@ -15,7 +15,6 @@ import numpy as np
 
 from seglab.errors import DataError, format_location
 
-IGNORE_INDEX = 255
 logger = logging.getLogger("seglab.data")
 
 

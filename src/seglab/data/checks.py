@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from seglab.config import DataConfig
-from seglab.data.base import IGNORE_INDEX, Instance, Problem, ProblemLog, SegmentationSource
+from seglab.core.constants import IGNORE_INDEX
+from seglab.data.base import Instance, Problem, ProblemLog, SegmentationSource
 from seglab.data.dataset import open_split
 from seglab.data.layout import discover
 from seglab.errors import DataError

@@ -3,7 +3,8 @@
 Reads a COCO annotation JSON of any name, as written by CVAT, Label Studio, Roboflow, makesense,
 the COCO API and the seed's ``cig_butts`` set, and validates it while reading: every problem is
 recorded with the file, the JSON key path and the annotation id, and the faulty record is left out
-(see :mod:`seglab.data.checks` for the full report). Polygons and RLE become masks through
+(see :mod:`seglab.data.checks` for the full report). Finding and validating the JSON is
+:mod:`seglab.data.coco_parse`; here, what it keeps becomes masks: polygons and RLE through
 pycocotools.
 
 Semantics
@@ -22,82 +23,37 @@ Semantics
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seglab.data.base import (
-    IGNORE_INDEX,
-    FileLog,
-    Instance,
-    Item,
-    ProblemLog,
-    SegmentationSource,
+from seglab.core.constants import IGNORE_INDEX
+from seglab.data.base import FileLog, Instance, ProblemLog, SegmentationSource
+from seglab.data.coco_parse import (
+    coco_annotations,
+    find_annotation_file,
+    find_images_dir,
+    find_unlisted,
+    is_coco_json,
+    parse_annotations,
+    parse_categories,
+    parse_images,
+    read_coco_json,
 )
-from seglab.data.coco_fields import check_geometry, is_id, is_number, resolve_file_name
 from seglab.errors import DataError
 
+__all__ = [
+    "CROWD_MODES",
+    "CocoSource",
+    "compose_mask",
+    "find_annotation_file",
+    "find_images_dir",
+    "is_coco_json",
+    "paint_mask",
+]
+
 CROWD_MODES = ("ignore", "foreground", "background")
-_IMAGE_DIR_NAMES = ("images", "image", "imgs", "img", "JPEGImages", "data")
-
-
-def is_coco_json(path: Path) -> bool:
-    """Cheap test: does ``path`` look like a COCO annotation file (has "images" near the start)?"""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return False
-    return '"images"' in head or '"annotations"' in head or '"categories"' in head
-
-
-def find_annotation_file(folder: str | Path) -> Path | None:
-    """Find the COCO JSON of a split folder: in the folder itself or in ``annotations/``.
-
-    Returns ``None`` when there is none; raises :class:`DataError` listing the candidates when
-    several files qualify (pass ``--annotations FILE`` to choose).
-    """
-    folder = Path(folder)
-    for place in (folder, folder / "annotations"):
-        if not place.is_dir():
-            continue
-        found = sorted(p for p in place.glob("*.json") if p.is_file() and is_coco_json(p))
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            names = ", ".join(p.name for p in found)
-            raise DataError(
-                f"several COCO annotation files found ({names}); choose one with "
-                "--annotations FILE (and --images DIR)",
-                path=place,
-            )
-    return None
-
-
-def find_images_dir(annotations: Path, split_dir: Path) -> Path:
-    """Where the images of a COCO split live: ``images/`` (or a common alias) or beside the JSON."""
-    for base in (split_dir, annotations.parent):
-        for name in _IMAGE_DIR_NAMES:
-            if (base / name).is_dir():
-                return base / name
-    return annotations.parent
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError("annotation file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read annotation file ({exc})", path=path) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path=path
-        ) from None
 
 
 class CocoSource(SegmentationSource):
@@ -129,183 +85,24 @@ class CocoSource(SegmentationSource):
         super().__init__(root, [], [], log)
         self.file_log = FileLog(log, self.json_path)
         self._rles: dict[str, list[dict]] = {}
-        self._parse(_read_json(self.json_path))
+        self._parse(read_coco_json(self.json_path))
 
     # -- parsing -------------------------------------------------------------------------
     def _parse(self, data: Any) -> None:
-        path = self.json_path
-        if not isinstance(data, dict):
-            raise DataError(
-                f"top level is a {type(data).__name__}, expected a COCO object with "
-                '"images", "annotations" and "categories"',
-                path=path,
-            )
-        for key in ("images", "categories"):
-            if key not in data:
-                raise DataError(f'missing key "{key}": not a COCO annotation file?', path=path)
-            if not isinstance(data[key], list):
-                raise DataError(
-                    f"must be a list, got {type(data[key]).__name__}", path=path, field=key
-                )
-        anns = data.get("annotations", [])
-        if "annotations" not in data:
-            self.log.warning(path, "annotations", 'no "annotations" key: every image unlabelled')
-        elif not isinstance(anns, list):
-            raise DataError(
-                f"must be a list, got {type(anns).__name__}", path=path, field="annotations"
-            )
-        self._parse_categories(data["categories"], anns)
-        images = self._parse_images(data["images"])
-        self._parse_annotations(anns, images)
-        self._find_unlisted(images)
-
-    def _parse_categories(self, cats: list[Any], anns: list[Any]) -> None:
-        path, seen = self.json_path, {}
-        for i, cat in enumerate(cats):
-            fld = f"categories[{i}]"
-            if not isinstance(cat, dict) or not is_id(cat.get("id")):
-                self.log.error(path, fld, "category needs an integer or string 'id'")
-                continue
-            if cat["id"] in seen:
-                self.log.error(path, f"{fld}.id", f"duplicate category id {cat['id']!r}")
-                continue
-            seen[cat["id"]] = cat
-        used = {a.get("category_id") for a in anns if isinstance(a, dict)}
-        supers = {c.get("supercategory") for c in seen.values()}
-        kept = []
-        for cid, cat in seen.items():
-            if cid not in used and cat.get("name") in supers and len(seen) > 1:
-                self.log.warning(
-                    path,
-                    f"categories (id={cid!r})",
-                    f"category {cat.get('name')!r} is only the supercategory of the others and "
-                    "has no annotations; left out of the classes",
-                )
-                continue
-            kept.append(cat)
-        if len(kept) >= IGNORE_INDEX:
-            raise DataError(
-                f"{len(kept)} categories: at most {IGNORE_INDEX - 1} fit class indices "
-                f"(255 marks ignored pixels)",
-                path=path,
-                field="categories",
-            )
-        kept.sort(key=lambda c: (isinstance(c["id"], str), c["id"]))
-        self.categories = kept
-        self.category_index = {c["id"]: i + 1 for i, c in enumerate(kept)}
-        self.classes = ["background"] + [str(c.get("name", c["id"])) for c in kept]
-
-    def _parse_images(self, records: list[Any]) -> dict[Any, Item]:
-        path, images, by_key = self.json_path, {}, set()
-        for i, rec in enumerate(records):
-            fld = f"images[{i}]"
-            if not isinstance(rec, dict):
-                self.log.error(path, fld, "image record must be an object")
-                continue
-            iid = rec.get("id")
-            if not is_id(iid):
-                self.log.error(
-                    path, f"{fld}.id", f"image id must be an integer or string, got {iid!r}"
-                )
-                continue
-            fld = f"images[{i}] (id={iid!r})"
-            if iid in images:
-                self.log.error(path, f"{fld}.id", f"duplicate image id {iid!r}")
-                continue
-            name = rec.get("file_name")
-            if not isinstance(name, str) or not name:
-                self.log.error(path, f"{fld}.file_name", "missing or empty file_name")
-                continue
-            w, h = rec.get("width"), rec.get("height")
-            if w is not None or h is not None:
-                if not (
-                    is_number(w)
-                    and is_number(h)
-                    and int(w) == w
-                    and int(h) == h
-                    and w > 0
-                    and h > 0
-                ):
-                    self.log.error(
-                        path,
-                        f"{fld}.width/height",
-                        f"width and height must be positive integers, got {w!r}x{h!r}",
-                    )
-                    continue
-                w, h = int(w), int(h)
-            file, reason = resolve_file_name(name, self.images_dir, self.root)
-            if file is None:
-                self.log.error(path, f"{fld}.file_name", f"{name!r}: {reason}")
-                continue
-            key = name
-            if key in by_key:
-                self.log.error(path, f"{fld}.file_name", f"file {name!r} is listed twice")
-                continue
-            by_key.add(key)
-            images[iid] = Item(key=key, image_path=file, image_id=iid, width=w, height=h)
-            self.annotations[key] = []
-        self._all_listed = [it.image_path for it in images.values()]
-        return images
-
-    def _parse_annotations(self, anns: list[Any], images: dict[Any, Item]) -> None:
-        path, seen_ids = self.json_path, set()
-        str_ids = {str(k): k for k in images}
-        for i, ann in enumerate(anns):
-            if not isinstance(ann, dict):
-                self.log.error(path, f"annotations[{i}]", "annotation must be an object")
-                continue
-            aid = ann.get("id")
-            fld = f"annotations[{i}] (id={aid!r})"
-            if aid is not None:
-                if aid in seen_ids:
-                    self.log.error(path, f"{fld}.id", f"duplicate annotation id {aid!r}")
-                    continue
-                seen_ids.add(aid)
-            iid = ann.get("image_id")
-            if iid not in images:
-                if str(iid) in str_ids:
-                    self.log.warning(
-                        path,
-                        f"{fld}.image_id",
-                        f"{iid!r} matched to image id {str_ids[str(iid)]!r} of another type",
-                    )
-                    iid = str_ids[str(iid)]
-                else:
-                    self.log.error(path, f"{fld}.image_id", f"unknown or unusable image id {iid!r}")
-                    continue
-            cid = ann.get("category_id")
-            if cid not in self.category_index:
-                self.log.error(
-                    path,
-                    f"{fld}.category_id",
-                    f"unknown category id {cid!r} (known: {sorted(self.category_index, key=str)})",
-                )
-                continue
-            item = images[iid]
-            if check_geometry(ann, item.width, item.height, fld, self.file_log):
-                self.annotations[item.key].append(ann)
+        """Keep the usable categories, images and annotations of ``data`` (problems logged)."""
+        path, log = self.json_path, self.log
+        anns = coco_annotations(data, path, log)
+        categories = parse_categories(data["categories"], anns, path, log)
+        self.categories = categories.records
+        self.category_index = categories.index
+        self.classes = categories.classes
+        images = parse_images(data["images"], path, self.images_dir, self.root, log)
+        self.annotations = parse_annotations(
+            anns, images, self.category_index, path, log, self.file_log
+        )
         self.items = list(images.values())
-
-    def _find_unlisted(self, images: dict[Any, Item]) -> None:
-        from seglab.io import is_image_file
-
-        listed = {p.resolve() for p in self._all_listed}
-        if not self.images_dir.is_dir():
-            self.log.error(self.images_dir, None, "images folder not found; pass --images DIR")
-            return
-        found = sorted(p for p in self.images_dir.rglob("*") if p.is_file() and is_image_file(p))
-        self.unlisted_files = [p for p in found if p.resolve() not in listed]
-        if self.unlisted_files:
-            names = ", ".join(p.name for p in self.unlisted_files[:5])
-            more = (
-                f" and {len(self.unlisted_files) - 5} more" if len(self.unlisted_files) > 5 else ""
-            )
-            self.log.warning(
-                self.images_dir,
-                None,
-                f"{len(self.unlisted_files)} image files are not in {self.json_path.name} "
-                f"and are not used: {names}{more}",
-            )
+        listed = [item.image_path for item in images.values()]
+        self.unlisted_files = find_unlisted(self.images_dir, listed, path, log)
 
     # -- masks ---------------------------------------------------------------------------
     @property

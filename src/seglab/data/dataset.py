@@ -101,11 +101,13 @@ def open_dataset(
 
 
 def image_to_tensor(image: np.ndarray):
-    """``H x W x C`` uint8 (scaled to [0, 1]) or float array -> ``C x H x W`` float32 tensor."""
+    """``H x W x C`` image -> ``C x H x W`` float32 tensor, scaled as
+    :func:`seglab.core.arrays.image_to_float` says (uint8 / 255, uint16 / 65535)."""
     import torch
 
-    arr = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    from seglab.core.arrays import image_to_chw
+
+    return torch.from_numpy(image_to_chw(image))
 
 
 class SegmentationDataset:

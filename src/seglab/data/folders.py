@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from seglab.data.base import IGNORE_INDEX, Item, ProblemLog, SegmentationSource
+from seglab.core.constants import IGNORE_INDEX
+from seglab.data.base import Item, ProblemLog, SegmentationSource
 from seglab.errors import DataError
 from seglab.io import is_image_file, read_mask
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import DataError
 
 METRICS = ("dice", "iou", "precision", "recall")
@@ -35,7 +36,7 @@ def _check(pred: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def confusion(
-    pred: np.ndarray, target: np.ndarray, *, ignore_index: int | None = 255
+    pred: np.ndarray, target: np.ndarray, *, ignore_index: int | None = IGNORE_INDEX
 ) -> tuple[int, int, int]:
     """``(tp, fp, fn)`` pixel counts of binary foreground (``!= 0``), ignored pixels left out."""
     pred, target = _check(pred, target)
@@ -67,7 +68,7 @@ def binary_scores(
     pred: np.ndarray,
     target: np.ndarray,
     *,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     empty_score: float = 1.0,
 ) -> dict[str, float]:
     """Dice, IoU, precision, recall of the foreground (``!= 0``) of two masks.
@@ -96,7 +97,7 @@ def class_scores(
     target: np.ndarray,
     num_classes: int,
     *,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     empty_score: float = 1.0,
 ) -> dict[str, float]:
     """Scores of one image over classes ``1..num_classes-1``: their mean (``dice``, ``iou``...)

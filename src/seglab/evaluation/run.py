@@ -37,20 +37,39 @@ import json
 import math
 import time
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from seglab.config import DataConfig
-from seglab.data.base import SegmentationSource
-from seglab.errors import ConfigError, DataError
+from seglab.core.constants import IGNORE_INDEX
+from seglab.errors import ConfigError
 from seglab.evaluation.metrics import METRICS
+from seglab.evaluation.predictions import PredictOptions, file_masks, model_masks
 from seglab.evaluation.scoring import score_mask, summarize, worst, write_csv
+from seglab.evaluation.sources import (
+    SPLITS,
+    Entry,
+    data_config,
+    entries,
+    open_sources,
+    scored_classes,
+)
 
-SPLITS = ("val", "train", "test", "all")
+if TYPE_CHECKING:
+    from seglab.predict.model import LoadedModel
+
+__all__ = [
+    "SPLITS",
+    "EvaluationResult",
+    "data_config",
+    "error_counts",
+    "evaluate",
+    "open_sources",
+    "parse_empty_score",
+]
 
 
 @dataclass
@@ -60,12 +79,6 @@ class EvaluationResult:
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
     out: Path | None = None
-
-
-class _Entry(NamedTuple):
-    source: SegmentationSource
-    index: int
-    key: str
 
 
 def parse_empty_score(value: float | str) -> float:
@@ -79,157 +92,8 @@ def parse_empty_score(value: float | str) -> float:
     return score
 
 
-def data_config(data: str | Path | DataConfig | None, run_dir: Path | None) -> DataConfig:
-    """The dataset to score against: ``data`` read as the run was trained (its val fraction,
-    seed, classes...), or the run's own dataset when ``data`` is None."""
-    if isinstance(data, DataConfig):
-        return data
-    trained = None
-    if run_dir is not None and (run_dir / "config.yaml").is_file():
-        from seglab.config import load_config
-
-        trained = load_config(run_dir / "config.yaml").data
-    if data is None:
-        if trained is None:
-            raise ConfigError("give the labelled dataset to score against (data=..., --data)")
-        return trained
-    if trained is None:
-        return DataConfig(path=Path(data))
-    places = {"path": Path(data), "annotations": None, "images": None, "masks": None}
-    return trained.model_copy(update=places)
-
-
-def open_sources(config: DataConfig, split: str) -> list[tuple[str, SegmentationSource]]:
-    """The labelled split(s) to score: one of ``train``, ``val``, ``test`` (as in training:
-    without a val folder, val is the run's seeded share of train), or ``all`` of them."""
-    from seglab.data.dataset import open_dataset, open_split
-    from seglab.data.layout import discover
-
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    where = config.path or config.images or config.annotations
-    if split == "all":
-        specs = discover(
-            config.path, annotations=config.annotations, images=config.images, masks=config.masks
-        )
-        named = [(n, open_split(s, config)) for n, s in specs.items() if s.kind != "images"]
-    else:
-        named = [(split, open_dataset(config, split=split))]
-    named = [(n, s) for n, s in named if s.labelled]
-    if not named:
-        raise DataError(f"no labelled {split!r} images to score against", path=where)
-    classes = named[0][1].classes
-    for name, source in named[1:]:
-        if source.classes != classes:
-            raise DataError(
-                f"split {name!r} has classes {source.classes}, {named[0][0]!r} has {classes}; "
-                "evaluate one split at a time",
-                path=where,
-            )
-    return named
-
-
-def _entries(named: list[tuple[str, SegmentationSource]]) -> list[_Entry]:
-    prefix = len(named) > 1  # keys of several splits may collide: "train/0001", "val/0001"
-    return [
-        _Entry(source, i, f"{name}/{item.key}" if prefix else item.key)
-        for name, source in named
-        for i, item in enumerate(source.items)
-    ]
-
-
-def _scored_classes(data_classes: list[str], model_classes: list[str] | None) -> int:
-    if model_classes is None or len(model_classes) == len(data_classes):
-        return len(data_classes)
-    if min(len(model_classes), len(data_classes)) <= 2:
-        warnings.warn(
-            f"the model has {len(model_classes)} classes and the dataset {len(data_classes)}: "
-            "scored as foreground (any class) vs background",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return 2
-    raise DataError(
-        f"the model predicts {len(model_classes)} classes ({', '.join(model_classes)}) but the "
-        f"dataset has {len(data_classes)} ({', '.join(data_classes)}); score it on its own data"
-    )
-
-
-def _chunks(entries: list[_Entry], size: int) -> Iterator[list[_Entry]]:
-    for start in range(0, len(entries), max(1, size)):
-        yield entries[start : start + max(1, size)]
-
-
-def _skip(entry: _Entry, exc: DataError, skipped: list[str]) -> None:
-    warnings.warn(f"skipped: {exc}", RuntimeWarning, stacklevel=3)
-    skipped.append(exc.path or str(entry.source.items[entry.index].image_path))
-
-
-def _model_masks(model, entries, skipped, *, threshold, progress, options):
-    """``(entry, target, predicted mask)`` of every readable image, predicted in chunks of
-    a few batches (images of one size share a batch), so memory stays bounded."""
-    for chunk in _chunks(entries, 4 * options["batch_size"]):
-        loaded = []
-        for entry in chunk:
-            try:
-                image, target = entry.source.load(entry.index)
-            except DataError as exc:
-                _skip(entry, exc, skipped)
-                progress(1)
-                continue
-            loaded.append((entry, image, target))
-        images = [image for _, image, _ in loaded]
-        probs = model.predict_proba_batch(images, **options) if images else []
-        for (entry, _, target), p in zip(loaded, probs, strict=True):
-            progress(1)
-            yield entry, target, model.to_mask(p, threshold=threshold)
-
-
-def _file_masks(pred: Path, entries, classes, skipped, missing, progress):
-    """``(entry, target, predicted mask)`` of every image, predictions read from ``pred``."""
-    from seglab.predict.formats import prediction_decoders
-    from seglab.predict.matching import match_keys
-
-    ids = {e.source.items[e.index].image_id: e.key for e in entries}
-    ids.pop(None, None)  # mask folders have no image ids
-    decoders = prediction_decoders(pred, classes=classes, image_ids=ids)
-    match = match_keys([e.key for e in entries], list(decoders))
-    for key, found in match.ambiguous.items():
-        warnings.warn(
-            f"{pred}: several predictions fit {key!r} ({', '.join(found[:5])}); rename them so "
-            "each matches one image (scored as missing)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    missing.extend(k for k in (e.key for e in entries) if k not in match.matched)
-    for entry in entries:
-        progress(1)
-        try:
-            target = entry.source.load_mask(entry.index)
-            if entry.key not in match.matched:
-                yield entry, target, np.zeros(target.shape, np.int64)
-                continue
-            mask = decoders[match.matched[entry.key]](target.shape)
-        except DataError as exc:
-            if not pred.is_dir() and exc.path == str(pred):
-                raise  # a malformed prediction file: fix the file, don't score half of it
-            _skip(entry, exc, skipped)
-            continue
-        if mask.shape != target.shape:
-            item = entry.source.items[entry.index]
-            exc = DataError(
-                f"its prediction {match.matched[entry.key]!r} in {pred} is "
-                f"{mask.shape[1]}x{mask.shape[0]} but the image is "
-                f"{target.shape[1]}x{target.shape[0]} (width x height)",
-                path=item.image_path,
-            )
-            _skip(entry, exc, skipped)
-            continue
-        yield entry, target, mask
-
-
 def _row(
-    entry: _Entry, scores: dict[str, float], classes: list[str], multiclass: bool, shares: dict
+    entry: Entry, scores: dict[str, float], classes: list[str], multiclass: bool, shares: dict
 ) -> dict:
     row: dict[str, Any] = {"image": entry.key}
     row.update({m: scores[m] for m in METRICS})
@@ -306,75 +170,114 @@ def evaluate(
         from seglab.predict import load_model
 
         loaded = load_model(model, device=device, backend=backend, resize=resize)
-    config = data_config(data, loaded.run_dir if loaded is not None else None)
-    named = open_sources(config, split)
-    classes = list(named[0][1].classes)
-    num_classes = _scored_classes(classes, loaded.classes if loaded is not None else None)
-    entries = _entries(named)
-    if out is not None:
-        from seglab.data.preview import prepare_out
-
-        out = prepare_out(Path(out), overwrite, what="evaluation")
-    skipped: list[str] = []
-    missing: list[str] = []
-    start = time.perf_counter()
-    from seglab.predict.run import progress_bar
-
-    with progress_bar(len(entries), progress, "evaluating") as advance:
-        if loaded is not None:
-            pairs = _model_masks(
-                loaded,
-                entries,
-                skipped,
-                threshold=threshold,
-                progress=advance,
-                options={"tta": tta, "tile": tile, "overlap": overlap, "batch_size": batch_size},
-            )
-        else:
-            pairs = _file_masks(Path(pred), entries, classes, skipped, missing, advance)
-        rows = _score_all(pairs, classes, num_classes, empty, out, loaded)
-    if missing:
-        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+    source = _Source(model, pred, loaded, PredictOptions(threshold, tta, tile, overlap, batch_size))
+    scoring = _scoring(data, split, empty, out, overwrite, loaded)
+    scored = _score(scoring, source, progress)
+    if scored.missing:
+        shown = ", ".join(scored.missing[:10]) + (" ..." if len(scored.missing) > 10 else "")
         warnings.warn(
-            f"{pred}: no prediction for {len(missing)} image(s), scored as empty predictions: "
-            f"{shown}",
+            f"{pred}: no prediction for {len(scored.missing)} image(s), scored as empty "
+            f"predictions: {shown}",
             RuntimeWarning,
             stacklevel=2,
         )
-    summary = _summary(rows, classes, num_classes, worst_k=worst)
-    summary = {
-        **({"model": str(model)} if model is not None else {"pred": str(pred)}),
-        "data": str(config.path or config.images or config.annotations),
-        "split": split,
-        "classes": classes,
-        "images": len(rows),
-        "skipped": skipped,
-        "missing": missing,
-        "empty_score": empty,
-        "threshold": (loaded.threshold if threshold is None else threshold) if loaded else None,
-        "tta": tta if loaded else None,
-        "tile": tile if loaded else None,
-        "resize": loaded.resize if loaded else None,
-        "backend": loaded.backend if loaded else None,
-        "seconds": round(time.perf_counter() - start, 2),
-        **summary,
-    }
-    if out is not None:
-        write_csv(rows, out / "scores.csv")
+    summary = _summary(source, scoring, scored, worst_k=worst)
+    if scoring.out is not None:
+        write_csv(scored.rows, scoring.out / "scores.csv")
         text = json.dumps(_json_safe(summary), indent=1, default=str)
-        (out / "summary.json").write_text(text + "\n", encoding="utf-8")
-    return EvaluationResult(rows=rows, summary=summary, out=out)
+        (scoring.out / "summary.json").write_text(text + "\n", encoding="utf-8")
+    return EvaluationResult(rows=scored.rows, summary=summary, out=scoring.out)
 
 
-def _score_all(pairs, classes, num_classes, empty, out, loaded) -> list[dict[str, Any]]:
-    from seglab.data.preview import safe_name, unique_name
-    from seglab.io import write_mask
+# -- the steps of evaluate -----------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the predictions come from: a run (``loaded``, predicting with ``options``) or a
+    prediction file ``pred``."""
+
+    model: str | Path | None
+    pred: str | Path | None
+    loaded: LoadedModel | None
+    options: PredictOptions
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What is scored: the images of ``split``, their classes, how an empty image counts, and
+    the output folder (``None``: nothing written)."""
+
+    config: DataConfig
+    split: str
+    entries: list[Entry]
+    classes: list[str]
+    num_classes: int
+    empty: float
+    out: Path | None
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """The per-image rows, the images skipped and those without a prediction, and when the
+    scoring started."""
+
+    rows: list[dict[str, Any]]
+    skipped: list[str]
+    missing: list[str]
+    start: float
+
+
+def _scoring(data, split: str, empty: float, out, overwrite: bool, loaded) -> _Scoring:
+    """The dataset and split to score against, its images, and the output folder made ready."""
+    config = data_config(data, loaded.run_dir if loaded is not None else None)
+    named = open_sources(config, split)
+    classes = list(named[0][1].classes)
+    num_classes = scored_classes(classes, loaded.classes if loaded is not None else None)
+    images = entries(named)
+    if out is not None:
+        from seglab.core.files import prepare_out
+
+        out = prepare_out(Path(out), overwrite, what="evaluation")
+    return _Scoring(config, split, images, classes, num_classes, empty, out)
+
+
+def _score(scoring: _Scoring, source: _Source, progress: bool) -> _Scored:
+    """Predict (or read) and score every image, with a progress bar."""
+    from seglab.core.progress import progress_bar
+
+    skipped: list[str] = []
+    missing: list[str] = []
+    start = time.perf_counter()
+    with progress_bar(len(scoring.entries), progress, "evaluating") as advance:
+        if source.loaded is not None:
+            pairs = model_masks(
+                source.loaded,
+                scoring.entries,
+                skipped,
+                options=source.options,
+                progress=advance,
+            )
+        else:
+            pairs = file_masks(
+                Path(source.pred), scoring.entries, scoring.classes, skipped, missing, advance
+            )
+        rows = _score_all(pairs, scoring, source.loaded)
+    return _Scored(rows, skipped, missing, start)
+
+
+def _score_all(pairs, scoring: _Scoring, loaded: LoadedModel | None) -> list[dict[str, Any]]:
+    """One row per ``(entry, target, mask)``: the scores, the foreground shares and, with a
+    model and an output folder, the predicted mask written to ``masks/``."""
+    from seglab.core.files import safe_name, unique_name
+    from seglab.io import write_class_mask
+
+    classes, num_classes, out = scoring.classes, scoring.num_classes, scoring.out
     multiclass = num_classes > 2
     rows, used = [], set()
     for entry, target, mask in pairs:
-        scores = score_mask(mask, target, num_classes=num_classes, empty_score=empty)
-        valid = target != 255
+        scores = score_mask(mask, target, num_classes=num_classes, empty_score=scoring.empty)
+        valid = target != IGNORE_INDEX
         pixels = max(int(np.count_nonzero(valid)), 1)
         shares = {  # foreground share of the (not ignored) pixels
             "truth_fraction": np.count_nonzero((target != 0) & valid) / pixels,
@@ -385,13 +288,45 @@ def _score_all(pairs, classes, num_classes, empty, out, loaded) -> list[dict[str
             name = unique_name(safe_name(entry.key), used)
             written = Path("masks") / f"{name}.png"
             binary = len(loaded.classes) <= 2
-            write_mask(out / written, (mask != 0).astype(np.uint8) * 255 if binary else mask)
+            write_class_mask(out / written, mask, binary=binary)
             row["pred"] = written.as_posix()
         rows.append(row)
     return rows
 
 
-def _summary(rows: list[dict], classes: list[str], num_classes: int, *, worst_k: int) -> dict:
+def _summary(source: _Source, scoring: _Scoring, scored: _Scored, *, worst_k: int) -> dict:
+    """``summary.json``: what was scored against what and how, then the metrics."""
+    metrics = _metric_summary(scored.rows, scoring.classes, scoring.num_classes, worst_k=worst_k)
+    config, loaded, options = scoring.config, source.loaded, source.options
+    if source.model is not None:
+        scored_from = {"model": str(source.model)}
+    else:
+        scored_from = {"pred": str(source.pred)}
+    threshold = options.threshold
+    return {
+        **scored_from,
+        "data": str(config.path or config.images or config.annotations),
+        "split": scoring.split,
+        "classes": scoring.classes,
+        "images": len(scored.rows),
+        "skipped": scored.skipped,
+        "missing": scored.missing,
+        "empty_score": scoring.empty,
+        "threshold": (loaded.threshold if threshold is None else threshold) if loaded else None,
+        "tta": options.tta if loaded else None,
+        "tile": options.tile if loaded else None,
+        "resize": loaded.resize if loaded else None,
+        "backend": loaded.backend if loaded else None,
+        "seconds": round(time.perf_counter() - scored.start, 2),
+        **metrics,
+    }
+
+
+def _metric_summary(
+    rows: list[dict], classes: list[str], num_classes: int, *, worst_k: int
+) -> dict:
+    """The statistics of each metric, overall and per class, the error counts and the worst
+    images."""
     metrics = _stats(rows, {m: m for m in METRICS})
     if num_classes > 2:
         per_class = {

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.evaluation.metrics import METRICS, binary_scores, class_scores
 
 
@@ -29,7 +30,7 @@ def score_mask(
     (foreground = any class), else the mean over classes
     (:func:`seglab.evaluation.metrics.class_scores`)."""
     if pred.dtype == np.bool_ or num_classes <= 2:
-        target = np.where(target == 255, 255, target != 0)
+        target = np.where(target == IGNORE_INDEX, IGNORE_INDEX, target != 0)
         return binary_scores(pred, target, empty_score=empty_score)
     return class_scores(pred, target, num_classes, empty_score=empty_score)
 

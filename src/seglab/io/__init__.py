@@ -46,7 +46,7 @@ extensions) hold the public API; the format details they share live in :mod:`~se
 from __future__ import annotations
 
 from seglab.io.images import read_image, read_image_size
-from seglab.io.masks import read_mask, write_mask
+from seglab.io.masks import read_mask, write_class_mask, write_mask
 from seglab.io.meta import IMAGE_EXTENSIONS, TIFF_EXTENSIONS, ImageMeta, is_image_file
 
 __all__ = [
@@ -57,5 +57,6 @@ __all__ = [
     "read_image",
     "read_image_size",
     "read_mask",
+    "write_class_mask",
     "write_mask",
 ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seglab.core.arrays import image_to_float
 from seglab.errors import DataError
 from seglab.io.meta import TIFF_EXTENSIONS, ImageMeta
 from seglab.io.orientation import orient
@@ -24,8 +25,8 @@ def _normalise_dtype(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     if arr.dtype.kind == "u" and arr.dtype.itemsize == 2:
-        return arr.astype(np.float32) / np.float32(65535)
-    return arr.astype(np.float32)
+        arr = arr.astype(np.uint16)  # native byte order (TIFFs may be big-endian)
+    return image_to_float(arr)  # 16-bit scaled to [0, 1], the rest as read
 
 
 def _pillow_image_array(img: Image.Image, keep_alpha: bool, path: Path) -> np.ndarray:

@@ -249,3 +249,9 @@ def write_mask(
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG")
     return path
+
+
+def write_class_mask(path: str | Path, mask: np.ndarray, *, binary: bool) -> Path:
+    """Write a predicted ``H x W`` mask the way every seglab output folder holds them: 0/255
+    (any non-zero value is the object) when ``binary``, else the class indices as they are."""
+    return write_mask(path, (np.asarray(mask) != 0).astype(np.uint8) * 255 if binary else mask)

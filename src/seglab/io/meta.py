@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+from seglab.core.files import IMAGE_EXTENSIONS, is_image_file
+
+__all__ = ["IMAGE_EXTENSIONS", "TIFF_EXTENSIONS", "ImageMeta", "is_image_file"]
+
 TIFF_EXTENSIONS = (".tif", ".tiff")
 
 
@@ -44,8 +46,3 @@ class ImageMeta:
     exif_transposed: bool = False
     has_nonfinite: bool = False
     palette: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-
-def is_image_file(path: str | Path) -> bool:
-    """True when ``path`` has an extension seglab reads as an image."""
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS

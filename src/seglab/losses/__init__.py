@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
 from seglab.losses._inputs import Weights
 from seglab.losses.pixel import bce, cross_entropy, focal
@@ -74,7 +75,7 @@ def bce_dice(
     *,
     eps: float = 1.0,
     pos_weight: float | Tensor | None = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """The seed's ``BCEDiceLoss(eps=1.0)``: ``bce + (1 - soft Dice)``, binary.
 
@@ -93,7 +94,7 @@ def ce_dice(
     *,
     eps: float = 1.0,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """``cross_entropy + dice_loss`` for multiclass logits; ``class_weights`` go to both."""
     options = {"class_weights": class_weights, "ignore_index": ignore_index}

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
 from seglab.losses._inputs import (
     Weights,
@@ -23,7 +24,7 @@ def bce(
     target: Tensor,
     *,
     pos_weight: float | Tensor | None = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Binary cross-entropy with logits, mean over the pixels that are not ignored.
 
@@ -42,7 +43,7 @@ def cross_entropy(
     target: Tensor,
     *,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Softmax cross-entropy, (weighted) mean over the pixels that are not ignored.
 
@@ -63,7 +64,7 @@ def focal(
     gamma: float = 2.0,
     pos_weight: float | Tensor | None = None,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Focal loss (Lin et al. 2017): ``(1 - p_t) ** gamma * CE``, sigmoid or softmax.
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from segmentation_models_pytorch.losses import LovaszLoss
 from torch import Tensor
 
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
 from seglab.losses._inputs import (
     Weights,
@@ -47,7 +48,7 @@ def dice_loss(
     *,
     eps: float = 1.0,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Soft Dice loss ``1 - (2 I + eps) / (P + T + eps)`` per class over the whole batch.
 
@@ -68,7 +69,7 @@ def tversky(
     beta: float = 0.7,
     eps: float = 1.0,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Tversky loss ``1 - (I + eps) / (I + alpha FP + beta FN + eps)`` (Salehi et al. 2017).
 
@@ -91,7 +92,7 @@ def jaccard(
     *,
     eps: float = 1.0,
     class_weights: Weights = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Soft Jaccard (IoU) loss ``1 - (I + eps) / (P + T - I + eps)`` per class over the batch."""
     check_eps(eps)
@@ -105,7 +106,7 @@ def lovasz(
     target: Tensor,
     *,
     per_image: bool = False,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> Tensor:
     """Lovász loss (Berman et al. 2018), a convex surrogate of the IoU, through smp's LovaszLoss.
 

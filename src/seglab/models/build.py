@@ -1,5 +1,7 @@
-"""Building the pieces of a run from a resolved :class:`~seglab.config.TrainConfig`:
-the network, the loss, the sample sets, and ``model.json`` (what rebuilds the network)."""
+"""Networks from configs and from model cards: :func:`build_model` (a
+:class:`~seglab.config.ModelConfig`), :func:`size_multiple` (the stride inputs are padded to),
+:func:`model_card` (what a run writes to ``model.json``) and :func:`build_network` (the network
+a :class:`~seglab.models.card.ModelCard` describes, for prediction and export)."""
 
 from __future__ import annotations
 
@@ -7,18 +9,12 @@ from typing import Any
 
 from torch import nn
 
-import seglab
+from seglab._version import __version__
 from seglab.config import ModelConfig, TrainConfig
 from seglab.errors import ConfigError
+from seglab.models.card import InputSpec, ModelCard, output_channels
 
-MODEL_FORMAT = "seglab.model/1"
-"""The ``format`` of ``model.json``; readers refuse other values with a clear message."""
-
-
-def output_channels(num_classes: int) -> int:
-    """Logit channels for a dataset with ``num_classes`` classes (background included):
-    one sigmoid channel for binary data, one softmax channel per class otherwise."""
-    return 1 if num_classes <= 2 else num_classes
+__all__ = ["build_model", "build_network", "model_card", "output_channels", "size_multiple"]
 
 
 def build_model(model: ModelConfig, *, in_channels: int, num_classes: int) -> nn.Module:
@@ -66,31 +62,38 @@ def size_multiple(net: nn.Module) -> int:
     return multiple
 
 
-def model_info(
+def model_card(
     config: TrainConfig,
     *,
     in_channels: int,
     classes: list[str],
     multiple: int,
     preprocess: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
-    """The ``model.json`` content: everything :mod:`seglab.predict` needs besides the weights."""
+    augment: list[str] | None = None,
+    train_long_side: int | None = None,
+) -> ModelCard:
+    """The :class:`~seglab.models.card.ModelCard` of a run about to train (no best epoch yet):
+    everything :mod:`seglab.predict` needs besides the weights."""
     model = config.model or ModelConfig()
-    return {
-        "format": MODEL_FORMAT,
-        "seglab_version": seglab.__version__,
-        "architecture": model.name,
-        "options": dict(model.options),
-        "in_channels": in_channels,
-        "num_classes": len(classes),
-        "out_channels": output_channels(len(classes)),
-        "classes": list(classes),
-        "input": {
-            "image_size": config.image_size,
-            "crop_size": config.crop_size,
-            "multiple": multiple,
-            "scale": "uint8 / 255; 16-bit / 65535; float as read",
-        },
-        "preprocess": preprocess or [],
-        "threshold": config.threshold,
-    }
+    return ModelCard(
+        seglab_version=__version__,
+        architecture=model.name,
+        options=dict(model.options),
+        in_channels=in_channels,
+        classes=tuple(classes),
+        input=InputSpec(
+            image_size=config.image_size,
+            crop_size=config.crop_size,
+            multiple=multiple,
+            train_long_side=train_long_side,
+        ),
+        preprocess=tuple(preprocess or ()),
+        augment=tuple(augment or ()),
+        threshold=config.threshold,
+    )
+
+
+def build_network(card: ModelCard) -> nn.Module:
+    """The network that ``card`` describes, ready for its weights: the card is all it needs."""
+    model = ModelConfig(name=card.architecture, options=dict(card.options))
+    return build_model(model, in_channels=card.in_channels, num_classes=len(card.classes))

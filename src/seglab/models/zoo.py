@@ -101,18 +101,7 @@ def build_smp(
     _check_encoder(encoder, smp.encoders.get_encoder_names())
     if encoder_depth is None:
         encoder_depth = inspect.signature(model_class).parameters["encoder_depth"].default
-    if encoder_depth not in (3, 4, 5):
-        raise ConfigError(f"{owner}: encoder_depth must be 3, 4 or 5, got {encoder_depth!r}")
-    if arch in _DEPTH_DEFAULTS:
-        options = {**_DEPTH_DEFAULTS[arch](encoder_depth), **options}
-    if activation is not None:
-        get_activation(activation)
-        if not encoder.startswith("tu-"):
-            raise ConfigError(
-                f"{owner}: activation={activation!r} needs a timm encoder such as "
-                f"'tu-{encoder}'; smp's own encoder {encoder!r} and all smp decoders use ReLU"
-            )
-        options["act_layer"] = activation  # timm resolves its own names (same spelling)
+    options = _smp_options(arch, encoder, encoder_depth, activation, options)
     try:
         model = model_class(
             encoder_name=encoder,
@@ -133,6 +122,27 @@ def build_smp(
             what=f"encoder {encoder!r}",
         )
     return model
+
+
+def _smp_options(
+    arch: str, encoder: str, encoder_depth: int, activation: str | None, options: dict
+) -> dict:
+    """``options`` checked against the depth and activation, with the architecture's
+    depth-dependent defaults and a timm encoder's activation layer added."""
+    owner = f"smp.{arch.lower()}"
+    if encoder_depth not in (3, 4, 5):
+        raise ConfigError(f"{owner}: encoder_depth must be 3, 4 or 5, got {encoder_depth!r}")
+    if arch in _DEPTH_DEFAULTS:
+        options = {**_DEPTH_DEFAULTS[arch](encoder_depth), **options}
+    if activation is not None:
+        get_activation(activation)
+        if not encoder.startswith("tu-"):
+            raise ConfigError(
+                f"{owner}: activation={activation!r} needs a timm encoder such as "
+                f"'tu-{encoder}'; smp's own encoder {encoder!r} and all smp decoders use ReLU"
+            )
+        options = {**options, "act_layer": activation}  # timm resolves its own names
+    return options
 
 
 def _check_encoder(encoder: str, smp_names: list[str]) -> None:

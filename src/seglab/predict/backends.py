@@ -13,7 +13,7 @@ Backends (:data:`BACKENDS`):
     PyTorch with the network and inputs in ``torch.channels_last`` memory format; on a CUDA
     device also bf16 autocast (so probabilities differ slightly from fp32's there).
 ``onnxruntime``
-    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.predict.export`). A file exported from the
+    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.predict.exporters`). A file exported from the
     current weights is reused; a missing, stale (weights changed since) or foreign one is
     exported first -- into the run folder, or into ``~/.cache/seglab/onnx/`` when the run folder
     is read-only -- and the log says so. CPU provider with as many threads as PyTorch uses (the
@@ -21,7 +21,7 @@ Backends (:data:`BACKENDS`):
 ``auto``
     ``torch`` on a GPU; ``onnxruntime`` on the CPU, falling back to ``torch`` with a warning
     when the export fails (never an error), and ``torch`` for the architectures no exporter
-    handles (:data:`seglab.predict.export.ONNX_EXPORT_UNSUPPORTED`).
+    handles (:data:`seglab.predict.exporters.ONNX_EXPORT_UNSUPPORTED`).
 
 Why ``auto`` picks ONNX Runtime on the CPU: ``benchmarks/predict_throughput.py`` (256 px, random
 weights, best of 3, images/s; 2-core x86 CPU, torch 2.14.1, onnxruntime 1.32; two runs, the
@@ -55,11 +55,15 @@ import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from seglab.errors import ConfigError
+from seglab.predict import exporters  # looked up at call time, so tests can replace writers
+
+if TYPE_CHECKING:
+    from seglab.models.card import ModelCard
 
 __all__ = [
     "BACKENDS",
@@ -119,7 +123,7 @@ def _cpu_net(net: Any) -> Any:
     return copy.deepcopy(net).cpu()
 
 
-def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
+def onnx_file(net: Any, *, run_dir: Path, card: ModelCard) -> Path:
     """A current ONNX export of the run: ``RUN/model.onnx`` (or its copy in the cache) when it
     was exported from these weights, else a new export of ``net`` there.
 
@@ -130,15 +134,14 @@ def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
     OSError
         When neither the run folder nor the cache folder can be written.
     """
-    from seglab.predict.export import export_metadata, export_problem, weights_digest, write_onnx
-
     run_dir = Path(run_dir)
-    expected = export_metadata(info, weights_digest(run_dir / "model.safetensors"))
+    digest = exporters.weights_digest(run_dir / "model.safetensors")
+    expected = exporters.export_metadata(card, digest)
     key = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:24]
     candidates = [run_dir / "model.onnx", _cache_root() / key / "model.onnx"]
     for path in candidates:
         if path.is_file():
-            problem = export_problem(path, expected)
+            problem = exporters.export_problem(path, expected)
             if problem is None:
                 return path
             warnings.warn(f"{path} {problem}: exporting it again", RuntimeWarning, stacklevel=3)
@@ -148,7 +151,7 @@ def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("exporting the network to %s for ONNX Runtime (once: later loads reuse it)",
                      path)  # fmt: skip
-            write_onnx(_cpu_net(net), path, meta=expected)
+            exporters.write_onnx(_cpu_net(net), path, meta=expected)
             return path
         except OSError as exc:  # a read-only run folder: try the cache
             error = exc
@@ -156,11 +159,9 @@ def onnx_file(net: Any, *, run_dir: Path, info: dict[str, Any]) -> Path:
     raise error
 
 
-def onnx_runner(net: Any, *, run_dir: Path, info: dict[str, Any], device: Any) -> Runner:
+def onnx_runner(net: Any, *, run_dir: Path, card: ModelCard, device: Any) -> Runner:
     """ONNX Runtime on the run's current ONNX export (:func:`onnx_file`)."""
-    from seglab.predict.export import onnx_session
-
-    session = onnx_session(onnx_file(net, run_dir=run_dir, info=info), device=device)
+    session = exporters.onnx_session(onnx_file(net, run_dir=run_dir, card=card), device=device)
     name = session.get_inputs()[0].name
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -169,19 +170,17 @@ def onnx_runner(net: Any, *, run_dir: Path, info: dict[str, Any], device: Any) -
     return run
 
 
-def auto_backend(info: dict[str, Any], device: Any) -> str:
-    """What ``auto`` tries for a run (``model.json`` content ``info``) on ``device``."""
-    from seglab.predict.export import ONNX_EXPORT_UNSUPPORTED
-
+def auto_backend(card: ModelCard, device: Any) -> str:
+    """What ``auto`` tries for a run (its model card) on ``device``."""
     if getattr(device, "type", str(device)) != "cpu":
         return "torch"
-    if info.get("architecture") in ONNX_EXPORT_UNSUPPORTED:
+    if card.architecture in exporters.ONNX_EXPORT_UNSUPPORTED:
         return "torch"
     return "onnxruntime"
 
 
 def make_runner(
-    kind: str, net: Any, *, run_dir: Path, info: dict[str, Any], device: Any
+    kind: str, net: Any, *, run_dir: Path, card: ModelCard, device: Any
 ) -> tuple[str, Runner]:
     """The runner for backend ``kind`` (one of :data:`BACKENDS`) and the backend it resolved
     to (``auto`` picks one, see the module's notes).
@@ -200,11 +199,11 @@ def make_runner(
     if kind == "channels_last":
         return "channels_last", channels_last_runner(net, device)
     if kind == "onnxruntime":
-        return "onnxruntime", onnx_runner(net, run_dir=run_dir, info=info, device=device)
-    choice = auto_backend(info, device)
+        return "onnxruntime", onnx_runner(net, run_dir=run_dir, card=card, device=device)
+    choice = auto_backend(card, device)
     if choice == "onnxruntime":
         try:
-            return "onnxruntime", onnx_runner(net, run_dir=run_dir, info=info, device=device)
+            return "onnxruntime", onnx_runner(net, run_dir=run_dir, card=card, device=device)
         except Exception as exc:  # auto never fails: eager PyTorch always works
             warnings.warn(
                 f"ONNX Runtime is not available for {run_dir} ({exc}); predicting with PyTorch "

@@ -21,7 +21,7 @@ class KeyMatch:
 def _forms(key: str) -> list[str]:
     """A key as matched, strictest first: itself, without an image extension, its file stem,
     and seglab's file name for it (``safe_name``, which mask writers use)."""
-    from seglab.data.preview import safe_name
+    from seglab.core.files import safe_name
     from seglab.io import is_image_file
 
     key = key.replace("\\", "/")

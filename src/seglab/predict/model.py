@@ -1,9 +1,11 @@
 """A trained run ready to predict: :func:`load_model` and :class:`LoadedModel`.
 
 A run folder (or a ``model.json`` + ``model.safetensors`` pair) is all it needs: the network is
-rebuilt from ``model.json`` and the weights are read from safetensors (never pickle). Every
-image goes through what training did -- channels matched, the run's preprocessing, resized to
-the run's ``image_size``, padded to the network's stride -- and the probabilities are resized
+rebuilt from the model card in ``model.json`` (:mod:`seglab.models.card`) and the weights are
+read from safetensors (never pickle). Every image goes through what training did -- the same
+:func:`seglab.transforms.prepare.prepare_image` (channels matched, the run's preprocessing,
+resized to the run's ``image_size``), then padded to the network's stride -- and the
+probabilities are resized
 back to the image's own size before the threshold, so masks always match their images.
 Test-time augmentation (``tta=True``, :mod:`seglab.predict.tta`) and sliding-window tiling
 (``tile=...``, :mod:`seglab.predict.tiling`) work in network space, before that resize;
@@ -15,17 +17,21 @@ Test-time augmentation (``tta=True``, :mod:`seglab.predict.tta`) and sliding-win
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from seglab.core.arrays import image_to_chw, probabilities, round_up
+from seglab.core.checks import check_batch_size
 from seglab.errors import ConfigError, DataError
 from seglab.predict.tiling import check_tiling, sliding_window
 from seglab.predict.tta import tta_probabilities
+
+if TYPE_CHECKING:
+    from seglab.models.card import ModelCard
 
 MODEL_FILES = ("model.json", "model.safetensors")
 
@@ -33,24 +39,19 @@ MODEL_FILES = ("model.json", "model.safetensors")
 def _run_files(run: str | Path) -> tuple[Path, Path]:
     path = Path(run)
     if path.is_file() and path.suffix == ".json":
-        info, weights = path, path.with_name("model.safetensors")
+        card, weights = path, path.with_name("model.safetensors")
     elif path.is_file() and path.suffix == ".safetensors":
-        info, weights = path.with_name("model.json"), path
+        card, weights = path.with_name("model.json"), path
     else:
-        info, weights = path / "model.json", path / "model.safetensors"
-    for file in (info, weights):
+        card, weights = path / "model.json", path / "model.safetensors"
+    for file in (card, weights):
         if not file.is_file():
             raise DataError(
                 "missing: a run folder holds model.json and model.safetensors once an epoch has "
                 "finished (train longer, or point --model at another run)",
                 path=file,
             )
-    return info, weights
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size} must be a whole number of at least 1")
+    return card, weights
 
 
 def _to_size(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -89,51 +90,35 @@ class LoadedModel:
         resize: str = "fit",
     ):
         import torch
-        from safetensors.torch import load_model as load_weights
 
-        from seglab.config import ModelConfig
-        from seglab.models.build import MODEL_FORMAT, build_model
+        from seglab.models.build import build_network
+        from seglab.models.card import read_card
         from seglab.predict.backends import make_runner
         from seglab.transforms import Pipeline
 
-        info_path, weights = _run_files(run)
-        try:
-            info = json.loads(info_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"cannot read the model description: {exc}", path=info_path) from None
-        if info.get("format") != MODEL_FORMAT:
-            raise DataError(
-                f"format {info.get('format')!r} is not {MODEL_FORMAT!r}: this run was written by "
-                "another seglab version; retrain it or use that version",
-                path=info_path,
-                field="format",
-            )
-        self.run_dir = info_path.parent
-        self.info = info
-        self.classes: list[str] = list(info["classes"])
-        self.threshold: float = float(info.get("threshold", 0.5))
-        self.image_size: int | None = info["input"].get("image_size")
-        self.multiple: int = int(info["input"].get("multiple", 1))
-        self.channels: int = int(info["in_channels"])
-        self.resize = _resize_mode(resize, info, info_path)
-        self.preprocess = Pipeline.from_config(info.get("preprocess") or [])
-        model = ModelConfig(name=info["architecture"], options=info.get("options", {}))
-        self.net = build_model(model, in_channels=self.channels, num_classes=len(self.classes))
-        try:
-            missing, unexpected = load_weights(self.net, str(weights), strict=False)
-        except Exception as exc:  # safetensors raises several types for a damaged file
-            raise DataError(f"cannot load the weights: {exc}", path=weights) from None
-        if missing or unexpected:
-            raise DataError(
-                f"the weights do not fit {info['architecture']} as model.json describes it "
-                f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)",
-                path=weights,
-            )
+        card_path, weights = _run_files(run)
+        card = read_card(card_path)
+        self.run_dir = card_path.parent
+        self.card: ModelCard = card
+        self.classes: list[str] = list(card.classes)
+        self.threshold: float = float(card.threshold)
+        self.image_size: int | None = card.input.image_size
+        self.multiple: int = card.input.multiple
+        self.channels: int = card.in_channels
+        self.resize = _resize_mode(resize, card, card_path)
+        self.preprocess = Pipeline.from_config(list(card.preprocess))
+        self.net = build_network(card)
+        _load_weights(self.net, weights, card.architecture)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.net.to(self.device).eval()
         self.backend, self.runner = make_runner(
-            backend, self.net, run_dir=self.run_dir, info=info, device=self.device
+            backend, self.net, run_dir=self.run_dir, card=card, device=self.device
         )
+
+    @property
+    def info(self) -> dict:
+        """``model.json`` as a dict (what ``.info`` was before the typed :attr:`card`)."""
+        return self.card.to_dict()
 
     @property
     def binary(self) -> bool:
@@ -143,15 +128,16 @@ class LoadedModel:
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """``image`` as the network saw images in training: channels matched, the run's
         preprocessing, resized as ``resize`` says; float32 ``C x H x W`` (not padded)."""
-        from seglab.data.dataset import image_to_tensor
-        from seglab.train.sizing import match_channels, resize_long_side
+        from seglab.transforms.prepare import prepare_image
 
-        image = match_channels(image, self.channels)
-        if len(self.preprocess):
-            image, _ = self.preprocess(image, None)
-            image = match_channels(image, self.channels)
-        image, _ = resize_long_side(image, None, self.target_side(image.shape[:2]))
-        return image_to_tensor(image).numpy()
+        # the same function prepares training and validation samples (SegmentationSamples)
+        image, _ = prepare_image(
+            image,
+            channels=self.channels,
+            preprocess=self.preprocess if len(self.preprocess) else None,
+            long_side=self.target_side,
+        )
+        return image_to_chw(image)
 
     def target_side(self, size: tuple[int, int]) -> int | None:
         """The longer side, px, that an image of ``size`` (H, W) is resized to (``None``: kept)."""
@@ -159,25 +145,24 @@ class LoadedModel:
             return None
         if self.resize == "fit":
             return int(self.image_size)
-        factor = self.image_size / float(self.info["input"]["train_long_side"])
+        long_side = self.card.input.train_long_side  # there for "scale": see _resize_mode
+        factor = self.image_size / float(long_side)  # type: ignore[arg-type]
         return max(1, round(max(size) * factor))
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a float32 ``N x C x H x W`` batch of prepared images of any size: padded
         (bottom, right) to the network's stride, run, and cropped back to ``H x W``."""
         height, width = batch.shape[2:]
-        ph = -(-height // self.multiple) * self.multiple - height
-        pw = -(-width // self.multiple) * self.multiple - width
+        ph = round_up(height, self.multiple) - height
+        pw = round_up(width, self.multiple) - width
         if ph or pw:
             batch = np.pad(batch, ((0, 0), (0, 0), (0, ph), (0, pw)))
         return self.runner(batch)[:, :, :height, :width]
 
     def to_probabilities(self, logits: np.ndarray) -> np.ndarray:
-        """Sigmoid (one output channel) or softmax over channels (axis 1 of ``N x K x H x W``)."""
-        if logits.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-logits))
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        """Sigmoid (one output channel) or softmax over channels (axis 1 of ``N x K x H x W``):
+        :func:`seglab.core.arrays.probabilities`."""
+        return probabilities(logits)
 
     def network_probabilities(
         self,
@@ -194,12 +179,12 @@ class LoadedModel:
         ``batch_size`` images or windows (times 4 with ``tta``) go through the network at once.
         """
         tile = check_tiling(tile, overlap, self.multiple)
-        _check_batch_size(batch_size)
+        batch_size = check_batch_size(batch_size)
 
-        def probabilities(part: np.ndarray) -> np.ndarray:
+        def part_probabilities(part: np.ndarray) -> np.ndarray:
             return self.to_probabilities(self.logits(part))
 
-        prob_fn = partial(tta_probabilities, probabilities) if tta else probabilities
+        prob_fn = partial(tta_probabilities, part_probabilities) if tta else part_probabilities
         if tile is not None:
             return sliding_window(prob_fn, batch, tile, overlap=overlap, batch_size=batch_size)
         return np.concatenate(
@@ -218,7 +203,7 @@ class LoadedModel:
         """:meth:`predict_proba` of each image, in order, each at its own size; images whose
         prepared shapes are equal go through the network together, ``batch_size`` at a time."""
         tile = check_tiling(tile, overlap, self.multiple)
-        _check_batch_size(batch_size)
+        batch_size = check_batch_size(batch_size)
         prepared = [self.prepare(image) for image in images]
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, array in enumerate(prepared):
@@ -299,14 +284,26 @@ class LoadedModel:
         return probs.argmax(0).astype(np.int64)
 
 
-def _resize_mode(resize: str, info: dict[str, Any], path: Path) -> str:
+def _load_weights(net: Any, weights: Path, architecture: str) -> None:
+    """Load safetensors ``weights`` into ``net``; :class:`DataError` when they do not fit."""
+    from safetensors.torch import load_model as load_weights
+
+    try:
+        missing, unexpected = load_weights(net, str(weights), strict=False)
+    except Exception as exc:  # safetensors raises several types for a damaged file
+        raise DataError(f"cannot load the weights: {exc}", path=weights) from None
+    if missing or unexpected:
+        raise DataError(
+            f"the weights do not fit {architecture} as model.json describes it "
+            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)",
+            path=weights,
+        )
+
+
+def _resize_mode(resize: str, card: ModelCard, path: Path) -> str:
     if resize not in RESIZE_MODES:
         raise ConfigError(f"unknown resize {resize!r}; choose one of {', '.join(RESIZE_MODES)}")
-    if (
-        resize == "scale"
-        and info["input"].get("image_size")
-        and not info["input"].get("train_long_side")
-    ):
+    if resize == "scale" and card.input.image_size and not card.input.train_long_side:
         raise DataError(
             "no input.train_long_side (the training images' median size; written by newer "
             "seglab versions): use --resize fit or none, or retrain",

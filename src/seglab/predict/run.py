@@ -23,12 +23,13 @@ import json
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seglab.core.progress import progress_bar
 from seglab.errors import DataError
 from seglab.predict.model import LoadedModel, load_model
 
@@ -38,7 +39,7 @@ OUTPUT_FOLDERS = ("masks", "overlays", "crops", "probs")
 def crop_by_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The image where ``mask != 0`` and black elsewhere (``H x W x 3`` uint8), as the seed's
     page shows "the image cropped by the mask"."""
-    from seglab.data.preview import to_display
+    from seglab.core.overlay import to_display
 
     rgb = to_display(image)
     return np.where((mask != 0)[..., None], rgb, 0).astype(np.uint8)
@@ -60,21 +61,6 @@ def _check_outputs(out: Path, files: list[Path | None], inputs: set[Path], overw
             )
 
 
-@contextmanager
-def progress_bar(total: int, enabled: bool, description: str = "predicting") -> Iterator[Any]:
-    """A transient rich progress bar over ``total`` images; yields ``advance(n)`` (a no-op when
-    not ``enabled``)."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def _chunks(source, size: int) -> Iterator[list[tuple[int, np.ndarray]]]:
     """``(index, image)`` pairs of readable images, ``size`` at a time; unreadable ones are
     warned about and yielded as ``(index, None)``."""
@@ -92,6 +78,61 @@ def _chunks(source, size: int) -> Iterator[list[tuple[int, np.ndarray]]]:
         yield chunk
 
 
+@dataclass(frozen=True)
+class PredictedImage:
+    """One predicted image: its key and source, the files written for it (relative to the
+    output folder; ``None`` when not asked for) and the foreground share of its mask."""
+
+    key: str
+    image: str
+    mask: str
+    foreground: float
+    overlay: str | None = None
+    crop: str | None = None
+    probs: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` item: the files that exist, in the order they are written."""
+        out: dict[str, Any] = {"key": self.key, "image": self.image, "mask": self.mask}
+        for name in ("overlay", "crop", "probs"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        out["foreground"] = self.foreground
+        return out
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """What :func:`predict_images` did: the settings it ran with, the counts and timings, one
+    :class:`PredictedImage` per image; :meth:`to_dict` is ``summary.json``."""
+
+    out: Path
+    model: str
+    backend: str
+    input: str
+    images: int
+    skipped: tuple[str, ...]
+    seconds: float
+    images_per_second: float | None
+    classes: tuple[str, ...]
+    threshold: float
+    tta: bool
+    tile: int | None
+    overlap: float | None
+    resize: str
+    rle_csv: str | None
+    coco_json: str | None
+    items: tuple[PredictedImage, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``summary.json`` (``out`` is where it is, so it is left out)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "out"}
+        data["skipped"] = list(self.skipped)
+        data["classes"] = list(self.classes)
+        data["items"] = [item.to_dict() for item in self.items]
+        return data
+
+
 class _Writers:
     """Writes one image's outputs and collects the RLE rows and COCO entries."""
 
@@ -105,35 +146,38 @@ class _Writers:
             if name == "masks" or options[name]:
                 (out / name).mkdir(exist_ok=True)
 
-    def write(self, key: str, image_path: str, image: np.ndarray, probs: np.ndarray) -> dict:
-        from seglab.data.preview import overlay, safe_name, unique_name
-        from seglab.io import write_mask
+    def write(
+        self, key: str, image_path: str, image: np.ndarray, probs: np.ndarray
+    ) -> PredictedImage:
+        from seglab.core.files import safe_name, unique_name
+        from seglab.core.overlay import overlay
+        from seglab.io import write_class_mask, write_mask
         from seglab.predict import formats
 
         model, out, options = self.model, self.out, self.options
         mask = model.to_mask(probs, threshold=options["threshold"])
         name = unique_name(safe_name(key), self.used)
         self.count += 1
-        item: dict[str, Any] = {"key": key, "image": image_path, "mask": f"masks/{name}.png"}
-        write_mask(out / item["mask"], mask * 255 if model.binary else mask)
+        files: dict[str, str] = {"mask": f"masks/{name}.png"}
+        write_class_mask(out / files["mask"], mask, binary=model.binary)
         if options["overlays"]:
-            item["overlay"] = f"overlays/{name}.png"
+            files["overlay"] = f"overlays/{name}.png"
             tinted = overlay(image, mask, num_classes=max(2, len(model.classes)))
-            write_mask(out / item["overlay"], tinted)
+            write_mask(out / files["overlay"], tinted)
         if options["crops"]:
-            item["crop"] = f"crops/{name}.png"
-            write_mask(out / item["crop"], crop_by_mask(image, mask))
+            files["crop"] = f"crops/{name}.png"
+            write_mask(out / files["crop"], crop_by_mask(image, mask))
         if options["probs"]:
-            item["probs"] = f"probs/{name}.npy"
-            np.save(out / item["probs"], probs.astype(np.float16))
+            files["probs"] = f"probs/{name}.npy"
+            np.save(out / files["probs"], probs.astype(np.float16))
         if options["rle_csv"] is not None:
             self.rle_rows.extend(formats.rle_rows(key, mask, model.classes))
         if options["coco_json"] is not None:
             self.coco.extend(
                 formats.coco_entries(key, mask, model.classes, self.count, probs=probs)
             )
-        item["foreground"] = round(float(np.count_nonzero(mask)) / mask.size, 6)
-        return item
+        share = round(float(np.count_nonzero(mask)) / mask.size, 6)
+        return PredictedImage(key=key, image=image_path, foreground=share, **files)
 
     def finish(self) -> None:
         from seglab.predict import formats
@@ -166,9 +210,10 @@ def predict_images(
     coco_json: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = False,
-) -> dict[str, Any]:
+) -> PredictResult:
     """Predict every image of ``input`` (folder, file or glob) with the run ``run`` and write
-    the outputs listed in the module docstring to ``out``; return the summary.
+    the outputs listed in the module docstring to ``out``; return a :class:`PredictResult`
+    (``.to_dict()`` is ``summary.json``).
 
     ``tta`` averages the four flips; ``tile`` (network-space pixels) predicts large images by
     a sliding window with ``overlap`` and Gaussian blending; ``batch_size`` images (or tiles)
@@ -176,11 +221,11 @@ def predict_images(
     ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
     (:class:`~seglab.predict.LoadedModel`).
     """
+    from seglab.core.checks import check_batch_size
+    from seglab.core.files import prepare_out
     from seglab.data.inputs import image_source
-    from seglab.data.preview import prepare_out
 
-    if batch_size < 1:
-        raise DataError(f"batch size must be >= 1, got {batch_size}", field="batch_size")
+    check_batch_size(batch_size)
     source = image_source(input)
     inputs = {Path(item.image_path).resolve().parent for item in source.items}
     out = Path(out)
@@ -219,23 +264,24 @@ def predict_images(
             advance(len(chunk))
     writers.finish()
     seconds = time.perf_counter() - start
-    summary = {
-        "model": str(model.run_dir),
-        "backend": model.backend,
-        "input": str(input),
-        "images": len(items),
-        "skipped": skipped,
-        "seconds": round(seconds, 3),
-        "images_per_second": round(len(items) / seconds, 3) if seconds > 0 else None,
-        "classes": model.classes,
-        "threshold": model.threshold if threshold is None else threshold,
-        "tta": tta,
-        "tile": tile,
-        "overlap": overlap if tile else None,
-        "resize": model.resize,
-        "rle_csv": str(files[0]) if files[0] else None,
-        "coco_json": str(files[1]) if files[1] else None,
-        "items": items,
-    }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    result = PredictResult(
+        out=out,
+        model=str(model.run_dir),
+        backend=model.backend,
+        input=str(input),
+        images=len(items),
+        skipped=tuple(skipped),
+        seconds=round(seconds, 3),
+        images_per_second=round(len(items) / seconds, 3) if seconds > 0 else None,
+        classes=tuple(model.classes),
+        threshold=model.threshold if threshold is None else threshold,
+        tta=tta,
+        tile=tile,
+        overlap=overlap if tile else None,
+        resize=model.resize,
+        rle_csv=str(files[0]) if files[0] else None,
+        coco_json=str(files[1]) if files[1] else None,
+        items=tuple(items),
+    )
+    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+    return result

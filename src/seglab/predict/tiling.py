@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from seglab.core.arrays import round_up
 from seglab.errors import ConfigError
 
 ProbFn = Callable[[np.ndarray], np.ndarray]
@@ -44,7 +45,7 @@ def check_tiling(tile: int | None, overlap: float, multiple: int) -> int | None:
             f"number): use a tile of at least {multiple} pixels, e.g. {max(256, multiple)}, "
             "or no tiling"
         )
-    return -(-int(tile) // multiple) * multiple
+    return round_up(int(tile), multiple)
 
 
 def tile_step(tile: int, overlap: float) -> int:

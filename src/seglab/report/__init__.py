@@ -1,1 +1,3 @@
-"""Reports from files on disk: plots (matplotlib) now, the HTML report later."""
+"""The HTML report of a training run (:func:`seglab.report.html.build_report`), built from the
+run folder's files: config, data, curves (``train/plots.py`` draws them during training),
+verdict, metrics and galleries."""

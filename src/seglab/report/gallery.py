@@ -1,17 +1,17 @@
 """The report's galleries: thumbnails of images, masks and crops, one row per image.
 
-Everything here reads files on disk (the ``scores.csv`` of :func:`seglab.evaluation.run.evaluate`,
-the
-``summary.json`` of :func:`seglab.predict.predict_images`, the dataset) and writes small PNG/JPEG
-tiles with OpenCV and Pillow; no matplotlib, no torch.
+Everything here reads files on disk (the ``scores.csv`` of
+:func:`seglab.evaluation.run.evaluate`, the ``summary.json`` of
+:func:`seglab.predict.predict_images`, the dataset) and writes small PNG/JPEG tiles with OpenCV
+and Pillow; no matplotlib, no torch.
 
 * :func:`scored_rows` -- image | truth | prediction | crop with the image's scores, worst first;
 * :func:`predicted_rows` -- image | predicted mask | crop, as on the seed's page.
 
 The crop is the image multiplied by the predicted mask (background black, the image's size), as
 in the seed. Masks of binary models are shown white on black; multiclass masks in the class
-colours of :func:`seglab.data.preview.class_colours`. Tile file names go through
-:func:`~seglab.data.preview.safe_name`, so no key ever reaches the file system as it is.
+colours of :func:`seglab.core.overlay.class_colours`. Tile file names go through
+:func:`~seglab.core.files.safe_name`, so no key ever reaches the file system as it is.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def shrink(image: np.ndarray, thumb: int, *, nearest: bool = False) -> np.ndarra
 def mask_display(mask: np.ndarray, num_classes: int) -> np.ndarray:
     """An ``H x W`` class-index mask as ``H x W x 3`` uint8: white on black for a binary model,
     the class colours otherwise; ignored pixels (255) grey."""
-    from seglab.data.preview import IGNORE_COLOUR, class_colours
+    from seglab.core.overlay import IGNORE_COLOUR, class_colours
 
     mask = np.asarray(mask).astype(np.int64)
     ignore = mask == 255
@@ -121,7 +121,7 @@ def _tiles(
 ) -> list[tuple[str, Path]]:
     """Write ``image``, each ``(label, mask, style)`` (style ``mask`` or ``overlay``) and the crop
     by ``pred``, all shrunk alike; return ``(label, path)`` per tile."""
-    from seglab.data.preview import overlay, to_display
+    from seglab.core.overlay import overlay, to_display
 
     shown = shrink(to_display(image), thumb)
     size = shown.shape[1::-1]
@@ -204,7 +204,7 @@ def scored_rows(
     prediction without the truth). Tiles are written into ``folder``. An image that cannot be
     read is left out with a warning naming it.
     """
-    from seglab.data.preview import safe_name, unique_name
+    from seglab.core.files import safe_name, unique_name
     from seglab.io import read_image
 
     used: set[str] = set()
@@ -248,7 +248,7 @@ def predicted_rows(
 ) -> list[GalleryRow]:
     """One row per item of ``pred_dir/summary.json`` (written by ``predict_images``): image |
     predicted mask | crop, in the order predicted. Tiles are written into ``folder``."""
-    from seglab.data.preview import safe_name, unique_name
+    from seglab.core.files import safe_name, unique_name
     from seglab.io import read_image
 
     summary = read_json(pred_dir / "summary.json", what="the test predictions")

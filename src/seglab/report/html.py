@@ -27,22 +27,32 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import math
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from seglab.errors import ConfigError, DataError, SeglabError
+from seglab.errors import ConfigError, SeglabError
 from seglab.report import sections
-from seglab.report.gallery import DEFAULT_THUMB, predicted_rows, read_json, scored_rows
+from seglab.report.assets import Assets, Made, data_config, refresh_assets, truth_lookup
+from seglab.report.gallery import (
+    DEFAULT_THUMB,
+    GalleryRow,
+    predicted_rows,
+    read_json,
+    scored_rows,
+)
+
+if TYPE_CHECKING:
+    from seglab.config import DataConfig
 
 TEMPLATES = Path(__file__).parent / "templates"
 SMALL_TILE = 128  # tiles smaller than this are shown enlarged, with crisp pixels
 DASH = "\u2013"  # a missing number
-ASSETS = "report"  # RUN/report/: evaluation, test predictions, thumbnails
 
 
 def build_report(
@@ -87,68 +97,26 @@ def build_report(
         run's ``model.json`` was written by an incompatible seglab version, or ``data``/``test``
         cannot be read.
     """
-    import seglab
-
-    if isinstance(thumb, bool) or not isinstance(thumb, int) or thumb < 16:
-        raise ConfigError(f"thumb must be an integer >= 16 (pixels), got {thumb!r}")
+    _check_thumb(thumb)
     run = Path(run)
     files = sections.check_run(run)
-    page = Path(out) if out is not None else run / "report.html"
-    if page.exists() and page.is_dir():
-        raise SeglabError(f"{page}: is a folder; give --out a file name such as report.html")
-    assets = run / ASSETS
-    assets.mkdir(parents=True, exist_ok=True)
-    state_path = assets / "state.json"
-    state = _read_state(state_path)
-    data_config = _data_config(files["config"], data, run)
-    classes = list(files["model"].get("classes") or ["background", "foreground"])
-
-    evaluation, eval_note = _evaluation(
-        run, assets, state_path, state, data=data, split=split, refresh=refresh
+    page = _page_path(run, out)
+    assets = Assets.open(run)
+    report = _Inputs(
+        run=run,
+        files=files,
+        data_config=data_config(files["config"], data, run),
+        classes=list(files["model"].get("classes") or ["background", "foreground"]),
+        split=split,
     )
-    predictions = _predictions(run, assets, state_path, state, test=test)
-
-    thumbs = assets / "thumbs"
-    shutil.rmtree(thumbs, ignore_errors=True)
-    val = []
-    if evaluation is not None:
-        val = scored_rows(
-            evaluation,
-            _truth_lookup(data_config, split),
-            thumbs / "val",
-            num_classes=len(classes),
-            class_names=classes,
-            thumb=thumb,
-        )
-    test_gallery = []
-    if predictions is not None:
-        test_gallery = predicted_rows(
-            predictions, thumbs / "test", num_classes=len(classes), thumb=thumb
-        )
+    made = refresh_assets(assets, data=data, test=test, split=split, refresh=refresh)
+    val, test_rows = _galleries(report, made, assets.folder / "thumbs", thumb)
     eval_summary = {}
-    if evaluation is not None:
-        eval_summary = read_json(evaluation / "summary.json", what="the evaluation")
-
+    if made.evaluation is not None:
+        eval_summary = read_json(made.evaluation / "summary.json", what="the evaluation")
     page.parent.mkdir(parents=True, exist_ok=True)
     link = _linker(page.parent.resolve(), single_file)
-    context = {
-        "run": sections.run_header(run, files, seglab.__version__),
-        "config": sections.config_section(files["config"], run / "config.yaml"),
-        "data": sections.data_summary(data_config),
-        "curves": [
-            {"name": p.stem.replace("_", " "), "src": link(p)} for p in sections.curves(run, files)
-        ],
-        "verdict": sections.verdict_info(files["summary"].get("verdict")),
-        "recipe": files["summary"].get("recipe") or [],
-        "metrics": sections.metrics_table(eval_summary, multiclass=len(classes) > 2),
-        "eval": sections.evaluation_info(split, eval_note, eval_summary),
-        "classes": classes,
-        "val": [_row(r, link) for r in val],
-        "test": [_row(r, link) for r in test_gallery],
-        "test_input": state.get("test", {}).get("input") if predictions else None,
-        "test_skipped": _skipped(predictions),
-        "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-    }
+    context = _context(report, made, val, test_rows, eval_summary, link)
     page.write_text(render(context), encoding="utf-8")
     return page
 
@@ -168,127 +136,86 @@ def render(context: dict[str, Any]) -> str:
     return env.get_template("report.html.j2").render(**context)
 
 
-# -- the run folder ------------------------------------------------------------------------------
+# -- the steps of build_report -------------------------------------------------------------------
 
 
-def _data_config(config: dict[str, Any], data: str | Path | None, run: Path):
-    from pydantic import ValidationError
+@dataclass(frozen=True)
+class _Inputs:
+    """The run a page is about: its files, the dataset it is scored on, its classes."""
 
-    from seglab.config import DataConfig, describe_validation
-
-    try:
-        base = DataConfig.model_validate(config.get("data") or {})
-    except ValidationError as exc:
-        raise DataError(
-            f"the data section does not fit this seglab version ({describe_validation(exc)}); "
-            "pass --data PATH",
-            path=run / "config.yaml",
-            field="data",
-        ) from None
-    if data is None:
-        return base
-    return base.model_copy(
-        update={"path": Path(data), "annotations": None, "images": None, "masks": None}
-    )
+    run: Path
+    files: dict[str, Any]
+    data_config: DataConfig
+    classes: list[str]
+    split: str
 
 
-def _read_state(path: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
+def _check_thumb(thumb: int) -> None:
+    if isinstance(thumb, bool) or not isinstance(thumb, int) or thumb < 16:
+        raise ConfigError(f"thumb must be an integer >= 16 (pixels), got {thumb!r}")
 
 
-def _newer(folder: Path, run: Path) -> bool:
-    """``folder`` was made (its ``summary.json`` written) after the run's model files."""
-    summary = folder / "summary.json"
-    if not summary.is_file():
-        return False
-    model = max((run / name).stat().st_mtime for name in ("model.json", "model.safetensors"))
-    return summary.stat().st_mtime >= model
+def _page_path(run: Path, out: str | Path | None) -> Path:
+    page = Path(out) if out is not None else run / "report.html"
+    if page.exists() and page.is_dir():
+        raise SeglabError(f"{page}: is a folder; give --out a file name such as report.html")
+    return page
 
 
-def _forget(folder: Path, what: str, state_path: Path, state: dict) -> None:
-    """Clear ``folder`` and its entry in ``state.json`` before making it again, so a failure
-    half way never leaves outputs that look current."""
-    state.pop(what, None)
-    state_path.write_text(json.dumps(state, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _evaluation(
-    run: Path, assets: Path, state_path: Path, state: dict, *, data, split: str, refresh: bool
-) -> tuple[Path | None, str]:
-    """The evaluation folder (made or reused) and a note for the page when there is none."""
-    folder = assets / "evaluation"
-    wanted = {"data": None if data is None else str(Path(data).resolve()), "split": split}
-    if not refresh and state.get("evaluation") == wanted and _newer(folder, run):
-        return folder, ""
-    from seglab.evaluation.run import evaluate
-
-    _forget(folder, "evaluation", state_path, state)
-    try:
-        evaluate(model=run, data=data, split=split, out=folder, overwrite=True)
-    except (DataError, ConfigError) as exc:
-        if data is not None or _names_run_file(exc, run):
-            raise  # the model (or the dataset asked for) is unusable: say so, not in the page
-        return None, (
-            f"The {split} split could not be evaluated ({exc}). "
-            "Pass --data PATH to evaluate on the dataset where it is now."
+def _galleries(
+    report: _Inputs, made: Made, thumbs: Path, thumb: int
+) -> tuple[list[GalleryRow], list[GalleryRow]]:
+    """The val and test gallery rows, their tiles written anew into ``thumbs``."""
+    classes = report.classes
+    shutil.rmtree(thumbs, ignore_errors=True)
+    val = []
+    if made.evaluation is not None:
+        val = scored_rows(
+            made.evaluation,
+            truth_lookup(report.data_config, report.split),
+            thumbs / "val",
+            num_classes=len(classes),
+            class_names=classes,
+            thumb=thumb,
         )
-    state["evaluation"] = wanted
-    state_path.write_text(json.dumps(state, indent=2))
-    return folder, ""
+    test = []
+    if made.predictions is not None:
+        test = predicted_rows(
+            made.predictions, thumbs / "test", num_classes=len(classes), thumb=thumb
+        )
+    return val, test
 
 
-def _names_run_file(exc: Exception, run: Path) -> bool:
-    """The error is about a file of the run folder (its model), not about the dataset."""
-    path = getattr(exc, "path", None)
-    return path is not None and Path(path).resolve().parent == run.resolve()
+def _context(
+    report: _Inputs,
+    made: Made,
+    val: list[GalleryRow],
+    test: list[GalleryRow],
+    eval_summary: dict[str, Any],
+    link: Callable[[Path], str],
+) -> dict[str, Any]:
+    """What the template shows, as plain values."""
+    from seglab._version import __version__
 
-
-def _predictions(run: Path, assets: Path, state_path: Path, state: dict, *, test) -> Path | None:
-    """The test predictions folder (made, or reused without ``test``), or ``None``."""
-    folder = assets / "test"
-    if test is None:
-        return folder if state.get("test") and _newer(folder, run) else None
-    from seglab.predict import predict_images
-
-    _forget(folder, "test", state_path, state)
-    predict_images(run, test, folder, overwrite=True)
-    state["test"] = {"input": str(test)}
-    state_path.write_text(json.dumps(state, indent=2))
-    return folder
-
-
-def _truth_lookup(config, split: str):
-    """``(key, image_path) -> (image, mask) | None`` over the dataset's splits, ``split`` first;
-    opened on first use."""
-    from seglab.data.dataset import open_dataset
-
-    by_path: dict[str, tuple] = {}  # resolved image path -> (source, item index)
-    by_key: dict[str, tuple] = {}
-    opened = False
-
-    def find(key: str, image_path: str):
-        nonlocal opened
-        if not opened:
-            opened = True
-            for name in reversed(dict.fromkeys((split, "train", "val", "test"))):
-                try:
-                    source = open_dataset(config, split=name)
-                except (DataError, OSError):
-                    continue
-                if not source.labelled:
-                    continue
-                for i, item in enumerate(source.items):  # ``split`` comes last and wins
-                    by_path[str(Path(item.image_path).resolve())] = by_key[item.key] = (source, i)
-        found = by_path.get(str(Path(image_path).resolve())) if image_path else None
-        found = found or by_key.get(key)
-        return found[0].load(found[1]) if found else None
-
-    return find
+    run, files, classes = report.run, report.files, report.classes
+    return {
+        "run": sections.run_header(run, files, __version__),
+        "config": sections.config_section(files["config"], run / "config.yaml"),
+        "data": sections.data_summary(report.data_config),
+        "curves": [
+            {"name": p.stem.replace("_", " "), "src": link(p)} for p in sections.curves(run, files)
+        ],
+        "verdict": sections.verdict_info(files["summary"].get("verdict")),
+        "recipe": files["summary"].get("recipe") or [],
+        "metrics": sections.metrics_table(eval_summary, multiclass=len(classes) > 2),
+        "eval": sections.evaluation_info(report.split, made.eval_note, eval_summary),
+        "classes": classes,
+        "val": [_row(r, link) for r in val],
+        "test": [_row(r, link) for r in test],
+        "test_input": made.test_input,
+        "test_skipped": _skipped(made.predictions),
+        "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+    }
 
 
 def _skipped(predictions: Path | None) -> list[str]:

@@ -40,11 +40,13 @@ def check_run(run: Path) -> dict[str, Any]:
     Raises
     ------
     DataError
-        The folder or one of :data:`RUN_FILES` is missing or unreadable; the message names the
-        file and says what to do.
+        The folder or one of :data:`RUN_FILES` is missing or unreadable, or ``model.json`` is
+        not a model card of this seglab (:func:`seglab.models.card.read_card`); the message
+        names the file and says what to do.
     """
     import yaml
 
+    from seglab.models.card import read_card
     from seglab.train.plots import read_metrics
 
     if not run.is_dir():
@@ -61,7 +63,8 @@ def check_run(run: Path) -> dict[str, Any]:
     return {
         "config": config,
         "summary": read_json(run / "summary.json", what="the run summary"),
-        "model": read_json(run / "model.json", what="the model description"),
+        # checked as prediction checks it: a run of another format is refused here, first
+        "model": read_card(run / "model.json").to_dict(),
         "metrics": read_metrics(run / "metrics.csv"),
     }
 

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import Tensor
 
-from seglab.data.base import IGNORE_INDEX
+from seglab.core.constants import IGNORE_INDEX
 
 
 def predict_classes(logits: Tensor, threshold: float = 0.5) -> Tensor:

@@ -13,9 +13,7 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +21,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+
+from seglab.core.files import atomic_write
+from seglab.models.card import ModelCard
 
 COLUMNS = (
     "epoch",
@@ -37,17 +38,11 @@ COLUMNS = (
 """The columns of ``metrics.csv``, in order."""
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """Save ``model``'s weights as safetensors (atomically)."""
     from safetensors.torch import save_model
 
-    _atomic_write(path, lambda tmp: save_model(model, str(tmp)))
+    atomic_write(path, lambda tmp: save_model(model, str(tmp)))
 
 
 def _value(metrics: dict[str, Any], key: str) -> float:
@@ -58,20 +53,21 @@ def _value(metrics: dict[str, Any], key: str) -> float:
 class RunWriter(pl.Callback):
     """Writes ``metrics.csv``, the best ``model.safetensors`` + ``model.json`` and prints epochs.
 
-    ``model_info`` is the JSON that rebuilds the model (see :mod:`seglab.train.run`); the best
-    epoch and score are added to it. ``print_fn`` receives one line per epoch (``None``: quiet).
+    ``card`` is what rebuilds the model (:class:`~seglab.models.card.ModelCard`, made by
+    :func:`seglab.models.build.model_card`); it is written stamped with the best epoch, score
+    and ``monitor``. ``print_fn`` receives one line per epoch (``None``: quiet).
     """
 
     def __init__(
         self,
         run_dir: Path,
-        model_info: dict[str, Any],
+        card: ModelCard,
         *,
         monitor: str = "val_dice",
         print_fn: Callable[[str], None] | None = None,
     ):
         self.run_dir = Path(run_dir)
-        self.model_info = model_info
+        self.card = card
         self.monitor = monitor
         self.mode = "min" if monitor.endswith("loss") else "max"
         self.print_fn = print_fn
@@ -139,10 +135,8 @@ class RunWriter(pl.Callback):
     def save_best(self, pl_module: pl.LightningModule) -> None:
         """Write the module's network as the run's best model, with its ``model.json``."""
         save_weights(pl_module.model, self.run_dir / "model.safetensors")
-        info = {**self.model_info, "best_epoch": self.best_epoch, "best_score": self.best}
-        info["monitor"] = self.monitor
-        text = json.dumps(info, indent=2, default=str)
-        _atomic_write(self.run_dir / "model.json", lambda tmp: tmp.write_text(text))
+        card = self.card.with_best(self.best_epoch, self.best, self.monitor)
+        card.write(self.run_dir / "model.json")
 
     def _line(self, trainer: pl.Trainer, row: dict[str, Any], improved: bool) -> str:
         total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"

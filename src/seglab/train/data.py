@@ -1,10 +1,11 @@
 """Training and validation samples, the epoch-seeded sampler and the Lightning data module.
 
 A training sample is made in this order: read (unreadable files skipped with a warning) ->
-channels matched to the model -> preprocessing (:mod:`seglab.transforms`) -> resize (longer side
-``image_size``) -> mosaic (with its probability) -> crop (``crop_size``, centred on an object with
-probability ``object_crop``) -> copy-paste (with its probability) -> augmentation. Validation
-samples stop after the resize; batches of any sizes are padded to the network's stride by
+:func:`seglab.transforms.prepare.prepare_image` (channels matched to the model, preprocessing,
+resize to the longer side ``image_size``: what prediction does too) -> mosaic (with its
+probability) -> crop (``crop_size``, centred on an object with probability ``object_crop``) ->
+copy-paste (with its probability) -> augmentation. Validation samples stop after the resize;
+batches of any sizes are padded to the network's stride by
 :func:`seglab.train.sizing.pad_collate` (padding is ignored by losses and metrics).
 
 All randomness of a training sample comes from ``numpy.random.default_rng([seed, epoch,
@@ -20,7 +21,8 @@ import numpy as np
 
 from seglab.data.base import SegmentationSource
 from seglab.data.dataset import SegmentationDataset, image_to_tensor
-from seglab.train.sizing import match_channels, pad_collate, random_crop, resize_long_side
+from seglab.train.sizing import pad_collate, random_crop
+from seglab.transforms.prepare import prepare_image
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,14 @@ class SegmentationSamples(SegmentationDataset):
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self.source.load(index)
-        image = match_channels(image, self.spec.channels)
-        if self.preprocess is not None:
-            image, mask = self.preprocess(image, mask)
-            image = match_channels(image, self.spec.channels)
-        return resize_long_side(image, mask, self.spec.image_size)
+        # the same function prepares images for prediction (LoadedModel.prepare)
+        return prepare_image(  # type: ignore[return-value]  # a mask in gives a mask out
+            image,
+            mask,
+            channels=self.spec.channels,
+            preprocess=self.preprocess,
+            long_side=self.spec.image_size,
+        )
 
     def sample(self, key: int) -> tuple[np.ndarray, np.ndarray]:
         """The numpy ``(image, mask)`` for sampler key ``key`` (epoch * len + index)."""

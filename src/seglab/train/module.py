@@ -64,11 +64,14 @@ class SegmentationModule(pl.LightningModule):
         self.val_iou = MeanMetric(nan_strategy="ignore")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """The network's logits for ``images`` (``N x C x H x W``)."""
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         return self.model(images)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """The loss of one batch; :class:`NonFiniteLoss` before a NaN/inf loss reaches the
+        weights."""
         images, masks = batch
         loss = self.loss_fn(self(images), masks)
         if not bool(torch.isfinite(loss)):
@@ -86,6 +89,7 @@ class SegmentationModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
+        """Accumulate the val loss, per-image Dice and IoU, and the soft Dice of one batch."""
         images, masks = batch
         logits = self(images)
         loss = self.loss_fn(logits, masks)
@@ -101,6 +105,8 @@ class SegmentationModule(pl.LightningModule):
         self.log("val_iou", self.val_iou, on_epoch=True)
 
     def configure_optimizers(self):
+        """The optimizer of :attr:`optim` and its schedule, if any (steps per epoch from the
+        trainer's estimate, for schedules stepped per batch)."""
         from seglab.optim import create_optimizer, create_scheduler
 
         spec = self.optim

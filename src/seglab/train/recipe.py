@@ -1,8 +1,9 @@
 """The default recipe: a training config sized for the machine at hand and the data.
 
 :func:`resolve` fills every field of a :class:`~seglab.config.TrainConfig` left ``None`` and
-returns the reasons, which the run prints and stores in ``config.yaml``'s neighbour
-``recipe.txt``. What it chooses (``recipe="auto"``):
+returns the reasons, which the run prints and stores in ``summary.json`` (``recipe``). The
+data and machine it decides from are measured by :mod:`seglab.train.measure`. What it chooses
+(``recipe="auto"``):
 
 * **Model**: the seed's U-Net with base width 16 on a CPU (32 on a GPU), depth 4. The seed's
   width 64 costs ~11 s per 512 px training image on a 2-core CPU: 16x fewer operations learn in
@@ -32,115 +33,27 @@ augmentation, best by val loss.
 from __future__ import annotations
 
 import math
-import os
-import time
-from dataclasses import dataclass
-
-import numpy as np
 
 from seglab.config import ModelConfig, TrainConfig
-from seglab.data.base import IGNORE_INDEX, SegmentationSource
+from seglab.core.arrays import round_up
+from seglab.train.measure import DataStats, DeviceInfo, data_stats, device_info, timed_probe
+
+__all__ = [
+    "DataStats",
+    "DeviceInfo",
+    "data_stats",
+    "device_info",
+    "resolve",
+    "seed_recipe",
+    "timed_probe",
+]
 
 MIN_OBJECT_SIDE = 16.0
 """Images are never shrunk so far that the median object is smaller than this (px a side)."""
 
 
-@dataclass(frozen=True)
-class DataStats:
-    """What the recipe needs to know about the training images (from a sample of them)."""
-
-    num_images: int
-    num_val: int
-    channels: int
-    num_classes: int
-    long_side: int  # median longer side, px
-    short_side: int  # median shorter side, px
-    object_p50: float  # object area percentiles, px (0 when there are no objects)
-    object_p95: float
-    foreground: float  # share of labelled pixels that are foreground
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """The machine: accelerator kind, CPU cores, memory, and the GPU when there is one."""
-
-    accelerator: str  # "cpu" or "gpu"
-    cores: int
-    gpu_name: str | None = None
-    gpu_memory_gb: float = 0.0
-    bf16: bool = False
-
-
-def device_info() -> DeviceInfo:
-    """Probe the machine (CUDA GPUs via torch; cores from the process's CPU affinity)."""
-    import torch
-
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        return DeviceInfo(
-            "gpu",
-            cores,
-            props.name,
-            props.total_memory / 2**30,
-            bool(torch.cuda.is_bf16_supported()),
-        )
-    return DeviceInfo("cpu", cores)
-
-
-def data_stats(
-    source: SegmentationSource, *, num_val: int = 0, max_images: int = 32, seed: int = 0
-) -> DataStats:
-    """Sizes, channels, object areas and foreground share from up to ``max_images`` images.
-
-    Unreadable images are left out (the data loader warns about them later).
-    """
-    import cv2
-
-    from seglab.errors import DataError
-
-    n = len(source)
-    rng = np.random.default_rng(seed)
-    picks = sorted(rng.choice(n, size=min(n, max_images), replace=False).tolist()) if n else []
-    longs, shorts, areas, channels = [], [], [], []
-    fg = total = 0
-    for i in picks:
-        try:
-            image, mask = source.load(i)
-        except DataError:
-            continue
-        h, w = mask.shape
-        longs.append(max(h, w))
-        shorts.append(min(h, w))
-        channels.append(1 if image.ndim == 2 else image.shape[2])
-        valid = mask != IGNORE_INDEX
-        objects = valid & (mask != 0)
-        fg += int(objects.sum())
-        total += int(valid.sum())
-        for cls in np.unique(mask[objects]):
-            count, _, stats, _ = cv2.connectedComponentsWithStats(
-                (mask == cls).astype(np.uint8), connectivity=8
-            )
-            areas.extend(stats[1:count, cv2.CC_STAT_AREA].tolist())
-    gray = bool(channels) and all(c == 1 for c in channels)
-    return DataStats(
-        num_images=n,
-        num_val=num_val,
-        channels=1 if gray else 3,
-        num_classes=source.num_classes,
-        long_side=int(np.median(longs)) if longs else 256,
-        short_side=int(np.median(shorts)) if shorts else 256,
-        object_p50=float(np.percentile(areas, 50)) if areas else 0.0,
-        object_p95=float(np.percentile(areas, 95)) if areas else 0.0,
-        foreground=fg / total if total else 0.0,
-    )
-
-
 def _round32(value: float) -> int:
-    return max(32, math.ceil(value / 32.0) * 32)
+    return max(32, round_up(math.ceil(value), 32))
 
 
 def _with_width(model: ModelConfig | None, width: int) -> ModelConfig:
@@ -207,65 +120,15 @@ def resolve(
 
 def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[TrainConfig, list]:
     gpu = device.accelerator == "gpu"
-    where = f"GPU {device.gpu_name}" if gpu else f"CPU, {device.cores} cores"
+    # each step fills some of ``update`` (the fields it chooses) and says why in ``reasons``;
+    # later steps read what earlier ones chose
     reasons: list[str] = []
     update: dict = {}
-    model = config.model
-    if model is None or (model.name == "unet" and "base_width" not in model.options):
-        width = 32 if gpu else 16
-        options = {"base_width": width, "depth": 4, **(model.options if model else {})}
-        update["model"] = (model or ModelConfig()).model_copy(update={"options": options})
-        reasons.append(
-            f"model: U-Net base width {width}, depth 4 ({where}; the seed's width 64 is "
-            f"{(64 // width) ** 2}x the compute)"
-        )
-    # resolution: keep the images' own unless they are large, never shrinking objects below 16 px
-    limit = 1024 if gpu else 256
-    scale = 1.0 if config.image_size is None else min(1.0, config.image_size / stats.long_side)
-    if config.image_size is None and stats.long_side > limit:
-        scale = limit / stats.long_side
-        if stats.object_p50 > 0:
-            scale = min(1.0, max(scale, MIN_OBJECT_SIDE / math.sqrt(stats.object_p50)))
-        if scale < 1.0:
-            update["image_size"] = round(stats.long_side * scale)
-            reasons.append(
-                f"images resized to {update['image_size']} px on the longer side (median "
-                f"{stats.long_side} px; median object {math.sqrt(stats.object_p50):.0f} px a side "
-                "before resizing)"
-            )
-    size = config.image_size or update.get("image_size") or stats.long_side
-    if config.crop_size is None:
-        low, high = (256, 512) if gpu else (96, 256)
-        side = 4 * math.sqrt(stats.object_p95) * scale if stats.object_p95 else low * 2
-        fits = max(32, int(stats.short_side * scale) // 32 * 32)  # whole crops, little padding
-        crop = min(_round32(min(max(side, low), high)), fits)
-        if crop < 0.75 * size:  # crops nearly as large as the images: train on whole images
-            why = "about 4x the large objects" if stats.object_p95 else "no objects sampled"
-            update["crop_size"] = crop
-            reasons.append(
-                f"training crops {crop} px ({why}, {config.object_crop:.0%} centred on an object) "
-                f"from {size} px images"
-            )
-    if config.batch_size is None:
-        update["batch_size"] = 16 if gpu else 8
-    if config.optimizer is None:
-        update["optimizer"] = "adamw"
-        if config.lr is None:
-            update["lr"] = 2e-3
-        if config.weight_decay is None:
-            update["weight_decay"] = 1e-4
-    if config.scheduler is None:
-        update["scheduler"] = "cosine"
-    if config.loss is None:
-        binary = stats.num_classes <= 2
-        update["loss"] = "bce_dice" if binary else "ce_dice"
-        if binary and 0 < stats.foreground < 0.05 and "pos_weight" not in config.loss_options:
-            weight = round(min(5.0, math.sqrt((1 - stats.foreground) / stats.foreground)), 2)
-            update["loss_options"] = {**config.loss_options, "pos_weight": weight}
-            reasons.append(
-                f"loss BCE+Dice with pos_weight {weight} (foreground is "
-                f"{stats.foreground:.1%} of the pixels)"
-            )
+    _auto_model(config, device, update, reasons)
+    scale = _auto_image_size(config, stats, gpu, update, reasons)
+    _auto_crop(config, stats, gpu, scale, update, reasons)
+    _auto_optimizer(config, gpu, update)
+    _auto_loss(config, stats, update, reasons)
     if config.precision == "auto":
         update["precision"] = ("bf16-mixed" if device.bf16 else "16-mixed") if gpu else "32"
     if config.workers is None:
@@ -280,6 +143,91 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
         "loader workers"
     )
     return config.model_copy(update=update), reasons
+
+
+def _auto_model(config: TrainConfig, device: DeviceInfo, update: dict, reasons: list) -> None:
+    """A U-Net sized for the machine, unless the config names a model or its width."""
+    gpu = device.accelerator == "gpu"
+    where = f"GPU {device.gpu_name}" if gpu else f"CPU, {device.cores} cores"
+    model = config.model
+    if model is None or (model.name == "unet" and "base_width" not in model.options):
+        width = 32 if gpu else 16
+        options = {"base_width": width, "depth": 4, **(model.options if model else {})}
+        update["model"] = (model or ModelConfig()).model_copy(update={"options": options})
+        reasons.append(
+            f"model: U-Net base width {width}, depth 4 ({where}; the seed's width 64 is "
+            f"{(64 // width) ** 2}x the compute)"
+        )
+
+
+def _auto_image_size(
+    config: TrainConfig, stats: DataStats, gpu: bool, update: dict, reasons: list
+) -> float:
+    """Keep the images' own resolution unless they are large, never shrinking objects below
+    :data:`MIN_OBJECT_SIDE`; returns the scale the images are trained at (1.0: their own)."""
+    limit = 1024 if gpu else 256
+    scale = 1.0 if config.image_size is None else min(1.0, config.image_size / stats.long_side)
+    if config.image_size is None and stats.long_side > limit:
+        scale = limit / stats.long_side
+        if stats.object_p50 > 0:
+            scale = min(1.0, max(scale, MIN_OBJECT_SIDE / math.sqrt(stats.object_p50)))
+        if scale < 1.0:
+            update["image_size"] = round(stats.long_side * scale)
+            reasons.append(
+                f"images resized to {update['image_size']} px on the longer side (median "
+                f"{stats.long_side} px; median object {math.sqrt(stats.object_p50):.0f} px a side "
+                "before resizing)"
+            )
+    return scale
+
+
+def _auto_crop(
+    config: TrainConfig, stats: DataStats, gpu: bool, scale: float, update: dict, reasons: list
+) -> None:
+    """Training crops about 4x the large objects, unless they would be nearly whole images."""
+    if config.crop_size is not None:
+        return
+    size = config.image_size or update.get("image_size") or stats.long_side
+    low, high = (256, 512) if gpu else (96, 256)
+    side = 4 * math.sqrt(stats.object_p95) * scale if stats.object_p95 else low * 2
+    fits = max(32, int(stats.short_side * scale) // 32 * 32)  # whole crops, little padding
+    crop = min(_round32(min(max(side, low), high)), fits)
+    if crop < 0.75 * size:  # crops nearly as large as the images: train on whole images
+        why = "about 4x the large objects" if stats.object_p95 else "no objects sampled"
+        update["crop_size"] = crop
+        reasons.append(
+            f"training crops {crop} px ({why}, {config.object_crop:.0%} centred on an object) "
+            f"from {size} px images"
+        )
+
+
+def _auto_optimizer(config: TrainConfig, gpu: bool, update: dict) -> None:
+    """The batch size, AdamW with its learning rate and weight decay, a cosine schedule."""
+    if config.batch_size is None:
+        update["batch_size"] = 16 if gpu else 8
+    if config.optimizer is None:
+        update["optimizer"] = "adamw"
+        if config.lr is None:
+            update["lr"] = 2e-3
+        if config.weight_decay is None:
+            update["weight_decay"] = 1e-4
+    if config.scheduler is None:
+        update["scheduler"] = "cosine"
+
+
+def _auto_loss(config: TrainConfig, stats: DataStats, update: dict, reasons: list) -> None:
+    """BCE+Dice (CE+Dice multiclass), weighting a rare foreground up."""
+    if config.loss is not None:
+        return
+    binary = stats.num_classes <= 2
+    update["loss"] = "bce_dice" if binary else "ce_dice"
+    if binary and 0 < stats.foreground < 0.05 and "pos_weight" not in config.loss_options:
+        weight = round(min(5.0, math.sqrt((1 - stats.foreground) / stats.foreground)), 2)
+        update["loss_options"] = {**config.loss_options, "pos_weight": weight}
+        reasons.append(
+            f"loss BCE+Dice with pos_weight {weight} (foreground is "
+            f"{stats.foreground:.1%} of the pixels)"
+        )
 
 
 def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfig, list[str]]:
@@ -315,56 +263,3 @@ def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfi
             f"epochs {update['epochs']}: what fits in --time-limit {config.time_limit:.0f} s"
         )
     return config.model_copy(update=update), reasons
-
-
-def timed_probe(
-    config: TrainConfig,
-    *,
-    in_channels: int,
-    num_classes: int,
-    full_size: int = 256,
-    steps: int = 3,
-):
-    """Seconds per training step (batch ``batch_size`` of ``crop_size`` crops) and per validation
-    image (``full_size`` px, the images' size after resizing) of ``config``'s model on this
-    machine, from a few synthetic steps (data loading not included)."""
-    import torch
-
-    from seglab.models import create_model
-
-    model_cfg = config.model or ModelConfig()
-    model = create_model(
-        model_cfg.name, in_channels=in_channels, num_classes=num_classes, **model_cfg.options
-    )
-    full = config.image_size or full_size
-    side = config.crop_size or full
-    batch = config.batch_size or 1
-    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-    device = torch.device("cuda" if gpu else "cpu")
-    dtype = torch.bfloat16 if config.precision == "bf16-mixed" else torch.float16
-    autocast = torch.autocast("cuda", dtype=dtype, enabled=gpu and config.precision != "32")
-    model = model.to(device)
-    images = torch.rand(batch, in_channels, side, side, device=device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
-
-    def clock() -> float:
-        if gpu:
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
-    times = []
-    model.train()
-    for _ in range(steps):
-        start = clock()
-        optimizer.zero_grad()
-        with autocast:
-            out = model(images)
-        out.float().mean().backward()
-        optimizer.step()
-        times.append(clock() - start)
-    model.eval()
-    with torch.no_grad(), autocast:
-        start = clock()
-        model(torch.rand(1, in_channels, full, full, device=device))
-        val_s = clock() - start
-    return min(times[1:] or times), val_s

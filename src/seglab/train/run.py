@@ -14,13 +14,15 @@ import os
 import signal
 import time
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from seglab.config import TrainConfig, load_config
 from seglab.errors import DataError
 from seglab.train.rundir import (
     PrintFn,
+    RunEnd,
     TrainResult,
     finish_run,
     lr_find,
@@ -29,11 +31,18 @@ from seglab.train.rundir import (
     resume_paths,
     write_config,
 )
+from seglab.train.setup import RunPlan, RunSetup, open_run
 
-__all__ = ["TrainResult", "train"]
+if TYPE_CHECKING:  # heavy: imported where used, so `import seglab.train.run` stays light
+    from seglab.train.callbacks import RunWriter
+    from seglab.train.parts import Network, Stops, TrainData
+
+__all__ = ["RunPlan", "RunSetup", "TrainResult", "train"]
 
 
 def _quiet_lightning() -> None:
+    """Silence Lightning's info logs and the warnings that do not apply to seglab's runs, so
+    the output is the run's own lines."""
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -63,31 +72,19 @@ def train(
     SeglabError
         Out of memory, with the batch and image sizes to lower.
     """
-    say = print_fn or (lambda _text: None)
-    ckpt = None
-    if process_rank() > 0:  # a DDP process started for rank > 0: rank 0's run folder and config
-        say = lambda _text: None  # noqa: E731
+    say = print_fn or _quiet
+    extra = tuple(callbacks or ())
+    if process_rank() > 0:  # a DDP process started for rank > 0: rank 0 reports
+        say = _quiet
         if config.resume is None:
-            run_dir = Path(os.environ.get(RUN_DIR_VAR) or config.out / (config.name or "train"))
-            config = load_config(_wait_for(run_dir / "config.yaml"))
-            setup = _setup(config, say, resolve=False)
-            return _fit(config, setup, run_dir, None, [], say, False, callbacks or [])
+            return _fit(_worker_plan(config, extra))
     if config.resume is not None:
-        run_dir, ckpt = resume_paths(config.resume)
-        stored = load_config(run_dir / "config.yaml")
-        keep = {"epochs", "time_limit", "patience", "workers", "devices", "accelerator"}
-        update = {k: getattr(config, k) for k in config.model_fields_set & keep}
-        config = stored.model_copy(update={**update, "resume": None})
-        reasons = [f"resuming {run_dir} from {ckpt.name}"]
-        setup = _setup(config, say, resolve=False)
+        plan = _resume_plan(config, say, progress, extra)
     else:
-        setup = _setup(config, say, resolve=True)
-        config, reasons = setup["config"], setup["reasons"]
-        run_dir = new_run_dir(config.out, config.name, overwrite=config.overwrite)
-        write_config(config, run_dir / "config.yaml")
-    for reason in reasons:
+        plan = _new_plan(config, say, progress, extra)
+    for reason in plan.setup.reasons:
         say(f"recipe: {reason}")
-    return _fit(config, setup, run_dir, ckpt, reasons, say, progress, callbacks or [])
+    return _fit(plan)
 
 
 RUN_DIR_VAR = "SEGLAB_RUN_DIR"
@@ -102,6 +99,40 @@ def process_rank() -> int:
     return sum(int(os.environ.get(k, "0") or 0) for k in ("LOCAL_RANK", "NODE_RANK"))
 
 
+def _quiet(_text: str) -> None:
+    """A ``print_fn`` that prints nothing."""
+
+
+def _new_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple) -> RunPlan:
+    """A new run: the recipe resolved, a new run folder with the resolved config in it."""
+    setup = open_run(config, say, resolve=True)
+    config = setup.config
+    run_dir = new_run_dir(config.out, config.name, overwrite=config.overwrite)
+    write_config(config, run_dir / "config.yaml")
+    return RunPlan(setup, run_dir, None, say, progress, callbacks)
+
+
+def _resume_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple) -> RunPlan:
+    """Continue ``config.resume``: its stored config, with the few options a resume may change
+    taken from ``config``."""
+    run_dir, ckpt = resume_paths(config.resume)
+    stored = load_config(run_dir / "config.yaml")
+    keep = {"epochs", "time_limit", "patience", "workers", "devices", "accelerator"}
+    update = {k: getattr(config, k) for k in config.model_fields_set & keep}
+    config = stored.model_copy(update={**update, "resume": None})
+    setup = open_run(config, say, resolve=False)
+    setup = replace(setup, reasons=[f"resuming {run_dir} from {ckpt.name}"])
+    return RunPlan(setup, run_dir, ckpt, say, progress, callbacks)
+
+
+def _worker_plan(config: TrainConfig, callbacks: tuple) -> RunPlan:
+    """A DDP process of rank > 0: rank 0's run folder and resolved config, quiet."""
+    run_dir = Path(os.environ.get(RUN_DIR_VAR) or config.out / (config.name or "train"))
+    config = load_config(_wait_for(run_dir / "config.yaml"))
+    setup = open_run(config, _quiet, resolve=False)
+    return RunPlan(setup, run_dir, None, _quiet, callbacks=callbacks)
+
+
 def _wait_for(path: Path, *, seconds: float = 600.0) -> Path:
     """Wait for rank 0 to write ``path`` (it resolves the recipe first)."""
     deadline = time.monotonic() + seconds
@@ -112,192 +143,77 @@ def _wait_for(path: Path, *, seconds: float = 600.0) -> Path:
     return path
 
 
-def _setup(config: TrainConfig, say: PrintFn, *, resolve: bool) -> dict[str, Any]:
-    from seglab.data.dataset import open_dataset
-    from seglab.train import recipe
-
-    train_src = open_dataset(config.data, split="train")
-    if not train_src.labelled:
-        raise DataError("the train split has no labels (masks or COCO annotations)", path=None)
-    try:
-        val_src = open_dataset(config.data, split="val")
-    except DataError:
-        val_src = None
-        say("no val split and --val-fraction 0: the best epoch is chosen by the train loss")
-    if val_src is not None and len(val_src) == 0:
-        val_src = None
-    stats = recipe.data_stats(train_src, num_val=len(val_src) if val_src else 0)
-    reasons: list[str] = []
-    if resolve:
-        device = recipe.device_info()
-
-        def probe(cfg: TrainConfig):
-            step_s, val_s = recipe.timed_probe(
-                cfg,
-                in_channels=stats.channels,
-                num_classes=min(stats.num_classes, 3),
-                full_size=stats.long_side,
-            )
-            if not cfg.workers:  # loading is not overlapped with compute: time it too
-                step_s += _loading_seconds(cfg, train_src, stats.channels)
-            return step_s, val_s
-
-        config, reasons = recipe.resolve(config, stats, device, probe=probe)
-    return {
-        "config": config,
-        "reasons": reasons,
-        "train": train_src,
-        "val": val_src,
-        "stats": stats,
-    }
+# -- the fit, step by step -----------------------------------------------------------------------
 
 
-def _loading_seconds(config: TrainConfig, source, channels: int, *, samples: int = 6) -> float:
-    """Seconds to make one training batch of ``config`` from ``source`` (median of a few)."""
-    from seglab.train.data import SampleSpec, SegmentationSamples
-    from seglab.transforms.augment import build_augment
+@dataclass(frozen=True)
+class _Ending:
+    """How ``trainer.fit`` ended: the status, the error to raise once the run is closed."""
 
-    spec = SampleSpec(channels, config.image_size, config.crop_size, config.object_crop, 0)
-    dataset = SegmentationSamples(source, spec, augment=build_augment(config.augment), train=True)
-    times = []
-    for key in range(min(samples, len(dataset))):
-        start = time.perf_counter()
-        dataset[key]
-        times.append(time.perf_counter() - start)
-    median = sorted(times)[len(times) // 2] if times else 0.0
-    return median * (config.batch_size or 1)
+    status: str
+    error: BaseException | None
+    seconds: float
 
 
-def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainResult:
-    import lightning.pytorch as pl
-    import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-
-    from seglab.losses import create_loss
-    from seglab.models.build import build_model, model_info, size_multiple
-    from seglab.train.callbacks import EpochSeed, RunWriter, TimeBudget
-    from seglab.train.data import SampleSpec, SegmentationSamples, make_datamodule
-    from seglab.train.module import NonFiniteLoss, OptimSpec, SegmentationModule
-    from seglab.transforms import build_pipeline
-    from seglab.transforms.augment import build_augment
+def _fit(plan: RunPlan) -> TrainResult:
+    """Build the module, data and trainer of ``plan``, train, and close the run however it
+    ended (rank 0 writes the plots and the summary)."""
+    from seglab.train.parts import (
+        build_callbacks,
+        build_data,
+        build_network,
+        build_stops,
+        build_trainer,
+    )
 
     _quiet_lightning()
-    stats, train_src, val_src = setup["stats"], setup["train"], setup["val"]
-    classes = list(train_src.classes)
-    torch.manual_seed(config.seed)
-    net = build_model(config.model, in_channels=stats.channels, num_classes=len(classes))
-    multiple = size_multiple(net)
-    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
-    if gpu:
-        net = net.to(memory_format=torch.channels_last)
-    loss_name = config.loss or ("bce_dice" if len(classes) <= 2 else "ce_dice")
-    loss = create_loss(
-        loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
-    )
-    scheduler_options = dict(config.scheduler_options)
-    if config.scheduler == "reduce_on_plateau" and val_src is None:
-        scheduler_options.setdefault("monitor", "train_loss")
-    optim = OptimSpec(
-        optimizer=config.optimizer or "adamw",
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-        optimizer_options=dict(config.optimizer_options),
-        scheduler=config.scheduler or "none",
-        scheduler_options=scheduler_options,
-        epochs=config.epochs or 1,
-    )
-    module = SegmentationModule(net, loss, optim, threshold=config.threshold, channels_last=gpu)
-    preprocess = build_pipeline(config.preprocess) if config.preprocess else None
-    augment = build_augment(config.augment)
-    spec = SampleSpec(
-        channels=stats.channels,
-        image_size=config.image_size,
-        crop_size=config.crop_size,
-        object_crop=config.object_crop,
-        seed=config.seed,
-    )
-    strict = config.data.strict
-    train_set = SegmentationSamples(
-        train_src, spec, preprocess=preprocess, augment=augment, train=True, strict=strict
-    )
-    val_set = (
-        SegmentationSamples(val_src, spec, preprocess=preprocess, strict=strict)
-        if val_src is not None
-        else None
-    )
-    datamodule = make_datamodule(
-        train_set,
-        val_set,
-        batch_size=config.batch_size or 8,
-        val_batch_size=1 if config.crop_size is None and config.image_size is None else None,
-        multiple=multiple,
-        workers=config.workers or 0,
-        pin_memory=gpu,
-        seed=config.seed,
-    )
-    monitor = config.monitor if val_src is not None else "train_loss"
-    info = model_info(
-        config,
-        in_channels=stats.channels,
-        classes=classes,
-        multiple=multiple,
-        preprocess=preprocess.to_config() if preprocess else None,
-    )
-    info["input"]["train_long_side"] = stats.long_side  # for predict's resize="scale"
-    info["augment"] = augment.to_config()
-    writer = RunWriter(run_dir, info, monitor=monitor, print_fn=say)
-    callbacks: list = [
-        writer,
-        ModelCheckpoint(
-            dirpath=run_dir / "checkpoints",
-            filename="last",
-            save_last=False,
-            save_top_k=1,
-            monitor=None,
-            every_n_epochs=1,
-            enable_version_counter=False,
-        ),
-        EpochSeed(config.seed),
-    ]
-    budget = TimeBudget(config.time_limit) if config.time_limit else None
-    if budget is not None:
-        callbacks.append(budget)
-    stopper = None
-    if config.patience:
-        mode = "min" if monitor.endswith("loss") else "max"
-        stopper = EarlyStopping(monitor=monitor, patience=config.patience, mode=mode)
-        callbacks.append(stopper)
-    callbacks.extend(extra)
-    if progress:
-        from lightning.pytorch.callbacks import RichProgressBar
+    config = plan.setup.config
+    net = build_network(plan.setup)
+    data = build_data(plan.setup, net)
+    monitor = config.monitor if plan.setup.val is not None else "train_loss"
+    writer = _card_writer(plan, net, data, monitor)
+    stops = build_stops(config, monitor)
+    trainer = build_trainer(config, build_callbacks(plan, writer, stops), plan)
+    if config.lr_find and plan.ckpt is None:
+        lr_find(trainer, net.module, data.datamodule, plan.run_dir, plan.say)
+    ending = _train_to_the_end(trainer, net.module, data.datamodule, plan, stops)
+    return _close(plan, trainer, writer, monitor, ending)
 
-        callbacks.append(RichProgressBar(leave=False))
-    precision = config.precision if config.precision != "auto" else "32"
-    trainer = pl.Trainer(
-        max_epochs=config.epochs,
-        accelerator=config.accelerator,
-        devices=config.devices,
-        num_nodes=config.num_nodes,
-        precision=precision,
-        accumulate_grad_batches=config.accumulate,
-        deterministic="warn" if config.deterministic else None,
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=progress,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_train_batches=config.limit_train_batches,
-        limit_val_batches=config.limit_val_batches,
-        default_root_dir=run_dir,
+
+def _card_writer(plan: RunPlan, net: Network, data: TrainData, monitor: str) -> RunWriter:
+    """The model card (what ``model.json`` holds) and the :class:`RunWriter` that writes it
+    with the best weights."""
+    from seglab.models.build import model_card
+    from seglab.train.callbacks import RunWriter
+
+    stats = plan.setup.stats
+    card = model_card(
+        plan.setup.config,
+        in_channels=stats.channels,
+        classes=net.classes,
+        multiple=net.multiple,
+        preprocess=data.preprocess.to_config() if data.preprocess else None,
+        augment=data.augment.to_config(),
+        train_long_side=stats.long_side,  # for predict's resize="scale"
     )
-    if config.lr_find and ckpt is None:
-        lr_find(trainer, module, datamodule, run_dir, say)
+    return RunWriter(plan.run_dir, card, monitor=monitor, print_fn=plan.say)
+
+
+def _train_to_the_end(trainer, module, datamodule, plan: RunPlan, stops: Stops) -> _Ending:
+    """``trainer.fit``, with the ways a run can end turned into a status: Ctrl-C, a loss that is
+    not finite, out of memory, early stopping, the time limit. Other errors propagate."""
+    import torch
+
+    from seglab.train.module import NonFiniteLoss
+
+    config = plan.setup.config
     start = time.perf_counter()
     status, error = "completed", None
     old_handler = signal.getsignal(signal.SIGINT)
     try:
-        os.environ[RUN_DIR_VAR] = str(run_dir)  # copied into the DDP processes Lightning starts
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+        # copied into the DDP processes Lightning starts
+        os.environ[RUN_DIR_VAR] = str(plan.run_dir)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=plan.ckpt, weights_only=True)
     except SystemExit:  # Lightning's answer to Ctrl-C, after its on_exception hooks ran
         status = "interrupted"
     except KeyboardInterrupt:
@@ -314,17 +230,41 @@ def _fit(config, setup, run_dir, ckpt, reasons, say, progress, extra) -> TrainRe
         signal.signal(signal.SIGINT, old_handler)
         os.environ.pop(RUN_DIR_VAR, None)
     seconds = time.perf_counter() - start
-    epochs = config.epochs or 0
     if status == "completed":
-        if stopper is not None and stopper.stopped_epoch > 0:
-            status = "early stopping"
-        elif budget is not None and budget.stopped_early and trainer.current_epoch < epochs:
-            status = "time limit"
-    if not trainer.is_global_zero:  # rank 0 writes the plots and the summary
-        if error is not None:
-            raise error
-        return TrainResult(run_dir, status, 0, None, None, monitor, seconds, config=config)
-    result = finish_run(config, run_dir, writer, monitor, status, seconds, reasons, say)
-    if error is not None:
-        raise error
+        status = _stopped_early(trainer, stops, epochs=config.epochs or 0) or status
+    return _Ending(status, error, seconds)
+
+
+def _stopped_early(trainer, stops: Stops, *, epochs: int) -> str | None:
+    """``early stopping`` or ``time limit`` when one of them ended a run that completed."""
+    if stops.stopper is not None and stops.stopper.stopped_epoch > 0:
+        return "early stopping"
+    budget = stops.budget
+    if budget is not None and budget.stopped_early and trainer.current_epoch < epochs:
+        return "time limit"
+    return None
+
+
+def _close(plan: RunPlan, trainer, writer: RunWriter, monitor: str, ending: _Ending) -> TrainResult:
+    """Rank 0 writes the plots and the summary; then the run's error, if any, is raised."""
+    config = plan.setup.config
+    if not trainer.is_global_zero:
+        if ending.error is not None:
+            raise ending.error
+        return TrainResult(
+            plan.run_dir, ending.status, 0, None, None, monitor, ending.seconds, config=config
+        )
+    end = RunEnd(
+        config=config,
+        run_dir=plan.run_dir,
+        monitor=monitor,
+        status=ending.status,
+        seconds=ending.seconds,
+        reasons=plan.setup.reasons,
+        best_epoch=writer.best_epoch,
+        best_score=writer.best,
+    )
+    result = finish_run(end, say=plan.say)
+    if ending.error is not None:
+        raise ending.error
     return result

@@ -8,17 +8,20 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from seglab.config import TrainConfig
 from seglab.errors import DataError, SeglabError
 
+if TYPE_CHECKING:
+    from seglab.train.verdict import Verdict
+
 PrintFn = Callable[[str], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
     """What :func:`train` did; the files are in ``run_dir``."""
 
@@ -84,6 +87,7 @@ def write_config(config: TrainConfig, path: Path) -> None:
 
 
 def oom_error(config: TrainConfig, exc: BaseException) -> SeglabError:
+    """The out-of-memory error to raise: the sizes that ran out and the options to lower."""
     batch = config.batch_size or 8
     size = config.crop_size or config.image_size
     hint = f"--batch-size {max(1, batch // 2)}"
@@ -98,6 +102,8 @@ def oom_error(config: TrainConfig, exc: BaseException) -> SeglabError:
 
 
 def lr_find(trainer, module, datamodule, run_dir: Path, say: PrintFn) -> None:
+    """Run Lightning's learning-rate finder, plot it to ``plots/lr_find.png`` and give
+    ``module`` the suggested learning rate (when there is a finite one)."""
     from lightning.pytorch.tuner import Tuner
 
     from seglab.train.plots import plot_lr_find
@@ -115,46 +121,77 @@ def lr_find(trainer, module, datamodule, run_dir: Path, say: PrintFn) -> None:
         say(f"lr finder: lr {suggestion:.3g} (plot: {run_dir / 'plots' / 'lr_find.png'})")
 
 
-def finish_run(config, run_dir, writer, monitor, status, seconds, reasons, say) -> TrainResult:
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended, as :func:`finish_run` records it.
+
+    ``status`` is ``completed``, ``early stopping``, ``time limit``, ``interrupted``,
+    ``stopped: loss not finite`` or ``out of memory``; ``reasons`` are the recipe's lines;
+    ``best_epoch`` and ``best_score`` are the run writer's best so far (``None`` before the first
+    validated epoch).
+    """
+
+    config: TrainConfig
+    run_dir: Path
+    monitor: str
+    status: str
+    seconds: float
+    reasons: list[str]
+    best_epoch: int | None = None
+    best_score: float | None = None
+
+
+def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
+    """Close a run however it ended: the plots, the overfitting verdict, ``summary.json`` and
+    the closing lines for ``say``; returns what :func:`~seglab.train.run.train` returns."""
     from seglab.train.plots import plot_history, read_metrics
     from seglab.train.verdict import overfitting_verdict
 
-    rows = read_metrics(run_dir / "metrics.csv") if (run_dir / "metrics.csv").exists() else []
-    verdict = overfitting_verdict(rows, monitor=monitor) if rows else None
+    metrics = end.run_dir / "metrics.csv"
+    rows = read_metrics(metrics) if metrics.exists() else []
+    verdict = overfitting_verdict(rows, monitor=end.monitor) if rows else None
     if rows:
-        plot_history(rows, run_dir / "plots")
+        plot_history(rows, end.run_dir / "plots")
+    _write_summary(end, len(rows), verdict)
+    _say_ending(end, verdict, say)
+    return TrainResult(
+        run_dir=end.run_dir,
+        status=end.status,
+        epochs=len(rows),
+        best_epoch=end.best_epoch,
+        best_score=end.best_score,
+        monitor=end.monitor,
+        seconds=end.seconds,
+        verdict=verdict.to_dict() if verdict else {},
+        reasons=end.reasons,
+        config=end.config,
+    )
+
+
+def _write_summary(end: RunEnd, epochs: int, verdict: Verdict | None) -> None:
     summary = {
-        "status": status,
-        "epochs": len(rows),
-        "monitor": monitor,
-        "best_epoch": writer.best_epoch,
-        "best_score": writer.best,
-        "seconds": round(seconds, 2),
+        "status": end.status,
+        "epochs": epochs,
+        "monitor": end.monitor,
+        "best_epoch": end.best_epoch,
+        "best_score": end.best_score,
+        "seconds": round(end.seconds, 2),
         "verdict": verdict.to_dict() if verdict else None,
-        "recipe": reasons,
+        "recipe": end.reasons,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    if status == "interrupted":
+    (end.run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+def _say_ending(end: RunEnd, verdict: Verdict | None, say: PrintFn) -> None:
+    if end.status == "interrupted":
         say(
             f"interrupted: checkpoints/last.ckpt holds the last finished epoch; continue with "
-            f"seglab train --resume {run_dir}"
+            f"seglab train --resume {end.run_dir}"
         )
     if verdict is not None:
         say(f"verdict: {verdict.kind}. {verdict.message}")
-    if writer.best_epoch is not None:
+    if end.best_epoch is not None:
         say(
-            f"best {monitor} {writer.best:.4f} at epoch {writer.best_epoch + 1}: "
-            f"{run_dir / 'model.safetensors'}"
+            f"best {end.monitor} {end.best_score:.4f} at epoch {end.best_epoch + 1}: "
+            f"{end.run_dir / 'model.safetensors'}"
         )
-    return TrainResult(
-        run_dir=run_dir,
-        status=status,
-        epochs=len(rows),
-        best_epoch=writer.best_epoch,
-        best_score=writer.best,
-        monitor=monitor,
-        seconds=seconds,
-        verdict=verdict.to_dict() if verdict else {},
-        reasons=reasons,
-        config=config,
-    )

@@ -1,16 +1,15 @@
-"""Getting images of any size into batches: channels, resizing, object-aware crops, padding.
+"""Training-only sizing: object-aware crops and the collate that pads a batch.
 
-Every function takes and returns numpy ``(image, mask)``: ``H x W x C`` image (uint8 or
-float32) and ``H x W`` int64 mask (255 = ignore). Padding fills the image with 0 and the mask
-with 255, so padded pixels count in no loss and no metric.
+Crops take and return numpy ``(image, mask)``: ``H x W x C`` image (uint8 or float32) and
+``H x W`` int64 mask (255 = ignore). Padding fills the image with 0 and the mask with 255, so
+padded pixels count in no loss and no metric. Channels, resizing, padding and rounding up to a
+stride are shared with prediction: :mod:`seglab.core.arrays`.
 
 >>> import numpy as np
->>> image, mask = np.zeros((50, 70, 3), np.uint8), np.zeros((50, 70), np.int64)
->>> image, mask = resize_long_side(image, mask, 35)
->>> image.shape, mask.shape
-((25, 35, 3), (25, 35))
->>> pad_to_multiple(image, mask, 16)[1].shape
-(32, 48)
+>>> image, mask = np.zeros((20, 30, 3), np.uint8), np.ones((20, 30), np.int64)
+>>> crop, crop_mask = random_crop(image, mask, 32, np.random.default_rng(0))
+>>> crop.shape, int(crop_mask[-1, -1])
+((32, 32, 3), 255)
 """
 
 from __future__ import annotations
@@ -19,89 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from seglab.data.base import IGNORE_INDEX
-
-
-def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
-    """``image`` with ``channels`` channels: gray is repeated to RGB, RGB becomes luma (BT.601)
-    for a 1-channel model, extra channels (alpha) are dropped."""
-    if image.ndim == 2:
-        image = image[..., None]
-    have = image.shape[2]
-    if have == channels:
-        return image
-    if channels == 1:
-        if have >= 3:
-            weights = np.array([0.299, 0.587, 0.114], np.float32)
-            gray = image[..., :3].astype(np.float32) @ weights
-            if image.dtype == np.uint8:
-                gray = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
-            return gray[..., None].astype(image.dtype, copy=False)
-        return image[..., :1]
-    if have == 1:
-        return np.repeat(image, channels, axis=2)
-    if have > channels:
-        return image[..., :channels]
-    extra = np.repeat(image[..., -1:], channels - have, axis=2)
-    return np.concatenate([image, extra], axis=2)
-
-
-def _resize(array: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
-    import cv2
-
-    out = cv2.resize(array, (width, height), interpolation=interpolation)
-    if array.ndim == 3 and out.ndim == 2:
-        out = out[..., None]
-    return out
-
-
-def resize_long_side(
-    image: np.ndarray, mask: np.ndarray | None, size: int | None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Resize so that the longer side is ``size`` px (aspect kept; ``None``: unchanged).
-
-    Images are resampled with area averaging when shrinking and bilinear when enlarging;
-    masks with nearest neighbour, so class values (and 255) survive.
-    """
-    import cv2
-
-    height, width = image.shape[:2]
-    if size is None or max(height, width) == size:
-        return image, mask
-    scale = size / max(height, width)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    image = _resize(image, new_w, new_h, interpolation)
-    if mask is not None:
-        small = mask.astype(np.uint8) if mask.max(initial=0) <= 255 else mask.astype(np.int32)
-        mask = _resize(small, new_w, new_h, cv2.INTER_NEAREST).astype(np.int64)
-    return image, mask
-
-
-def pad_to(
-    image: np.ndarray, mask: np.ndarray | None, height: int, width: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Pad at the bottom and right to at least ``height x width`` (image 0, mask 255)."""
-    dh, dw = max(0, height - image.shape[0]), max(0, width - image.shape[1])
-    if dh == 0 and dw == 0:
-        return image, mask
-    image = np.pad(image, ((0, dh), (0, dw), (0, 0)))
-    if mask is not None:
-        mask = np.pad(mask, ((0, dh), (0, dw)), constant_values=IGNORE_INDEX)
-    return image, mask
-
-
-def round_up(value: int, multiple: int) -> int:
-    """The smallest multiple of ``multiple`` that is ``>= value``."""
-    return -(-value // multiple) * multiple
-
-
-def pad_to_multiple(
-    image: np.ndarray, mask: np.ndarray | None, multiple: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Pad so that height and width are multiples of ``multiple`` (a network's stride)."""
-    height, width = image.shape[:2]
-    return pad_to(image, mask, round_up(height, multiple), round_up(width, multiple))
+from seglab.core.arrays import pad_to, round_up
+from seglab.core.constants import IGNORE_INDEX
 
 
 def choose_crop(

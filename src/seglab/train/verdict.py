@@ -138,109 +138,181 @@ def overfitting_verdict(
     ConfigError
         ``mode`` is neither ``"max"``, ``"min"`` nor ``None``.
     """
+    mode = _check_mode(monitor, mode)
+    curve = _curve(rows, monitor, mode)
+    if not curve.valid:
+        return curve.verdict(
+            "too short",
+            f"No validation epochs with {monitor} in the metrics{_rows_note(len(rows))}, so the "
+            "fit cannot be judged. Check that the run has a validation split and trains at least "
+            "3 epochs.",
+        )
+    n = len(curve.valid)
+    if n < MIN_EPOCHS:
+        return curve.verdict(
+            "too short", f"{curve.head}, from only {n} validated epoch{'s' * (n > 1)}"
+        )
+    val_rise = _val_loss_rise(rows)
+    low = _low_score(curve.best_value, mode, rows)
+    return (
+        _still_improving(curve, val_rise, low)
+        or _overfitting(curve, val_rise)
+        or _underfitting(curve, low, rows)
+        or curve.verdict(
+            "good fit",
+            f"{curve.head}; it levelled off (last {curve.fmt(curve.last_value)} at epoch "
+            f"{curve.valid[-1][0] + 1}) without getting worse",
+        )
+    )
+
+
+# -- the rules -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """The monitored curve of a run, as the rules read it.
+
+    ``valid`` holds ``(epoch, value, row)`` of the validated epochs; ``best`` is the index in
+    ``valid`` of the first best value (``None`` without validated epochs).
+    """
+
+    monitor: str
+    mode: str
+    valid: list[tuple[int, float, dict]]
+    last_epoch: int | None
+    best: int | None
+
+    @property
+    def sign(self) -> float:
+        """``sign * value``: higher is better."""
+        return 1.0 if self.mode == "max" else -1.0
+
+    @property
+    def values(self) -> list[float]:
+        return [value for _, value, _ in self.valid]
+
+    @property
+    def best_value(self) -> float:
+        return self.valid[self.best][1] if self.best is not None else math.nan
+
+    @property
+    def last_value(self) -> float:
+        return self.valid[-1][1]
+
+    @property
+    def tail(self) -> int:
+        """How many validated epochs are "the end" of the run."""
+        return max(1, math.ceil(TAIL_FRACTION * len(self.valid)))
+
+    @property
+    def at_end(self) -> bool:
+        return self.best is not None and self.best >= len(self.valid) - self.tail
+
+    @property
+    def head(self) -> str:
+        """The first words of every message: the best value and where it was."""
+        ran = "" if self.last_epoch is None else f" of {self.last_epoch + 1}"
+        best_epoch = self.valid[self.best][0] if self.best is not None else None
+        return f"Best {self.monitor} {self.fmt(self.best_value)} at epoch {best_epoch + 1}{ran}"
+
+    def fmt(self, value: float) -> str:
+        return _format_score(value) if self.mode == "max" else _format_loss(value)
+
+    def counts(self, change: float, reference: float) -> bool:
+        """Whether an improvement ``change`` (> 0 is better) over ``reference`` is real."""
+        if self.mode == "max":
+            return change > SCORE_MIN_DELTA
+        return change > LOSS_MIN_DELTA * max(abs(reference), 1e-12)
+
+    def verdict(self, kind: Kind, what: str, notes: str = "") -> Verdict:
+        """The Verdict of ``kind`` at the best epoch; ``what`` states the evidence."""
+        if self.best is None:
+            return Verdict(kind, self.monitor, None, math.nan, self.last_epoch, math.nan, what)
+        epoch, value, row = self.valid[self.best]
+        gap = cell_float(row.get("val_loss")) - cell_float(row.get("train_loss"))
+        message = f"{what}: {kind}. {ADVICE[kind]}{notes}"
+        return Verdict(kind, self.monitor, epoch, value, self.last_epoch, gap, message)
+
+
+def _check_mode(monitor: str, mode: str | None) -> str:
     if mode is None:
         mode = "min" if "loss" in monitor.lower() else "max"
     if mode not in ("max", "min"):
         raise ConfigError(f"mode must be 'max' or 'min', not {mode!r}")
-    sign = 1.0 if mode == "max" else -1.0  # sign * value: higher is better
+    return mode
 
+
+def _curve(rows: Sequence[dict], monitor: str, mode: str) -> _Curve:
+    """The validated epochs of ``rows`` (those with a finite ``monitor``) and the best one."""
     epochs = [_epoch(row, i) for i, row in enumerate(rows)]
-    last_epoch = max(epochs) if epochs else None
-    ran = "" if last_epoch is None else f" of {last_epoch + 1}"
     valid = [
         (epoch, value, row)
         for epoch, row in zip(epochs, rows, strict=True)
         if math.isfinite(value := cell_float(row.get(monitor)))
     ]
+    sign = 1.0 if mode == "max" else -1.0
+    best = max(range(len(valid)), key=lambda i: sign * valid[i][1]) if valid else None
+    return _Curve(monitor, mode, valid, max(epochs) if epochs else None, best)
 
-    def verdict(kind: Kind, best: int | None, what: str, notes: str = "") -> Verdict:
-        """The Verdict of ``kind`` at ``valid[best]``; ``what`` states the evidence."""
-        if best is None:
-            return Verdict(kind, monitor, None, math.nan, last_epoch, math.nan, what)
-        epoch, value, row = valid[best]
-        gap = cell_float(row.get("val_loss")) - cell_float(row.get("train_loss"))
-        message = f"{what}: {kind}. {ADVICE[kind]}{notes}"
-        return Verdict(kind, monitor, epoch, value, last_epoch, gap, message)
 
-    if not valid:
-        return verdict(
-            "too short",
-            None,
-            f"No validation epochs with {monitor} in the metrics{_rows_note(len(rows))}, so the "
-            "fit cannot be judged. Check that the run has a validation split and trains at least "
-            "3 epochs.",
+def _still_improving(
+    curve: _Curve, val_rise: tuple[float, int] | None, low: float | None
+) -> Verdict | None:
+    """Rule 2: the best epoch is at the end and clearly beats the best before it."""
+    if not curve.at_end:
+        return None
+    values, sign = curve.values, curve.sign
+    before = max(values[: len(values) - curve.tail], key=lambda v: sign * v)
+    gain = sign * (curve.best_value - before)
+    if not curve.counts(gain, before):
+        return None
+    notes = ""
+    if val_rise is not None:
+        notes += (
+            f" Val loss is {val_rise[0]:.0f} % above its minimum at epoch "
+            f"{val_rise[1] + 1} though: watch for overfitting."
         )
+    if low is not None:
+        notes += (
+            f" Dice is still low ({low:.3f}); if it levels off below {LOW_SCORE}, try a "
+            "bigger model or a higher learning rate."
+        )
+    what = (
+        f"{curve.head}, {curve.fmt(gain)} better than before the last {curve.tail} validated epochs"
+    )
+    return curve.verdict("still improving", what, notes)
 
-    values = [value for _, value, _ in valid]
-    best = max(range(len(values)), key=lambda i: sign * values[i])  # first best when tied
-    best_epoch, best_value = valid[best][0], values[best]
-    fmt = _format_score if mode == "max" else _format_loss
-    head = f"Best {monitor} {fmt(best_value)} at epoch {best_epoch + 1}{ran}"
-    n = len(values)
-    if n < MIN_EPOCHS:
-        return verdict("too short", best, f"{head}, from only {n} validated epoch{'s' * (n > 1)}")
 
-    def counts(change: float, reference: float) -> bool:
-        """Whether an improvement ``change`` (> 0 is better) over ``reference`` is real."""
-        if mode == "max":
-            return change > SCORE_MIN_DELTA
-        return change > LOSS_MIN_DELTA * max(abs(reference), 1e-12)
-
-    tail = max(1, math.ceil(TAIL_FRACTION * n))
-    at_end = best >= n - tail
-    val_rise = _val_loss_rise(rows)
-    low = _low_score(best_value, mode, rows)
-
-    if at_end:
-        before = max(values[: n - tail], key=lambda v: sign * v)
-        gain = sign * (best_value - before)
-        if counts(gain, before):
-            notes = ""
-            if val_rise is not None:
-                notes += (
-                    f" Val loss is {val_rise[0]:.0f} % above its minimum at epoch "
-                    f"{val_rise[1] + 1} though: watch for overfitting."
-                )
-            if low is not None:
-                notes += (
-                    f" Dice is still low ({low:.3f}); if it levels off below {LOW_SCORE}, try a "
-                    "bigger model or a higher learning rate."
-                )
-            what = f"{head}, {fmt(gain)} better than before the last {tail} validated epochs"
-            return verdict("still improving", best, what, notes)
-
+def _overfitting(curve: _Curve, val_rise: tuple[float, int] | None) -> Verdict | None:
+    """Rule 3: the val loss rose from its minimum (a), or the monitored value fell back (b)."""
     if val_rise is not None:
         pct, min_epoch = val_rise
-        return verdict(
+        return curve.verdict(
             "overfitting",
-            best,
-            f"{head}; val loss rose {pct:.0f} % from its minimum at epoch {min_epoch + 1} while "
-            "train loss kept falling",
+            f"{curve.head}; val loss rose {pct:.0f} % from its minimum at epoch {min_epoch + 1} "
+            "while train loss kept falling",
         )
-    last_value = values[-1]
-    if not at_end and counts(sign * (best_value - last_value), last_value):
-        return verdict(
+    last_value = curve.last_value
+    if not curve.at_end and curve.counts(curve.sign * (curve.best_value - last_value), last_value):
+        return curve.verdict(
             "overfitting",
-            best,
-            f"{head}; {monitor} has {'fallen' if mode == 'max' else 'risen'} back to "
-            f"{fmt(last_value)} by epoch {valid[-1][0] + 1}",
+            f"{curve.head}; {curve.monitor} has {'fallen' if curve.mode == 'max' else 'risen'} "
+            f"back to {curve.fmt(last_value)} by epoch {curve.valid[-1][0] + 1}",
         )
+    return None
 
-    if low is not None:
-        drop = _train_drop(rows)
-        if drop is None or drop < SMALL_TRAIN_DROP:
-            train = (
-                "" if drop is None else f" and train loss fell only {100 * drop:.0f} % from epoch 1"
-            )
-            score = "" if mode == "max" else f" (best val_dice {low:.3f})"
-            return verdict("underfitting", best, f"{head}{score}{train}")
 
-    return verdict(
-        "good fit",
-        best,
-        f"{head}; it levelled off (last {fmt(last_value)} at epoch {valid[-1][0] + 1}) without "
-        "getting worse",
-    )
+def _underfitting(curve: _Curve, low: float | None, rows: Sequence[dict]) -> Verdict | None:
+    """Rule 4: a low best Dice while the train loss hardly fell."""
+    if low is None:
+        return None
+    drop = _train_drop(rows)
+    if drop is None or drop < SMALL_TRAIN_DROP:
+        train = "" if drop is None else f" and train loss fell only {100 * drop:.0f} % from epoch 1"
+        score = "" if curve.mode == "max" else f" (best val_dice {low:.3f})"
+        return curve.verdict("underfitting", f"{curve.head}{score}{train}")
+    return None
 
 
 # -- helpers -------------------------------------------------------------------------------------

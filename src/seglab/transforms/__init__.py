@@ -3,7 +3,10 @@
 Every transform is a function ``name(image, mask=None, *, options...)``; images are ``H x W`` or
 ``H x W x C`` numpy arrays, masks ``H x W`` class indices (255 = ignore) or ``None`` (prediction
 time). :func:`build_pipeline` chains them by name from config, so training and prediction apply
-the same steps. Augmentation presets will come in ``seglab.transforms.augment``.
+the same steps, and :func:`~seglab.transforms.prepare.prepare_image` is the one preparation
+(channels, preprocessing, resize) that both use. Training's augmentation presets
+(albumentations) are in :mod:`seglab.transforms.augment`, mosaic and copy-paste in
+:mod:`seglab.transforms.mixing`.
 
 Transforms (registered in :data:`TRANSFORMS` under these names)
 --------------------------------------------------------------

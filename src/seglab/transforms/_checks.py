@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seglab.core.arrays import image_to_float
+from seglab.core.checks import check_choice as check_choice  # the transforms import it here
 from seglab.errors import ConfigError, DataError
 
 
@@ -41,10 +43,8 @@ def split_image(image: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.n
         arr = arr[:, :, None]
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8) * np.uint8(255)
-    elif arr.dtype == np.uint16:
-        arr = arr.astype(np.float32) / np.float32(65535)
-    elif arr.dtype != np.uint8:
-        arr = arr.astype(np.float32)
+    elif arr.dtype != np.uint8:  # uint16 scaled to [0, 1], as io.read_image does
+        arr = image_to_float(arr)
     alpha = None
     if arr.shape[2] == 4:
         arr, alpha = arr[:, :, :3], arr[:, :, 3:]
@@ -107,9 +107,7 @@ def check_mask(mask: np.ndarray) -> np.ndarray:
 
 def to_unit(arr: np.ndarray) -> np.ndarray:
     """``float32``, with ``uint8`` divided by 255 (float is taken to be in [0, 1] already)."""
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / np.float32(255)
-    return arr.astype(np.float32, copy=False)
+    return image_to_float(arr)
 
 
 def from_unit(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -164,13 +162,6 @@ def check_number(
         raise ConfigError(f"{name} must be > {above}, got {value!r}")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{name} must be <= {maximum}, got {value!r}")
-    return value
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``, else :class:`ConfigError` listing them."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
 
 

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from seglab.data import IGNORE_INDEX
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError, DataError
 from seglab.transforms._checks import (
     check_choice,

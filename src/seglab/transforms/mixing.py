@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-IGNORE = 255
+from seglab.core.constants import IGNORE_INDEX
 
 
 def _check_sample(image: np.ndarray, mask: np.ndarray) -> None:
@@ -20,8 +20,10 @@ def _check_sample(image: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"image must be H x W x C with C in 1..4, not {image.shape}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape}")
-    if mask.size and (mask.min() < 0 or mask.max() > IGNORE):
-        raise ValueError(f"mask values must be in 0..{IGNORE}, not {mask.min()}..{mask.max()}")
+    if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
+        raise ValueError(
+            f"mask values must be in 0..{IGNORE_INDEX}, not {mask.min()}..{mask.max()}"
+        )
 
 
 def _check_same_kind(images: Sequence[np.ndarray], what: str) -> None:
@@ -83,7 +85,7 @@ def mosaic(
 
     first = images[0]
     canvas = np.zeros((height, width, *first.shape[2:]), first.dtype)
-    canvas_mask = np.full((height, width), IGNORE, np.int64)
+    canvas_mask = np.full((height, width), IGNORE_INDEX, np.int64)
     cy = int(rng.uniform(0.25, 0.75) * height)
     cx = int(rng.uniform(0.25, 0.75) * width)
     order = rng.permutation(4)
@@ -168,7 +170,7 @@ def copy_paste(
     # (class, label image, label, (top, left, height, width)) of each donor object
     objects: list[tuple[int, np.ndarray, int, tuple[int, int, int, int]]] = []
     for value in np.unique(donor_mask):
-        if not 1 <= value < IGNORE:
+        if not 1 <= value < IGNORE_INDEX:
             continue
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             (donor_mask == value).astype(np.uint8), connectivity=8

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from skimage import morphology
 
-from seglab.data import IGNORE_INDEX
+from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import DataError
 from seglab.transforms._checks import check_mask, check_number
 

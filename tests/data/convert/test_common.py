@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from seglab.data.convert.common import (
-    check_choice,
     clear_paths,
     copy_image,
     input_paths,
@@ -14,15 +13,9 @@ from seglab.data.convert.common import (
     skip_item,
 )
 from seglab.data.folders import FolderSource
-from seglab.errors import ConfigError, DataError, SeglabError
+from seglab.errors import DataError, SeglabError
 
 from .test_convert import make_mask_dataset
-
-
-def test_check_choice_names_the_parameter_and_the_choices():
-    check_choice("rle", ("polygon", "rle"), "segmentation")
-    with pytest.raises(ConfigError, match=r"segmentation must be one of polygon, rle; got 'x'"):
-        check_choice("x", ("polygon", "rle"), "segmentation")
 
 
 def test_refuse_inside_refuses_out_in_the_input_and_targets_over_it(tmp_path):

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from seglab.config import DataConfig
+from seglab.core.overlay import class_colours
 from seglab.data.coco import CocoSource
 from seglab.data.convert import convert_dataset
 from seglab.data.folders import FolderSource
-from seglab.data.preview import class_colours
 from seglab.data.rle import encode_coco_rle, polygons_to_mask
 from seglab.errors import ConfigError, SeglabError
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from seglab.data.base import IGNORE_INDEX
+from seglab.core.constants import IGNORE_INDEX
+from seglab.core.overlay import IGNORE_COLOUR, class_colours
 from seglab.data.coco import CocoSource
 from seglab.data.convert.to_masks import mask_palette, source_to_masks
 from seglab.data.folders import FolderSource
 from seglab.data.inputs import ImageFolderSource
-from seglab.data.preview import IGNORE_COLOUR, class_colours
 from seglab.errors import SeglabError
 from seglab.io import read_mask
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from seglab.config import DataConfig
+from seglab.core.checks import check_choice
+from seglab.core.files import prepare_out
 from seglab.data.base import SegmentationSource, warn_problems
-from seglab.data.convert.common import check_choice, clear_paths, refuse_inside
+from seglab.data.convert.common import clear_paths, refuse_inside
 from seglab.data.convert.polygons import SEGMENTATIONS
 from seglab.data.convert.to_coco import source_to_coco
 from seglab.data.convert.to_csv import source_to_rle_csv_summary
 from seglab.data.convert.to_masks import source_to_masks
-from seglab.data.preview import prepare_out
 
 FORMATS = ("masks", "coco", "rle-csv")
 
@@ -66,8 +67,8 @@ def convert_dataset(
     from seglab.data.dataset import open_split
     from seglab.data.layout import discover
 
-    check_choice(to, FORMATS, "to (output format)")
-    check_choice(segmentation, SEGMENTATIONS, "segmentation")
+    check_choice("to (output format)", to, FORMATS)
+    check_choice("segmentation", segmentation, SEGMENTATIONS)
     specs = discover(
         config.path, annotations=config.annotations, images=config.images, masks=config.masks
     )

@@ -14,13 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from seglab.data.base import SegmentationSource
-from seglab.errors import ConfigError, DataError, SeglabError
-
-
-def check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
-    """Raise :class:`ConfigError` naming ``name`` and the choices unless ``value`` is one."""
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+from seglab.errors import DataError, SeglabError
 
 
 def _overlaps(a: Path, b: Path) -> bool:
@@ -94,7 +88,6 @@ def copy_image(source: SegmentationSource, index: int, dest_dir: Path, name: str
 
 
 __all__ = [
-    "check_choice",
     "clear_paths",
     "copy_image",
     "input_paths",

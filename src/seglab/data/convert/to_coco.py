@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from seglab.core.checks import check_choice
 from seglab.data.base import SegmentationSource
 from seglab.data.convert.common import (
-    check_choice,
     copy_image,
     input_paths,
     refuse_inside,
@@ -78,7 +78,7 @@ def source_to_coco(
     SeglabError
         ``out_json`` is the source's own annotation file, or ``images_dir`` overlaps the input.
     """
-    check_choice(segmentation, SEGMENTATIONS, "segmentation")
+    check_choice("segmentation", segmentation, SEGMENTATIONS)
     if not source.labelled:
         raise DataError("the dataset has no labels; nothing to write as COCO", path=source.root)
     out_json = Path(out_json)

@@ -17,7 +17,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from seglab.data.base import IGNORE_INDEX, SegmentationSource
+from seglab.core.constants import IGNORE_INDEX
+from seglab.core.files import prepare_out
+from seglab.core.overlay import IGNORE_COLOUR, class_colours
+from seglab.data.base import SegmentationSource
 from seglab.data.convert.common import (
     clear_paths,
     copy_image,
@@ -26,7 +29,6 @@ from seglab.data.convert.common import (
     relative_name,
     skip_item,
 )
-from seglab.data.preview import IGNORE_COLOUR, class_colours, prepare_out
 from seglab.errors import DataError
 
 

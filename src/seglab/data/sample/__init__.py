@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seglab import __version__
+from seglab._version import __version__
 from seglab.data.convert.polygons import mask_bbox
 from seglab.data.rle import polygons_to_mask
 from seglab.data.sample.scene import MIN_SIZE, generate_scene

@@ -1,0 +1,292 @@
+"""The model card: what ``RUN/model.json`` holds, as one typed, frozen value.
+
+Training writes it once (:func:`seglab.models.build.model_card`, stamped with the best epoch by
+:class:`seglab.train.callbacks.RunWriter`); prediction, export, evaluation and the report read it
+with :func:`read_card`, and :func:`seglab.models.build.build_network` rebuilds the network from
+it alone. The JSON keeps the layout of every run folder written before the card existed
+(``format`` ``seglab.model/1``), so old runs load as they did; a file without ``task`` is a
+semantic segmentation run.
+
+torch-free: reading a card needs only the standard library.
+
+>>> card = ModelCard(architecture="unet", in_channels=3, classes=("background", "disc"))
+>>> card.num_classes, card.out_channels, card.task
+(2, 1, 'semantic')
+>>> read_card("runs/train/model.json").architecture  # doctest: +SKIP
+'unet'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from seglab.core.files import atomic_write
+from seglab.errors import DataError
+
+__all__ = [
+    "MODEL_FORMAT",
+    "SCALE_NOTE",
+    "TASKS",
+    "InputSpec",
+    "ModelCard",
+    "output_channels",
+    "read_card",
+]
+
+MODEL_FORMAT = "seglab.model/1"
+"""The ``format`` of ``model.json``; readers refuse other values with a clear message."""
+SCALE_NOTE = "uint8 / 255; 16-bit / 65535; float as read"
+"""How image values reach the network (``input.scale``): what
+:func:`seglab.core.arrays.image_to_float` does."""
+TASKS = ("semantic",)
+"""What a card's network predicts: one class per pixel (instances come later)."""
+
+
+def output_channels(num_classes: int) -> int:
+    """Logit channels for a dataset with ``num_classes`` classes (background included):
+    one sigmoid channel for binary data, one softmax channel per class otherwise."""
+    return 1 if num_classes <= 2 else num_classes
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How images are brought to the network (``model.json``'s ``input``).
+
+    ``image_size``: the longer side images were resized to (``None``: kept); ``crop_size``: the
+    training crops; ``multiple``: the network's stride (inputs are padded to multiples of it);
+    ``train_long_side``: the training images' median longer side (for ``resize="scale"``;
+    ``None`` in runs written before it was recorded).
+    """
+
+    image_size: int | None = None
+    crop_size: int | None = None
+    multiple: int = 1
+    scale: str = SCALE_NOTE
+    train_long_side: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``input`` object of ``model.json``, keys in the order seglab writes them."""
+        return {
+            "image_size": self.image_size,
+            "crop_size": self.crop_size,
+            "multiple": self.multiple,
+            "scale": self.scale,
+            "train_long_side": self.train_long_side,
+        }
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything besides the weights that rebuilds and runs a trained network.
+
+    ``num_classes`` and ``out_channels`` follow from ``classes`` when left ``None``.
+    ``preprocess`` and ``augment`` are the pipelines' configs (``Pipeline.to_config()``: steps
+    as ``{"name", "params"}``; ``Augmentation.to_config()``: names as ``"flip:p=0.2"``).
+    ``best_epoch``, ``best_score`` and ``monitor`` summarise training (``None`` until the
+    first best epoch is stamped, :meth:`with_best`).
+    """
+
+    architecture: str
+    in_channels: int
+    classes: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    num_classes: int | None = None
+    out_channels: int | None = None
+    input: InputSpec = field(default_factory=InputSpec)
+    preprocess: tuple[Mapping[str, Any] | str, ...] = ()
+    augment: tuple[str, ...] = ()
+    threshold: float = 0.5
+    task: str = "semantic"
+    seglab_version: str = "unknown"
+    format: str = MODEL_FORMAT
+    best_epoch: int | None = None
+    best_score: float | None = None
+    monitor: str | None = None
+
+    def __post_init__(self) -> None:
+        # frozen: derived fields are filled through object.__setattr__, once
+        set_ = object.__setattr__
+        set_(self, "classes", tuple(self.classes))
+        set_(self, "preprocess", tuple(self.preprocess))
+        set_(self, "augment", tuple(self.augment))
+        if self.num_classes is None:
+            set_(self, "num_classes", len(self.classes))
+        if self.out_channels is None:
+            set_(self, "out_channels", output_channels(len(self.classes)))
+
+    @property
+    def binary(self) -> bool:
+        """One foreground class (a single sigmoid output channel)."""
+        return len(self.classes) <= 2
+
+    def with_best(self, epoch: int | None, score: float | None, monitor: str) -> ModelCard:
+        """This card stamped with training's best epoch so far and its ``monitor`` score."""
+        return replace(self, best_epoch=epoch, best_score=score, monitor=monitor)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``model.json`` object: the keys and order of every seglab version since
+        ``seglab.model/1``, plus ``task``."""
+        return {
+            "format": self.format,
+            "seglab_version": self.seglab_version,
+            "task": self.task,
+            "architecture": self.architecture,
+            "options": dict(self.options),
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "out_channels": self.out_channels,
+            "classes": list(self.classes),
+            "input": self.input.to_dict(),
+            "preprocess": list(self.preprocess),
+            "threshold": self.threshold,
+            "augment": list(self.augment),
+            "best_epoch": self.best_epoch,
+            "best_score": self.best_score,
+            "monitor": self.monitor,
+        }
+
+    def to_json(self) -> str:
+        """``model.json``'s text (indented; values JSON cannot hold are written as strings)."""
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def write(self, path: str | Path) -> Path:
+        """Write :meth:`to_json` to ``path`` atomically (a reader never sees half a file)."""
+        text = self.to_json()
+        return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """The :class:`ModelCard` in ``path`` (a ``model.json``).
+
+    Fields missing from runs of older versions get their defaults (``task`` semantic,
+    ``input.multiple`` 1, ``threshold`` 0.5, no preprocessing).
+
+    Raises
+    ------
+    DataError
+        The file cannot be read, is not JSON, has another ``format`` than
+        :data:`MODEL_FORMAT`, or a field is missing or of the wrong type; the message names the
+        file and the field.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read the model description: {exc}", path=path) from None
+    if not isinstance(data, dict):
+        raise DataError("the model description: expected a JSON object", path=path)
+    if data.get("format") != MODEL_FORMAT:
+        raise DataError(
+            f"format {data.get('format')!r} is not {MODEL_FORMAT!r}: this run was written by "
+            "another seglab version; retrain it or use that version",
+            path=path,
+            field="format",
+        )
+    return _card(_Fields(data, path))
+
+
+class _Fields:
+    """Typed access to the JSON object of one file, with errors naming the file and field."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, prefix: str = ""):
+        self.data, self.path, self.prefix = data, path, prefix
+
+    def get(self, key: str, kind: str, check: Callable[[Any], bool], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                self.fail(key, f"missing: expected {kind}")
+            return default
+        value = self.data[key]
+        if not check(value):
+            self.fail(key, f"expected {kind}, got {value!r}")
+        return value
+
+    def section(self, key: str) -> _Fields:
+        value = self.get(key, "a JSON object", lambda v: isinstance(v, dict), {})
+        return _Fields(value, self.path, f"{self.prefix}{key}.")
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        raise DataError(
+            f"{message} (model.json is written by `seglab train`; retrain the run if it was "
+            "edited by hand)",
+            path=self.path,
+            field=self.prefix + key,
+        )
+
+
+def _is_int(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_size(value: Any) -> bool:
+    return value is None or _is_int(value, 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_steps(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(step, dict | str) for step in value)
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
+
+
+def _card(fields: _Fields) -> ModelCard:
+    """The card of a checked ``format``: each field read with its type checked."""
+    classes = fields.get(
+        "classes",
+        "a list of class names",
+        lambda v: isinstance(v, list) and len(v) >= 1 and all(isinstance(c, str) for c in v),
+    )
+    num_classes = fields.get("num_classes", "a whole number", _is_int, len(classes))
+    if num_classes != len(classes):
+        fields.fail("num_classes", f"{num_classes} differs from the {len(classes)} classes")
+    given = fields.section("input")
+    size = "a whole number of pixels >= 1, or null"
+    return ModelCard(
+        format=MODEL_FORMAT,
+        seglab_version=str(fields.get("seglab_version", "a string", lambda v: True, "unknown")),
+        task=fields.get("task", f"one of {', '.join(TASKS)}", lambda v: v in TASKS, "semantic"),
+        architecture=fields.get("architecture", "a model name", lambda v: isinstance(v, str)),
+        options=fields.get("options", "a JSON object", lambda v: isinstance(v, dict), {}),
+        in_channels=fields.get("in_channels", "a whole number >= 1", lambda v: _is_int(v, 1)),
+        num_classes=num_classes,
+        out_channels=fields.get(
+            "out_channels", "a whole number", _is_int, output_channels(len(classes))
+        ),
+        classes=tuple(classes),
+        input=InputSpec(
+            image_size=given.get("image_size", size, _is_size, None),
+            crop_size=given.get("crop_size", size, _is_size, None),
+            multiple=given.get("multiple", "a whole number >= 1", lambda v: _is_int(v, 1), 1),
+            scale=given.get("scale", "a string", lambda v: isinstance(v, str), SCALE_NOTE),
+            train_long_side=given.get("train_long_side", size, _is_size, None),
+        ),
+        preprocess=tuple(fields.get("preprocess", "a list of steps", _is_steps, [])),
+        augment=tuple(fields.get("augment", "a list of augmentation names", _is_names, [])),
+        threshold=fields.get("threshold", "a number", _is_number, 0.5),
+        best_epoch=fields.get("best_epoch", "a whole number or null", _is_optional_int, None),
+        best_score=fields.get("best_score", "a number or null", _is_optional_number, None),
+        monitor=fields.get("monitor", "a metric name", _is_optional_str, None),
+    )
+
+
+def _is_optional_int(value: Any) -> bool:
+    return value is None or _is_int(value)
+
+
+def _is_optional_number(value: Any) -> bool:
+    # NaN is written as NaN by json.dumps; a run whose score was never finite keeps it
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _is_optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)

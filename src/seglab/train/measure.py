@@ -1,0 +1,161 @@
+"""What the recipe is resolved from: statistics of the training images, the machine, and a
+timed probe of the model on it (:mod:`seglab.train.recipe` decides from them)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from seglab.config import ModelConfig, TrainConfig
+from seglab.core.constants import IGNORE_INDEX
+from seglab.data.base import SegmentationSource
+
+
+@dataclass(frozen=True)
+class DataStats:
+    """What the recipe needs to know about the training images (from a sample of them)."""
+
+    num_images: int
+    num_val: int
+    channels: int
+    num_classes: int
+    long_side: int  # median longer side, px
+    short_side: int  # median shorter side, px
+    object_p50: float  # object area percentiles, px (0 when there are no objects)
+    object_p95: float
+    foreground: float  # share of labelled pixels that are foreground
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The machine: accelerator kind, CPU cores, memory, and the GPU when there is one."""
+
+    accelerator: str  # "cpu" or "gpu"
+    cores: int
+    gpu_name: str | None = None
+    gpu_memory_gb: float = 0.0
+    bf16: bool = False
+
+
+def device_info() -> DeviceInfo:
+    """Probe the machine (CUDA GPUs via torch; cores from the process's CPU affinity)."""
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return DeviceInfo(
+            "gpu",
+            cores,
+            props.name,
+            props.total_memory / 2**30,
+            bool(torch.cuda.is_bf16_supported()),
+        )
+    return DeviceInfo("cpu", cores)
+
+
+def data_stats(
+    source: SegmentationSource, *, num_val: int = 0, max_images: int = 32, seed: int = 0
+) -> DataStats:
+    """Sizes, channels, object areas and foreground share from up to ``max_images`` images.
+
+    Unreadable images are left out (the data loader warns about them later).
+    """
+    import cv2
+
+    from seglab.errors import DataError
+
+    n = len(source)
+    rng = np.random.default_rng(seed)
+    picks = sorted(rng.choice(n, size=min(n, max_images), replace=False).tolist()) if n else []
+    longs, shorts, areas, channels = [], [], [], []
+    fg = total = 0
+    for i in picks:
+        try:
+            image, mask = source.load(i)
+        except DataError:
+            continue
+        h, w = mask.shape
+        longs.append(max(h, w))
+        shorts.append(min(h, w))
+        channels.append(1 if image.ndim == 2 else image.shape[2])
+        valid = mask != IGNORE_INDEX
+        objects = valid & (mask != 0)
+        fg += int(objects.sum())
+        total += int(valid.sum())
+        for cls in np.unique(mask[objects]):
+            count, _, stats, _ = cv2.connectedComponentsWithStats(
+                (mask == cls).astype(np.uint8), connectivity=8
+            )
+            areas.extend(stats[1:count, cv2.CC_STAT_AREA].tolist())
+    gray = bool(channels) and all(c == 1 for c in channels)
+    return DataStats(
+        num_images=n,
+        num_val=num_val,
+        channels=1 if gray else 3,
+        num_classes=source.num_classes,
+        long_side=int(np.median(longs)) if longs else 256,
+        short_side=int(np.median(shorts)) if shorts else 256,
+        object_p50=float(np.percentile(areas, 50)) if areas else 0.0,
+        object_p95=float(np.percentile(areas, 95)) if areas else 0.0,
+        foreground=fg / total if total else 0.0,
+    )
+
+
+def timed_probe(
+    config: TrainConfig,
+    *,
+    in_channels: int,
+    num_classes: int,
+    full_size: int = 256,
+    steps: int = 3,
+):
+    """Seconds per training step (batch ``batch_size`` of ``crop_size`` crops) and per validation
+    image (``full_size`` px, the images' size after resizing) of ``config``'s model on this
+    machine, from a few synthetic steps (data loading not included)."""
+    import torch
+
+    from seglab.models import create_model
+
+    model_cfg = config.model or ModelConfig()
+    model = create_model(
+        model_cfg.name, in_channels=in_channels, num_classes=num_classes, **model_cfg.options
+    )
+    full = config.image_size or full_size
+    side = config.crop_size or full
+    batch = config.batch_size or 1
+    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    device = torch.device("cuda" if gpu else "cpu")
+    dtype = torch.bfloat16 if config.precision == "bf16-mixed" else torch.float16
+    autocast = torch.autocast("cuda", dtype=dtype, enabled=gpu and config.precision != "32")
+    model = model.to(device)
+    images = torch.rand(batch, in_channels, side, side, device=device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+
+    def clock() -> float:
+        if gpu:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    times = []
+    model.train()
+    for _ in range(steps):
+        start = clock()
+        optimizer.zero_grad()
+        with autocast:
+            out = model(images)
+        out.float().mean().backward()
+        optimizer.step()
+        times.append(clock() - start)
+    model.eval()
+    with torch.no_grad(), autocast:
+        start = clock()
+        model(torch.rand(1, in_channels, full, full, device=device))
+        val_s = clock() - start
+    return min(times[1:] or times), val_s

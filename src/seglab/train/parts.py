@@ -1,0 +1,196 @@
+"""The parts of a fit, built from a run's setup: the LightningModule, the datamodule, the
+callbacks and the Lightning trainer (:func:`seglab.train.run.train` puts them together)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from seglab.config import TrainConfig
+from seglab.train.setup import RunPlan, RunSetup
+
+if TYPE_CHECKING:  # heavy: imported where used
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from seglab.train.callbacks import RunWriter, TimeBudget
+    from seglab.train.module import OptimSpec, SegmentationModule
+    from seglab.transforms import Pipeline
+    from seglab.transforms.augment import Augmentation
+
+
+@dataclass(frozen=True)
+class Network:
+    """The LightningModule with what the data and the model card need to know of its network."""
+
+    module: SegmentationModule
+    classes: list[str]
+    multiple: int  # input sides must be multiples of this
+    gpu: bool  # channels-last on a GPU, pinned loader memory
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The datamodule and the transforms it applies (the model card records them)."""
+
+    datamodule: Any
+    preprocess: Pipeline | None
+    augment: Augmentation
+
+
+@dataclass(frozen=True)
+class Stops:
+    """The callbacks that may end a run early; how it ended is read back from them."""
+
+    budget: TimeBudget | None
+    stopper: EarlyStopping | None
+
+
+def build_network(setup: RunSetup) -> Network:
+    """The seeded network, its loss and optimizer in a :class:`SegmentationModule`."""
+    import torch
+
+    from seglab.losses import create_loss
+    from seglab.models.build import build_model, size_multiple
+    from seglab.train.module import SegmentationModule
+
+    config, stats = setup.config, setup.stats
+    classes = list(setup.train.classes)
+    torch.manual_seed(config.seed)
+    net = build_model(config.model, in_channels=stats.channels, num_classes=len(classes))
+    multiple = size_multiple(net)
+    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    if gpu:
+        net = net.to(memory_format=torch.channels_last)
+    loss_name = config.loss or ("bce_dice" if len(classes) <= 2 else "ce_dice")
+    loss = create_loss(
+        loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
+    )
+    optim = optim_spec(config, has_val=setup.val is not None)
+    module = SegmentationModule(net, loss, optim, threshold=config.threshold, channels_last=gpu)
+    return Network(module, classes, multiple, gpu)
+
+
+def optim_spec(config: TrainConfig, *, has_val: bool) -> OptimSpec:
+    """The optimizer and schedule of ``config`` (a plateau schedule watches the train loss
+    when there is no val split)."""
+    from seglab.train.module import OptimSpec
+
+    scheduler_options = dict(config.scheduler_options)
+    if config.scheduler == "reduce_on_plateau" and not has_val:
+        scheduler_options.setdefault("monitor", "train_loss")
+    return OptimSpec(
+        optimizer=config.optimizer or "adamw",
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        optimizer_options=dict(config.optimizer_options),
+        scheduler=config.scheduler or "none",
+        scheduler_options=scheduler_options,
+        epochs=config.epochs or 1,
+    )
+
+
+def build_data(setup: RunSetup, net: Network) -> TrainData:
+    """The train (and val) samples, preprocessed and augmented, in a datamodule."""
+    from seglab.train.data import SampleSpec, SegmentationSamples, make_datamodule
+    from seglab.transforms import build_pipeline
+    from seglab.transforms.augment import build_augment
+
+    config, stats, val_src = setup.config, setup.stats, setup.val
+    preprocess = build_pipeline(config.preprocess) if config.preprocess else None
+    augment = build_augment(config.augment)
+    spec = SampleSpec(
+        channels=stats.channels,
+        image_size=config.image_size,
+        crop_size=config.crop_size,
+        object_crop=config.object_crop,
+        seed=config.seed,
+    )
+    strict = config.data.strict
+    train_set = SegmentationSamples(
+        setup.train, spec, preprocess=preprocess, augment=augment, train=True, strict=strict
+    )
+    val_set = (
+        SegmentationSamples(val_src, spec, preprocess=preprocess, strict=strict)
+        if val_src is not None
+        else None
+    )
+    datamodule = make_datamodule(
+        train_set,
+        val_set,
+        batch_size=config.batch_size or 8,
+        val_batch_size=1 if config.crop_size is None and config.image_size is None else None,
+        multiple=net.multiple,
+        workers=config.workers or 0,
+        pin_memory=net.gpu,
+        seed=config.seed,
+    )
+    return TrainData(datamodule, preprocess, augment)
+
+
+def build_stops(config: TrainConfig, monitor: str) -> Stops:
+    """The time budget (``--time-limit``) and early stopping (``--patience``), when asked for."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from seglab.train.callbacks import TimeBudget
+
+    budget = TimeBudget(config.time_limit) if config.time_limit else None
+    stopper = None
+    if config.patience:
+        mode = "min" if monitor.endswith("loss") else "max"
+        stopper = EarlyStopping(monitor=monitor, patience=config.patience, mode=mode)
+    return Stops(budget, stopper)
+
+
+def build_callbacks(plan: RunPlan, writer: RunWriter, stops: Stops) -> list:
+    """The run writer, the resume checkpoint, the epoch seed, the stops, the caller's extra
+    callbacks and the progress bar, in that order."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from seglab.train.callbacks import EpochSeed
+
+    callbacks: list = [
+        writer,
+        ModelCheckpoint(
+            dirpath=plan.run_dir / "checkpoints",
+            filename="last",
+            save_last=False,
+            save_top_k=1,
+            monitor=None,
+            every_n_epochs=1,
+            enable_version_counter=False,
+        ),
+        EpochSeed(plan.setup.config.seed),
+    ]
+    callbacks.extend(stop for stop in (stops.budget, stops.stopper) if stop is not None)
+    callbacks.extend(plan.callbacks)
+    if plan.progress:
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        callbacks.append(RichProgressBar(leave=False))
+    return callbacks
+
+
+def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Trainer:
+    """The Lightning trainer of ``config``: no logger, no sanity check, the run folder as its
+    root."""
+    import lightning.pytorch as pl
+
+    precision = config.precision if config.precision != "auto" else "32"
+    return pl.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=config.devices,
+        num_nodes=config.num_nodes,
+        precision=precision,
+        accumulate_grad_batches=config.accumulate,
+        deterministic="warn" if config.deterministic else None,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=plan.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_train_batches=config.limit_train_batches,
+        limit_val_batches=config.limit_val_batches,
+        default_root_dir=plan.run_dir,
+    )

@@ -1,0 +1,117 @@
+"""What a run starts from: its data opened and measured, its recipe resolved, its folder.
+
+:func:`open_run` returns a :class:`RunSetup`; :func:`seglab.train.run.train` adds the run folder
+and how to report to make the :class:`RunPlan` that the fit is built from.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from seglab.config import TrainConfig
+from seglab.errors import DataError
+from seglab.train.rundir import PrintFn
+
+if TYPE_CHECKING:
+    from seglab.data.base import SegmentationSource
+    from seglab.train.recipe import DataStats
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """A run's resolved config and opened data, before anything is built.
+
+    ``reasons`` are the recipe's lines (or the resume's) for the output and ``summary.json``;
+    ``val`` is ``None`` without a val split; ``stats`` are those the recipe was resolved from
+    (:func:`seglab.train.recipe.data_stats`).
+    """
+
+    config: TrainConfig
+    reasons: list[str]
+    train: SegmentationSource
+    val: SegmentationSource | None
+    stats: DataStats
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything the fit needs: the opened data and resolved config, the run folder (and
+    the checkpoint a resume starts from), how to report, and the caller's extra callbacks."""
+
+    setup: RunSetup
+    run_dir: Path
+    ckpt: Path | None
+    say: PrintFn
+    progress: bool = False
+    callbacks: tuple[Any, ...] = ()
+
+
+def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
+    """Open ``config``'s train and val splits, measure them and, with ``resolve``, fill the
+    config's automatic fields (:func:`seglab.train.recipe.resolve`, timing the model on this
+    machine when a time limit needs it).
+
+    Raises
+    ------
+    DataError
+        The train split cannot be read or has no labels.
+    """
+    from seglab.train import recipe
+
+    train_src, val_src = _open_splits(config, say)
+    stats = recipe.data_stats(train_src, num_val=len(val_src) if val_src else 0)
+    reasons: list[str] = []
+    if resolve:
+        device = recipe.device_info()
+
+        def probe(cfg: TrainConfig):
+            step_s, val_s = recipe.timed_probe(
+                cfg,
+                in_channels=stats.channels,
+                num_classes=min(stats.num_classes, 3),
+                full_size=stats.long_side,
+            )
+            if not cfg.workers:  # loading is not overlapped with compute: time it too
+                step_s += _loading_seconds(cfg, train_src, stats.channels)
+            return step_s, val_s
+
+        config, reasons = recipe.resolve(config, stats, device, probe=probe)
+    return RunSetup(config, reasons, train_src, val_src, stats)
+
+
+def _open_splits(
+    config: TrainConfig, say: PrintFn
+) -> tuple[SegmentationSource, SegmentationSource | None]:
+    """The labelled train split and the val split (``None`` when there is none or it is empty)."""
+    from seglab.data.dataset import open_dataset
+
+    train_src = open_dataset(config.data, split="train")
+    if not train_src.labelled:
+        raise DataError("the train split has no labels (masks or COCO annotations)", path=None)
+    try:
+        val_src = open_dataset(config.data, split="val")
+    except DataError:
+        val_src = None
+        say("no val split and --val-fraction 0: the best epoch is chosen by the train loss")
+    if val_src is not None and len(val_src) == 0:
+        val_src = None
+    return train_src, val_src
+
+
+def _loading_seconds(config: TrainConfig, source, channels: int, *, samples: int = 6) -> float:
+    """Seconds to make one training batch of ``config`` from ``source`` (median of a few)."""
+    from seglab.train.data import SampleSpec, SegmentationSamples
+    from seglab.transforms.augment import build_augment
+
+    spec = SampleSpec(channels, config.image_size, config.crop_size, config.object_crop, 0)
+    dataset = SegmentationSamples(source, spec, augment=build_augment(config.augment), train=True)
+    times = []
+    for key in range(min(samples, len(dataset))):
+        start = time.perf_counter()
+        dataset[key]
+        times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2] if times else 0.0
+    return median * (config.batch_size or 1)
