@@ -90,7 +90,7 @@ def seglab_loop(dataset, *, width: int, batch: int, steps: int, gpu: bool) -> fl
     import torch
 
     from seglab.losses import create_loss
-    from seglab.train.module import OptimSpec, SegmentationModule
+    from seglab.train.module import OptimizationPlan, SegmentationModule
 
     class Clock(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch_, batch_idx):
@@ -108,7 +108,7 @@ def seglab_loop(dataset, *, width: int, batch: int, steps: int, gpu: bool) -> fl
     module = SegmentationModule(
         model,
         create_loss("bce_dice", num_classes=1),
-        OptimSpec(optimizer="radam", lr=0.005),
+        OptimizationPlan(optimizer="radam", lr=0.005),
         channels_last=gpu,
     )
     if gpu:

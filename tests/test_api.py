@@ -114,6 +114,7 @@ def test_predict_and_load_model_find_the_discs(tiny_run, in_tmp):
     assert mask.shape == truth.shape and agreement > 0.95
 
 
+@pytest.mark.slow
 def test_train_a_few_seconds_and_report(discs, tmp_path):
     result = sl.train(
         data=discs,

@@ -33,6 +33,7 @@ __all__ = [
     "convert_dataset",
     "evaluate",
     "export",
+    "export_info",
     "load_model",
     "open_dataset",
     "predict",
@@ -394,3 +395,12 @@ def export(
     from seglab.predict.export import export_model
 
     return export_model(model, format=format, out=out, opset=opset, overwrite=overwrite)
+
+
+def export_info(path: str | Path) -> dict[str, Any]:
+    """What seglab embedded in an exported file (format, architecture, classes, input multiple,
+    the weights' SHA-256, the verified difference from PyTorch); ``{}`` for a file seglab did
+    not write; see :func:`seglab.predict.exporters.read_export_info`."""
+    from seglab.predict.exporters import read_export_info
+
+    return read_export_info(path)

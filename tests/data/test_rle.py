@@ -210,6 +210,7 @@ def check_round_trips(mask: np.ndarray) -> None:
     assert same_mask(decode_coco_rle(uncompressed), mask), "uncompressed COCO round trip"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(N_CHUNKS))
 def test_random_masks_round_trip_and_match_pycocotools(chunk):
     masks = masks_of_chunk(chunk)

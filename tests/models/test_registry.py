@@ -47,6 +47,7 @@ def test_forward_gives_logits_per_class_at_input_size(name, num_classes):
     assert torch.isfinite(logits).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_gradients_are_finite_and_adam_lowers_the_loss(name):
     model = _build(name, 1).train()

@@ -136,6 +136,7 @@ def multiclass(tmp_path_factory):
     return load_model(train_tiny(root, epochs=3)), root
 
 
+@pytest.mark.slow
 def test_multiclass_probabilities_sum_to_one_with_every_option(multiclass):
     model, root = multiclass
     assert len(model.classes) == 3 and not model.binary
@@ -175,6 +176,7 @@ def _discs_image(size: int, radius: float, seed: int = 0) -> tuple[np.ndarray, n
     return np.clip(image, 0, 255).astype(np.uint8), truth
 
 
+@pytest.mark.slow
 def test_resize_modes_bring_images_to_the_network_as_asked(resized_run, tiny_run):
     run_dir, _ = resized_run
     assert json.loads((run_dir / "model.json").read_text())["input"]["train_long_side"] == 32
@@ -188,6 +190,7 @@ def test_resize_modes_bring_images_to_the_network_as_asked(resized_run, tiny_run
     assert all(np.array_equal(probs[0], p) for p in probs[1:])
 
 
+@pytest.mark.slow
 def test_scale_keeps_a_big_image_at_the_training_scale(resized_run):
     run_dir, _ = resized_run
     image, truth = _discs_image(128, radius=6)  # 4x the training images, same pixel size
@@ -198,6 +201,7 @@ def test_scale_keeps_a_big_image_at_the_training_scale(resized_run):
     assert dice["scale"] > 0.75 and dice["scale"] > dice["fit"], dice
 
 
+@pytest.mark.slow
 def test_resize_errors_name_the_mode_or_the_missing_field(resized_run, tmp_path):
     from tests.conftest import copy_run
 

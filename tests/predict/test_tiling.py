@@ -125,6 +125,7 @@ def dice(mask: np.ndarray, truth: np.ndarray) -> float:
     return 2 * (mask & truth).sum() / (mask.sum() + truth.sum())
 
 
+@pytest.mark.slow
 def test_a_2000x1500_image_tiled_matches_it_untiled(tiny_run):
     """The issue's done-when: tiling (256, overlap 0.25) changes nothing that matters."""
     run_dir, _ = tiny_run

@@ -263,6 +263,7 @@ def _chromium() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_page_renders_in_headless_chromium(run_copy, tmp_path):
     browser = _chromium()
     run, root = run_copy

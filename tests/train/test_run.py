@@ -25,6 +25,8 @@ from seglab.optim import OPTIMIZERS
 from seglab.train.module import NonFiniteLoss
 from tests.builders import write_discs
 
+pytestmark = pytest.mark.slow  # every test here trains a network end to end
+
 TINY = {"name": "unet", "options": {"base_width": 4, "depth": 2}}
 
 

@@ -180,9 +180,9 @@ def print_predictions(result: PredictResult, console: Console) -> None:
 def print_export(path: Path, console: Console) -> None:
     """Print the file ``seglab export`` wrote and its check against PyTorch (read back from
     the file's metadata)."""
-    from seglab.predict.export import read_export_info
+    from seglab.api import export_info
 
-    info = read_export_info(path)
+    info = export_info(path)
     console.print(f"wrote {path}", highlight=False)
     console.print(
         f"verified against PyTorch: max probability difference "

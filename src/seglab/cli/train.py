@@ -202,9 +202,7 @@ def train_cmd(**values: Any) -> None:
         console.print(text, highlight=False, markup=False)
 
     result = train(values["config"], progress=not values["quiet"], print_fn=say, **options)
-    from seglab.train.run import process_rank
-
-    if process_rank() > 0:  # a DDP process: rank 0 reports
+    if result.rank > 0:  # a DDP process: rank 0 reports
         return
     print_train_result(result, console)
     if result.status == "interrupted":

@@ -5,38 +5,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seglab.errors import DataError
 from seglab.evaluation.sources import Entry
+from seglab.predict.options import PredictOptions
 
 if TYPE_CHECKING:
     from seglab.predict.model import LoadedModel
-
-
-@dataclass(frozen=True)
-class PredictOptions:
-    """How a run predicts the images it is scored on (:meth:`LoadedModel.predict_proba_batch`);
-    ``threshold`` ``None`` is the run's own."""
-
-    threshold: float | None = None
-    tta: bool = False
-    tile: int | None = None
-    overlap: float = 0.25
-    batch_size: int = 8
-
-    def batch_options(self) -> dict[str, Any]:
-        """The keyword arguments of ``predict_proba_batch``."""
-        return {
-            "tta": self.tta,
-            "tile": self.tile,
-            "overlap": self.overlap,
-            "batch_size": self.batch_size,
-        }
 
 
 def _chunks(entries: list[Entry], size: int) -> Iterator[list[Entry]]:

@@ -47,7 +47,7 @@ from seglab.config import DataConfig
 from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
 from seglab.evaluation.metrics import METRICS
-from seglab.evaluation.predictions import PredictOptions, file_masks, model_masks
+from seglab.evaluation.predictions import file_masks, model_masks
 from seglab.evaluation.scoring import score_mask, summarize, worst, write_csv
 from seglab.evaluation.sources import (
     SPLITS,
@@ -57,6 +57,7 @@ from seglab.evaluation.sources import (
     open_sources,
     scored_classes,
 )
+from seglab.predict.options import PredictOptions
 
 if TYPE_CHECKING:
     from seglab.predict.model import LoadedModel

@@ -32,6 +32,7 @@ import numpy as np
 from seglab.core.progress import progress_bar
 from seglab.errors import DataError
 from seglab.predict.model import LoadedModel, load_model
+from seglab.predict.options import PredictOptions
 
 OUTPUT_FOLDERS = ("masks", "overlays", "crops", "probs")
 
@@ -133,17 +134,30 @@ class PredictResult:
         return data
 
 
+@dataclass(frozen=True)
+class _Outputs:
+    """What to write for each image besides its mask (the names of ``OUTPUT_FOLDERS``), and
+    the files that gather every image."""
+
+    threshold: float | None
+    overlays: bool
+    crops: bool
+    probs: bool
+    rle_csv: Path | None
+    coco_json: Path | None
+
+
 class _Writers:
     """Writes one image's outputs and collects the RLE rows and COCO entries."""
 
-    def __init__(self, model: LoadedModel, out: Path, options: dict[str, Any]):
+    def __init__(self, model: LoadedModel, out: Path, options: _Outputs):
         self.model, self.out, self.options = model, out, options
         self.used: set[str] = set()
         self.count = 0
         self.rle_rows: list[list[str]] = []
         self.coco: list[dict[str, Any]] = []
         for name in OUTPUT_FOLDERS:
-            if name == "masks" or options[name]:
+            if name == "masks" or getattr(options, name):
                 (out / name).mkdir(exist_ok=True)
 
     def write(
@@ -155,24 +169,24 @@ class _Writers:
         from seglab.predict import formats
 
         model, out, options = self.model, self.out, self.options
-        mask = model.to_mask(probs, threshold=options["threshold"])
+        mask = model.to_mask(probs, threshold=options.threshold)
         name = unique_name(safe_name(key), self.used)
         self.count += 1
         files: dict[str, str] = {"mask": f"masks/{name}.png"}
         write_class_mask(out / files["mask"], mask, binary=model.binary)
-        if options["overlays"]:
+        if options.overlays:
             files["overlay"] = f"overlays/{name}.png"
             tinted = overlay(image, mask, num_classes=max(2, len(model.classes)))
             write_mask(out / files["overlay"], tinted)
-        if options["crops"]:
+        if options.crops:
             files["crop"] = f"crops/{name}.png"
             write_mask(out / files["crop"], crop_by_mask(image, mask))
-        if options["probs"]:
+        if options.probs:
             files["probs"] = f"probs/{name}.npy"
             np.save(out / files["probs"], probs.astype(np.float16))
-        if options["rle_csv"] is not None:
+        if options.rle_csv is not None:
             self.rle_rows.extend(formats.rle_rows(key, mask, model.classes))
-        if options["coco_json"] is not None:
+        if options.coco_json is not None:
             self.coco.extend(
                 formats.coco_entries(key, mask, model.classes, self.count, probs=probs)
             )
@@ -182,12 +196,45 @@ class _Writers:
     def finish(self) -> None:
         from seglab.predict import formats
 
-        if self.options["rle_csv"] is not None:
-            formats.write_rle_predictions(
-                self.options["rle_csv"], self.rle_rows, self.model.classes
+        if self.options.rle_csv is not None:
+            formats.write_rle_predictions(self.options.rle_csv, self.rle_rows, self.model.classes)
+        if self.options.coco_json is not None:
+            formats.write_coco_results(self.options.coco_json, self.coco)
+
+
+def _open_inputs(
+    input: str | Path, out: Path, files: tuple[str | Path | None, ...], overwrite: bool
+) -> tuple[Any, list[Path | None]]:
+    """The images of ``input`` and the CSV/JSON paths, once the outputs are known not to
+    overwrite an input or an existing file without ``overwrite``."""
+    from seglab.data.inputs import image_source
+
+    source = image_source(input)
+    inputs = {Path(item.image_path).resolve().parent for item in source.items}
+    paths = [Path(f) if f is not None else None for f in files]
+    _check_outputs(out, paths, inputs, overwrite)
+    return source, paths
+
+
+def _predict_source(
+    model: LoadedModel, source: Any, options: PredictOptions, writers: _Writers, progress: bool
+) -> tuple[list[PredictedImage], list[str]]:
+    """Predict the readable images of ``source`` a batch at a time and write each one's files;
+    ``(items written, paths of unreadable images)``."""
+    items: list[PredictedImage] = []
+    skipped: list[str] = []
+    with progress_bar(len(source.items), progress) as advance:
+        for chunk in _chunks(source, options.batch_size):
+            readable = [(i, image) for i, image in chunk if image is not None]
+            skipped += [str(source.items[i].image_path) for i, image in chunk if image is None]
+            probs = model.predict_proba_batch(
+                [image for _, image in readable], **options.batch_options()
             )
-        if self.options["coco_json"] is not None:
-            formats.write_coco_results(self.options["coco_json"], self.coco)
+            for (i, image), p in zip(readable, probs, strict=True):
+                item = source.items[i]
+                items.append(writers.write(item.key, str(item.image_path), image, p))
+            advance(len(chunk))
+    return items, skipped
 
 
 def predict_images(
@@ -223,45 +270,19 @@ def predict_images(
     """
     from seglab.core.checks import check_batch_size
     from seglab.core.files import prepare_out
-    from seglab.data.inputs import image_source
 
     check_batch_size(batch_size)
-    source = image_source(input)
-    inputs = {Path(item.image_path).resolve().parent for item in source.items}
-    out = Path(out)
-    files = [Path(f) if f is not None else None for f in (rle_csv, coco_json)]
-    _check_outputs(out, files, inputs, overwrite)
+    source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
     if isinstance(run, LoadedModel):
         model = run
     else:
         model = load_model(run, device=device, backend=backend, resize=resize)
     out = prepare_out(out, overwrite, what="predictions")
-    options = {
-        "threshold": threshold,
-        "overlays": overlays,
-        "crops": crops,
-        "probs": save_probs,
-        "rle_csv": files[0],
-        "coco_json": files[1],
-    }
-    writers = _Writers(model, out, options)
-    items, skipped = [], []
+    options = PredictOptions(threshold, tta, tile, overlap, batch_size)
+    outputs = _Outputs(threshold, overlays, crops, save_probs, files[0], files[1])
+    writers = _Writers(model, out, outputs)
     start = time.perf_counter()
-    with progress_bar(len(source.items), progress) as advance:
-        for chunk in _chunks(source, batch_size):
-            readable = [(i, image) for i, image in chunk if image is not None]
-            skipped += [str(source.items[i].image_path) for i, image in chunk if image is None]
-            probs = model.predict_proba_batch(
-                [image for _, image in readable],
-                tta=tta,
-                tile=tile,
-                overlap=overlap,
-                batch_size=batch_size,
-            )
-            for (i, image), p in zip(readable, probs, strict=True):
-                item = source.items[i]
-                items.append(writers.write(item.key, str(item.image_path), image, p))
-            advance(len(chunk))
+    items, skipped = _predict_source(model, source, options, writers, progress)
     writers.finish()
     seconds = time.perf_counter() - start
     result = PredictResult(

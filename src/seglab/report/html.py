@@ -105,8 +105,8 @@ def build_report(
     report = _Inputs(
         run=run,
         files=files,
-        data_config=data_config(files["config"], data, run),
-        classes=list(files["model"].get("classes") or ["background", "foreground"]),
+        data_config=data_config(files.config, data, run),
+        classes=list(files.card.classes),
         split=split,
     )
     made = refresh_assets(assets, data=data, test=test, split=split, refresh=refresh)
@@ -144,7 +144,7 @@ class _Inputs:
     """The run a page is about: its files, the dataset it is scored on, its classes."""
 
     run: Path
-    files: dict[str, Any]
+    files: sections.RunFiles
     data_config: DataConfig
     classes: list[str]
     split: str
@@ -200,13 +200,13 @@ def _context(
     run, files, classes = report.run, report.files, report.classes
     return {
         "run": sections.run_header(run, files, __version__),
-        "config": sections.config_section(files["config"], run / "config.yaml"),
+        "config": sections.config_section(files.config, run / "config.yaml"),
         "data": sections.data_summary(report.data_config),
         "curves": [
             {"name": p.stem.replace("_", " "), "src": link(p)} for p in sections.curves(run, files)
         ],
-        "verdict": sections.verdict_info(files["summary"].get("verdict")),
-        "recipe": files["summary"].get("recipe") or [],
+        "verdict": sections.verdict_info(files.summary.get("verdict")),
+        "recipe": files.summary.get("recipe") or [],
         "metrics": sections.metrics_table(eval_summary, multiclass=len(classes) > 2),
         "eval": sections.evaluation_info(report.split, made.eval_note, eval_summary),
         "classes": classes,

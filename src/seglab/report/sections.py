@@ -7,11 +7,15 @@ import datetime as dt
 import math
 import shlex
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seglab.errors import DataError
 from seglab.report.gallery import read_json
+
+if TYPE_CHECKING:
+    from seglab.models.card import ModelCard
 
 TIMES = "\u00d7"  # the sign in "32 x 32" image sizes
 
@@ -34,8 +38,19 @@ KEY_FIELDS = (
 )  # fmt: skip
 
 
-def check_run(run: Path) -> dict[str, Any]:
-    """Read a run folder's files: ``{"config", "summary", "model", "metrics"}``.
+@dataclass(frozen=True)
+class RunFiles:
+    """A run folder's files, read and checked: ``config.yaml`` (a mapping), ``summary.json``,
+    the model card (``model.json``) and the rows of ``metrics.csv``."""
+
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    card: ModelCard
+    metrics: list[dict[str, float]]
+
+
+def check_run(run: Path) -> RunFiles:
+    """Read a run folder's files (:class:`RunFiles`).
 
     Raises
     ------
@@ -60,17 +75,17 @@ def check_run(run: Path) -> dict[str, Any]:
         raise DataError(f"cannot read the run's config: {exc}", path=run / "config.yaml") from None
     if not isinstance(config, dict):
         raise DataError("not a run config (expected a YAML mapping)", path=run / "config.yaml")
-    return {
-        "config": config,
-        "summary": read_json(run / "summary.json", what="the run summary"),
+    return RunFiles(
+        config=config,
+        summary=read_json(run / "summary.json", what="the run summary"),
         # checked as prediction checks it: a run of another format is refused here, first
-        "model": read_card(run / "model.json").to_dict(),
-        "metrics": read_metrics(run / "metrics.csv"),
-    }
+        card=read_card(run / "model.json"),
+        metrics=read_metrics(run / "metrics.csv"),
+    )
 
 
-def run_header(run: Path, files: dict[str, Any], version: str) -> dict[str, Any]:
-    summary = files["summary"]
+def run_header(run: Path, files: RunFiles, version: str) -> dict[str, Any]:
+    summary = files.summary
     best = summary.get("best_epoch")
     trained = dt.datetime.fromtimestamp((run / "model.safetensors").stat().st_mtime)
     return {
@@ -78,15 +93,15 @@ def run_header(run: Path, files: dict[str, Any], version: str) -> dict[str, Any]
         "path": str(run.resolve()),
         "command": f"seglab report {shlex.quote(str(run.resolve()))}",
         "status": summary.get("status", "unknown"),
-        "epochs": summary.get("epochs", len(files["metrics"])),
+        "epochs": summary.get("epochs", len(files.metrics)),
         "monitor": summary.get("monitor", "val_dice"),
         "best_epoch": best + 1 if isinstance(best, int) else None,
         "best_score": summary.get("best_score"),
         "seconds": summary.get("seconds"),
         "trained": trained.astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "run_version": files["model"].get("seglab_version", "unknown"),
+        "run_version": files.card.seglab_version,
         "version": version,
-        "architecture": files["model"].get("architecture", "?"),
+        "architecture": files.card.architecture,
     }
 
 
@@ -172,16 +187,16 @@ def _sizes(source, limit: int = 200) -> str:
     return text + (f" (first {limit} images)" if more else "")
 
 
-def curves(run: Path, files: dict[str, Any]) -> list[Path]:
+def curves(run: Path, files: RunFiles) -> list[Path]:
     """The run's plots; drawn again from ``metrics.csv`` when ``plots/`` has none."""
     folder = run / "plots"
     order = {"loss": 0, "dice": 1, "lr": 2}
     found = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.stem, 9), p.name))
-    if not any(p.stem in order for p in found) and files["metrics"]:
+    if not any(p.stem in order for p in found) and files.metrics:
         from seglab.train.plots import plot_history
 
         try:
-            plot_history(files["metrics"], folder)
+            plot_history(files.metrics, folder)
         except OSError as exc:  # a read-only run folder: the page goes without curves
             warnings.warn(f"report: cannot draw the curves: {exc}", RuntimeWarning, stacklevel=2)
         found = sorted(folder.glob("*.png"), key=lambda p: (order.get(p.stem, 9), p.name))

@@ -26,7 +26,7 @@ class NonFiniteLoss(SeglabError):
 
 
 @dataclass(frozen=True)
-class OptimSpec:
+class OptimizationPlan:
     """The optimizer and schedule a module builds in ``configure_optimizers``."""
 
     optimizer: str = "adamw"
@@ -46,7 +46,7 @@ class SegmentationModule(pl.LightningModule):
         self,
         model: nn.Module,
         loss: nn.Module,
-        optim: OptimSpec,
+        optim: OptimizationPlan,
         *,
         threshold: float = 0.5,
         channels_last: bool = False,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # heavy: imported where used
     from lightning.pytorch.callbacks import EarlyStopping
 
     from seglab.train.callbacks import RunWriter, TimeBudget
-    from seglab.train.module import OptimSpec, SegmentationModule
+    from seglab.train.module import OptimizationPlan, SegmentationModule
     from seglab.transforms import Pipeline
     from seglab.transforms.augment import Augmentation
 
@@ -66,20 +66,20 @@ def build_network(setup: RunSetup) -> Network:
     loss = create_loss(
         loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
     )
-    optim = optim_spec(config, has_val=setup.val is not None)
+    optim = optimization_plan(config, has_val=setup.val is not None)
     module = SegmentationModule(net, loss, optim, threshold=config.threshold, channels_last=gpu)
     return Network(module, classes, multiple, gpu)
 
 
-def optim_spec(config: TrainConfig, *, has_val: bool) -> OptimSpec:
+def optimization_plan(config: TrainConfig, *, has_val: bool) -> OptimizationPlan:
     """The optimizer and schedule of ``config`` (a plateau schedule watches the train loss
     when there is no val split)."""
-    from seglab.train.module import OptimSpec
+    from seglab.train.module import OptimizationPlan
 
     scheduler_options = dict(config.scheduler_options)
     if config.scheduler == "reduce_on_plateau" and not has_val:
         scheduler_options.setdefault("monitor", "train_loss")
-    return OptimSpec(
+    return OptimizationPlan(
         optimizer=config.optimizer or "adamw",
         lr=config.lr,
         weight_decay=config.weight_decay,

@@ -252,7 +252,15 @@ def _close(plan: RunPlan, trainer, writer: RunWriter, monitor: str, ending: _End
         if ending.error is not None:
             raise ending.error
         return TrainResult(
-            plan.run_dir, ending.status, 0, None, None, monitor, ending.seconds, config=config
+            plan.run_dir,
+            ending.status,
+            0,
+            None,
+            None,
+            monitor,
+            ending.seconds,
+            config=config,
+            rank=trainer.global_rank,
         )
     end = RunEnd(
         config=config,

@@ -35,6 +35,7 @@ class TrainResult:
     verdict: dict[str, Any] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     config: TrainConfig | None = None
+    rank: int = 0  # the process's global rank: only rank 0 (under DDP) reports and writes
 
     @property
     def model_path(self) -> Path:

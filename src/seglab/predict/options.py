@@ -1,0 +1,29 @@
+"""How a run predicts: the options every command that predicts shares (predict, evaluate, the
+report), as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """``threshold`` (``None``: the run's own), ``tta`` (average the four flips), ``tile`` and
+    ``overlap`` (sliding windows, network-space pixels), ``batch_size`` (images or windows per
+    forward pass); see :meth:`seglab.predict.LoadedModel.predict_proba_batch`."""
+
+    threshold: float | None = None
+    tta: bool = False
+    tile: int | None = None
+    overlap: float = 0.25
+    batch_size: int = 8
+
+    def batch_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``predict_proba_batch``."""
+        return {
+            "tta": self.tta,
+            "tile": self.tile,
+            "overlap": self.overlap,
+            "batch_size": self.batch_size,
+        }
