@@ -18,11 +18,11 @@ import numpy as np
 
 from seglab.config import DataConfig
 from seglab.core.constants import IGNORE_INDEX
-from seglab.data.base import Instance, Problem, ProblemLog, SegmentationSource
+from seglab.data.base import Instance, Item, Problem, ProblemLog, SegmentationSource
 from seglab.data.dataset import open_split
 from seglab.data.layout import discover
 from seglab.errors import DataError
-from seglab.io import read_image
+from seglab.io import ImageMeta, read_image
 
 SMALL_OBJECT_PIXELS = 16
 """Objects with fewer pixels than this are flagged: often annotation noise, or too small to learn
@@ -123,53 +123,92 @@ def _coco_instances(source, index: int, h: int, w: int, log: ProblemLog) -> list
 def _check_item(
     source: SegmentationSource, index: int, summary: SplitSummary, log: ProblemLog, allow_large
 ) -> None:
+    """Read one item's image and label into ``summary``; name every fault in ``log``."""
     item = source.items[index]
+    read = _read_item_image(item, summary, log, allow_large)
+    if read is None or not source.labelled:
+        return
+    (h, w), meta = read
+    if source.kind == "coco":
+        label = _coco_label(source, index, h, w, meta, log)
+    else:
+        label = _folder_label(source, index, h, w, log)
+    if label is not None:
+        _count_label(source, item, *label, summary)
+
+
+def _read_item_image(
+    item: Item, summary: SplitSummary, log: ProblemLog, allow_large
+) -> tuple[tuple[int, int], ImageMeta] | None:
+    """Read an item's image and count its size and channels; ``None`` (logged) if unreadable."""
     try:
         image, meta = read_image(item.image_path, allow_large=allow_large)
     except DataError as exc:
         log.error(exc.path or item.image_path, exc.field, exc.reason)
-        return
+        return None
     summary.images_readable += 1
     h, w = image.shape[:2]
     summary.image_sizes[(w, h)] += 1
     summary.channels[image.shape[2]] += 1
     if meta.has_nonfinite:
         log.warning(item.image_path, None, "image holds NaN or Inf values")
-    if not source.labelled:
-        return
-    if source.kind == "coco":
-        jh, jw = item.height, item.width
-        if jh is not None and (jh, jw) != (h, w):
-            note = ""
-            if meta.exif_transposed and meta.stored_size == (jw, jh):
-                note = " (the JSON gives the size before EXIF rotation; re-export the images)"
-            log.error(
-                source.json_path,
-                f"images (id={item.image_id!r}).width/height",
-                f"JSON says {jw}x{jh} but {item.image_path.name} is {w}x{h}{note}",
-            )
-            return
-        instances = _coco_instances(source, index, h, w, log)
-        from seglab.data.coco import compose_mask
+    return (h, w), meta
 
-        mask = compose_mask(instances, h, w, crowd=source.crowd)
-    else:
-        try:
-            mask = source.load_mask(index)
-        except DataError as exc:
-            log.error(exc.path or item.mask_path, exc.field, exc.reason)
-            return
-        if mask.shape != (h, w):
-            log.error(
-                item.mask_path,
-                None,
-                f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                f"{item.image_path.name} is {w}x{h}",
-            )
-            return
-        instances = source.instances(index) if source.num_classes <= 16 else []
-        if item.mask_path.suffix.lower() in (".jpg", ".jpeg"):
-            log.warning(item.mask_path, None, "JPEG mask: lossy compression changes class values")
+
+def _coco_label(
+    source, index: int, h: int, w: int, meta: ImageMeta, log: ProblemLog
+) -> tuple[np.ndarray, list[Instance]] | None:
+    """The class mask and objects of a COCO item; ``None`` (logged) if the JSON size is wrong."""
+    item = source.items[index]
+    jh, jw = item.height, item.width
+    if jh is not None and (jh, jw) != (h, w):
+        note = ""
+        if meta.exif_transposed and meta.stored_size == (jw, jh):
+            note = " (the JSON gives the size before EXIF rotation; re-export the images)"
+        log.error(
+            source.json_path,
+            f"images (id={item.image_id!r}).width/height",
+            f"JSON says {jw}x{jh} but {item.image_path.name} is {w}x{h}{note}",
+        )
+        return None
+    instances = _coco_instances(source, index, h, w, log)
+    from seglab.data.coco import compose_mask
+
+    return compose_mask(instances, h, w, crowd=source.crowd), instances
+
+
+def _folder_label(
+    source: SegmentationSource, index: int, h: int, w: int, log: ProblemLog
+) -> tuple[np.ndarray, list[Instance]] | None:
+    """The mask and objects of a mask-folder item; ``None`` (logged) if unreadable or mis-sized."""
+    item = source.items[index]
+    try:
+        mask = source.load_mask(index)
+    except DataError as exc:
+        log.error(exc.path or item.mask_path, exc.field, exc.reason)
+        return None
+    if mask.shape != (h, w):
+        log.error(
+            item.mask_path,
+            None,
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+            f"{item.image_path.name} is {w}x{h}",
+        )
+        return None
+    instances = source.instances(index) if source.num_classes <= 16 else []
+    if item.mask_path.suffix.lower() in (".jpg", ".jpeg"):
+        log.warning(item.mask_path, None, "JPEG mask: lossy compression changes class values")
+    return mask, instances
+
+
+def _count_label(
+    source: SegmentationSource,
+    item: Item,
+    mask: np.ndarray,
+    instances: list[Instance],
+    summary: SplitSummary,
+) -> None:
+    """Add one label's class pixels, objects and small objects to ``summary``."""
     counts = np.bincount(mask[mask != IGNORE_INDEX].ravel(), minlength=source.num_classes)
     for c in range(source.num_classes):
         summary.class_pixels[c] += int(counts[c])

@@ -53,16 +53,7 @@ def check_geometry(
     """
     bbox = ann.get("bbox")
     if bbox is not None:
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
-            log.error(f"{fld}.bbox", f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
-        elif bbox[2] < 0 or bbox[3] < 0:
-            log.error(f"{fld}.bbox", f"bbox has negative width or height: {bbox}")
-        elif w is not None and h is not None:
-            x0, y0, x1, y1 = bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]
-            if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
-                log.error(f"{fld}.bbox", f"bbox {bbox} lies entirely outside the {w}x{h} image")
-            elif x0 < -1 or y0 < -1 or x1 > w + 1 or y1 > h + 1:
-                log.warning(f"{fld}.bbox", f"bbox {bbox} extends outside the {w}x{h} image")
+        _check_bbox(bbox, w, h, f"{fld}.bbox", log)
     seg = ann.get("segmentation")
     if seg is None or seg == [] or seg == {}:
         log.warning(
@@ -78,41 +69,59 @@ def check_geometry(
             f"must be a list of polygons or an RLE object, got {type(seg).__name__}",
         )
         return False
-    usable = 0
-    for j, poly in enumerate(seg):
-        pf = f"{fld}.segmentation[{j}]"
-        if not isinstance(poly, list) or not all(is_number(v) for v in poly):
-            log.error(pf, "polygon must be a flat list of finite numbers [x1, y1, x2, y2, ...]")
-            continue
-        if len(poly) == 4:
-            log.error(
-                pf,
-                "polygon of 4 numbers (2 points): pycocotools would draw it as a box; "
-                "fix or delete it",
-            )
-            continue
-        if len(poly) % 2:
-            log.error(pf, f"polygon has an odd number of coordinates ({len(poly)})")
-            continue
-        if len(poly) < 6:
+    # Every part is checked (a list, not a short-circuit) so each fault is recorded.
+    usable = [
+        _check_polygon(poly, w, h, f"{fld}.segmentation[{j}]", log) for j, poly in enumerate(seg)
+    ]
+    return any(usable)  # only the usable parts are drawn (see annotation_mask)
+
+
+def _check_bbox(bbox: Any, w: int | None, h: int | None, fld: str, log: FileLog) -> None:
+    """Check a ``bbox`` field: four numbers, a non-negative size, on the image."""
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(is_number(v) for v in bbox)):
+        log.error(fld, f"bbox must be 4 numbers [x, y, w, h], got {bbox!r}")
+    elif bbox[2] < 0 or bbox[3] < 0:
+        log.error(fld, f"bbox has negative width or height: {bbox}")
+    elif w is not None and h is not None:
+        x0, y0, x1, y1 = bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]
+        if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
+            log.error(fld, f"bbox {bbox} lies entirely outside the {w}x{h} image")
+        elif x0 < -1 or y0 < -1 or x1 > w + 1 or y1 > h + 1:
+            log.warning(fld, f"bbox {bbox} extends outside the {w}x{h} image")
+
+
+def _check_polygon(poly: Any, w: int | None, h: int | None, fld: str, log: FileLog) -> bool:
+    """Check one polygon part of a ``segmentation``; return whether it can be drawn."""
+    if not isinstance(poly, list) or not all(is_number(v) for v in poly):
+        log.error(fld, "polygon must be a flat list of finite numbers [x1, y1, x2, y2, ...]")
+        return False
+    if len(poly) == 4:
+        log.error(
+            fld,
+            "polygon of 4 numbers (2 points): pycocotools would draw it as a box; fix or delete it",
+        )
+        return False
+    if len(poly) % 2:
+        log.error(fld, f"polygon has an odd number of coordinates ({len(poly)})")
+        return False
+    if len(poly) < 6:
+        log.warning(
+            fld,
+            f"polygon with fewer than 3 points ({len(poly) // 2}) has no area: skipped",
+        )
+        return False
+    if w is not None and h is not None:
+        xs, ys = poly[0::2], poly[1::2]
+        if max(xs) <= 0 or max(ys) <= 0 or min(xs) >= w or min(ys) >= h:
+            log.error(fld, f"polygon lies entirely outside the {w}x{h} image")
+            return False
+        if min(xs) < -1 or min(ys) < -1 or max(xs) > w + 1 or max(ys) > h + 1:
             log.warning(
-                pf,
-                f"polygon with fewer than 3 points ({len(poly) // 2}) has no area: skipped",
+                fld,
+                f"polygon extends outside the {w}x{h} image (x {min(xs):g}..{max(xs):g}, "
+                f"y {min(ys):g}..{max(ys):g}); clipped",
             )
-            continue
-        if w is not None and h is not None:
-            xs, ys = poly[0::2], poly[1::2]
-            if max(xs) <= 0 or max(ys) <= 0 or min(xs) >= w or min(ys) >= h:
-                log.error(pf, f"polygon lies entirely outside the {w}x{h} image")
-                continue
-            if min(xs) < -1 or min(ys) < -1 or max(xs) > w + 1 or max(ys) > h + 1:
-                log.warning(
-                    pf,
-                    f"polygon extends outside the {w}x{h} image (x {min(xs):g}..{max(xs):g}, "
-                    f"y {min(ys):g}..{max(ys):g}); clipped",
-                )
-        usable += 1
-    return usable > 0  # only the usable parts are drawn (see annotation_mask)
+    return True
 
 
 def check_rle(seg: dict[str, Any], h: int | None, w: int | None, fld: str, log: FileLog) -> bool:

@@ -205,41 +205,9 @@ def write_mask(
     if mask.dtype == np.bool_:
         mask = mask.astype(np.uint8)
     if mask.ndim == 3 and mask.shape[-1] == 3:
-        if mask.dtype != np.uint8:
-            raise DataError(
-                f"colour masks must be uint8, got {mask.dtype}; write class indices as H x W",
-                path=path,
-            )
-        if palette is not None:
-            raise DataError("a palette applies to H x W index masks, not to colours", path=path)
-        img = Image.fromarray(np.ascontiguousarray(mask))
+        img = _colour_mask_image(mask, palette, path)
     elif mask.ndim == 2:
-        if mask.dtype.kind not in "iu":
-            raise DataError(
-                f"mask dtype {mask.dtype} is not an integer type; convert it with "
-                "mask.astype(np.uint8) (np.uint16 for values above 255)",
-                path=path,
-            )
-        lo, hi = (int(mask.min()), int(mask.max())) if mask.size else (0, 0)
-        if lo < 0 or hi > 65535:
-            raise DataError(
-                f"mask values {lo}..{hi} do not fit a PNG (0..65535); map negative values "
-                "(such as an ignore index of -1) to 255 first",
-                path=path,
-            )
-        if palette is not None and hi > 255:
-            raise DataError(
-                f"a palette PNG holds values 0..255, but the mask has values up to {hi}; "
-                "write it without a palette (16-bit PNG)",
-                path=path,
-            )
-        if hi <= 255:
-            img = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8))
-            if palette is not None:
-                # putpalette turns the "L" image into a "P" image holding the same indices
-                img.putpalette(_palette_array(palette, hi + 1, path).reshape(-1).tolist())
-        else:
-            img = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint16))
+        img = _index_mask_image(mask, palette, path)
     else:
         raise DataError(
             f"cannot write a mask of shape {mask.shape} (expected H x W integers or H x W x 3 "
@@ -249,6 +217,52 @@ def write_mask(
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format="PNG")
     return path
+
+
+def _colour_mask_image(
+    mask: np.ndarray, palette: np.ndarray | list[tuple[int, int, int]] | None, path: Path
+) -> Image.Image:
+    """An ``H x W x 3`` colour mask as an RGB image; it must be uint8 and take no palette."""
+    if mask.dtype != np.uint8:
+        raise DataError(
+            f"colour masks must be uint8, got {mask.dtype}; write class indices as H x W",
+            path=path,
+        )
+    if palette is not None:
+        raise DataError("a palette applies to H x W index masks, not to colours", path=path)
+    return Image.fromarray(np.ascontiguousarray(mask))
+
+
+def _index_mask_image(
+    mask: np.ndarray, palette: np.ndarray | list[tuple[int, int, int]] | None, path: Path
+) -> Image.Image:
+    """An ``H x W`` integer mask as an 8-bit (palette) or 16-bit image, values unchanged."""
+    if mask.dtype.kind not in "iu":
+        raise DataError(
+            f"mask dtype {mask.dtype} is not an integer type; convert it with "
+            "mask.astype(np.uint8) (np.uint16 for values above 255)",
+            path=path,
+        )
+    lo, hi = (int(mask.min()), int(mask.max())) if mask.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise DataError(
+            f"mask values {lo}..{hi} do not fit a PNG (0..65535); map negative values "
+            "(such as an ignore index of -1) to 255 first",
+            path=path,
+        )
+    if palette is not None and hi > 255:
+        raise DataError(
+            f"a palette PNG holds values 0..255, but the mask has values up to {hi}; "
+            "write it without a palette (16-bit PNG)",
+            path=path,
+        )
+    if hi > 255:
+        return Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint16))
+    img = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8))
+    if palette is not None:
+        # putpalette turns the "L" image into a "P" image holding the same indices
+        img.putpalette(_palette_array(palette, hi + 1, path).reshape(-1).tolist())
+    return img
 
 
 def write_class_mask(path: str | Path, mask: np.ndarray, *, binary: bool) -> Path:

@@ -116,45 +116,14 @@ class UNet(nn.Module):
         _check_unet_options(
             in_channels, num_classes, base_width, depth, width_cap, upsampling, dropout
         )
-        for option, layer in (("act_layer", act_layer), ("norm_layer", norm_layer)):
-            if not callable(layer):
-                raise ConfigError(
-                    f"UNet {option} must be a class such as nn.ReLU, got {layer!r}; "
-                    "turn a name into one with get_activation(name) / get_norm(name)"
-                )
+        _check_layer_factories(act_layer, norm_layer)
         self.depth = depth
         widths = unet_widths(base_width, depth, width_cap)
         parts = {"norm_layer": norm_layer, "act_layer": act_layer}
+        # Built in this order (inc, downs, ups, head): the order of the random initial weights.
         self.inc = DoubleConv(in_channels, widths[0], **parts)
-        self.downs = nn.ModuleList(
-            nn.Sequential(
-                nn.MaxPool2d(2),
-                DoubleConv(
-                    widths[level - 1],
-                    widths[level],
-                    dropout=dropout if level == depth else 0.0,
-                    **parts,
-                ),
-            )
-            for level in range(1, depth + 1)
-        )
-        ups = []
-        channels = widths[depth]
-        for level in reversed(range(depth)):
-            # As in the seed, each decoder block ends one level narrower than its skip.
-            out_channels = widths[max(level - 1, 0)]
-            ups.append(
-                Up(
-                    channels,
-                    widths[level],
-                    out_channels,
-                    upsampling=upsampling,
-                    dropout=dropout,
-                    **parts,
-                )
-            )
-            channels = out_channels
-        self.ups = nn.ModuleList(ups)
+        self.downs = _encoder(widths, dropout, parts)
+        self.ups, channels = _decoder(widths, upsampling, dropout, parts)
         self.head = nn.Conv2d(channels, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -197,6 +166,57 @@ def _check_unet_options(
         )
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"UNet dropout must be in [0, 1), got {dropout!r}")
+
+
+def _check_layer_factories(act_layer: LayerFactory, norm_layer: LayerFactory) -> None:
+    """Refuse an activation or norm given as something other than a class (e.g. a name)."""
+    for option, layer in (("act_layer", act_layer), ("norm_layer", norm_layer)):
+        if not callable(layer):
+            raise ConfigError(
+                f"UNet {option} must be a class such as nn.ReLU, got {layer!r}; "
+                "turn a name into one with get_activation(name) / get_norm(name)"
+            )
+
+
+def _encoder(widths: list[int], dropout: float, parts: dict[str, LayerFactory]) -> nn.ModuleList:
+    """The down path: max-pool then DoubleConv per level, dropout only at the bottleneck."""
+    depth = len(widths) - 1
+    return nn.ModuleList(
+        nn.Sequential(
+            nn.MaxPool2d(2),
+            DoubleConv(
+                widths[level - 1],
+                widths[level],
+                dropout=dropout if level == depth else 0.0,
+                **parts,
+            ),
+        )
+        for level in range(1, depth + 1)
+    )
+
+
+def _decoder(
+    widths: list[int], upsampling: str, dropout: float, parts: dict[str, LayerFactory]
+) -> tuple[nn.ModuleList, int]:
+    """The up path, deepest level first, and the width of its output."""
+    depth = len(widths) - 1
+    ups = []
+    channels = widths[depth]
+    for level in reversed(range(depth)):
+        # As in the seed, each decoder block ends one level narrower than its skip.
+        out_channels = widths[max(level - 1, 0)]
+        ups.append(
+            Up(
+                channels,
+                widths[level],
+                out_channels,
+                upsampling=upsampling,
+                dropout=dropout,
+                **parts,
+            )
+        )
+        channels = out_channels
+    return nn.ModuleList(ups), channels
 
 
 def build_unet(

@@ -221,6 +221,27 @@ def create_scheduler(
         Unknown name or option (the valid ones are listed), bad lengths, a warmup as long as
         the run, or a value torch refuses.
     """
+    spec = _scheduler_spec(name, options)
+    warmup = _warmup_length(epochs, steps_per_epoch, warmup_steps, warmup_epochs)
+    kw = {**spec.options, **options}
+    try:
+        return _build_schedule(
+            spec,
+            optimizer,
+            kw,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup=warmup,
+            pct_start_given="pct_start" in options,
+        )
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"scheduler {name!r}: {exc}") from exc
+
+
+def _scheduler_spec(name: str, options: dict[str, Any]) -> SchedulerSpec:
+    """The registered schedule ``name``; a ConfigError listing the valid names or options."""
     spec = SCHEDULERS.get(name)
     if spec is None:
         close = difflib.get_close_matches(str(name), SCHEDULERS, n=1)
@@ -230,6 +251,13 @@ def create_scheduler(
         if key not in spec.options:
             valid = ", ".join(["warmup_steps", "warmup_epochs", *spec.options])
             raise ConfigError(f"scheduler {name!r} has no option {key!r}; valid options: {valid}")
+    return spec
+
+
+def _warmup_length(
+    epochs: int, steps_per_epoch: int, warmup_steps: int, warmup_epochs: float
+) -> int:
+    """Check the run and warmup lengths; return the warmup in optimizer steps."""
     _count("epochs", epochs, minimum=1)
     _count("steps_per_epoch", steps_per_epoch, minimum=1)
     _count("warmup_steps", warmup_steps, minimum=0)
@@ -237,39 +265,44 @@ def create_scheduler(
         raise ConfigError(f"warmup_epochs must be >= 0, got {warmup_epochs!r}")
     if warmup_steps and warmup_epochs:
         raise ConfigError("give warmup_steps or warmup_epochs, not both")
-    warmup = warmup_steps or round(warmup_epochs * steps_per_epoch)
+    return warmup_steps or round(warmup_epochs * steps_per_epoch)
+
+
+def _build_schedule(
+    spec: SchedulerSpec,
+    optimizer: torch.optim.Optimizer,
+    kw: dict[str, Any],
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    warmup: int,
+    pct_start_given: bool,
+) -> ScheduledLR:
+    """Build the schedule with its warmup (see the module docs); torch may raise ValueError."""
     total = epochs * steps_per_epoch
-    kw = {**spec.options, **options}
-    try:
-        if spec.build is None:
-            monitor = kw.pop("monitor")
-            return ScheduledLR(
-                _plateau(optimizer, warmup, steps_per_epoch, epochs, kw), "epoch", monitor
-            )
-        if warmup >= total:
-            raise ConfigError(
-                f"warmup ({warmup} steps) must be shorter than the run ({epochs} epochs x "
-                f"{steps_per_epoch} steps = {total}); shorten the warmup"
-            )
-        if spec.build is _onecycle and warmup:
-            if "pct_start" in options:
-                raise ConfigError("onecycle: give pct_start or a warmup, not both")
-            kw["pct_start"] = warmup / total
-            return ScheduledLR(
-                _onecycle(optimizer, total, steps_per_epoch, epochs, **kw), "step", None
-            )
-        if spec.build is _onecycle or not warmup:
-            return ScheduledLR(
-                spec.build(optimizer, total, steps_per_epoch, epochs, **kw), "step", None
-            )
-        ramp = sched.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
-        main = spec.build(optimizer, total - warmup, steps_per_epoch, epochs, **kw)
-        combined = sched.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
-        return ScheduledLR(combined, "step", None)
-    except (ValueError, TypeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"scheduler {name!r}: {exc}") from exc
+    if spec.build is None:
+        monitor = kw.pop("monitor")
+        return ScheduledLR(
+            _plateau(optimizer, warmup, steps_per_epoch, epochs, kw), "epoch", monitor
+        )
+    if warmup >= total:
+        raise ConfigError(
+            f"warmup ({warmup} steps) must be shorter than the run ({epochs} epochs x "
+            f"{steps_per_epoch} steps = {total}); shorten the warmup"
+        )
+    if spec.build is _onecycle and warmup:
+        if pct_start_given:
+            raise ConfigError("onecycle: give pct_start or a warmup, not both")
+        kw["pct_start"] = warmup / total
+        return ScheduledLR(_onecycle(optimizer, total, steps_per_epoch, epochs, **kw), "step", None)
+    if spec.build is _onecycle or not warmup:
+        return ScheduledLR(
+            spec.build(optimizer, total, steps_per_epoch, epochs, **kw), "step", None
+        )
+    ramp = sched.LinearLR(optimizer, start_factor=1 / (warmup + 1), total_iters=warmup)
+    main = spec.build(optimizer, total - warmup, steps_per_epoch, epochs, **kw)
+    combined = sched.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+    return ScheduledLR(combined, "step", None)
 
 
 def _plateau(optimizer, warmup_steps, steps_per_epoch, epochs, kw) -> sched.ReduceLROnPlateau:

@@ -164,11 +164,27 @@ def copy_paste(
     _check_same_kind([image, donor_image], "copy_paste")
     if max_objects < 1:
         return image, mask.astype(np.int64, copy=False)
+    objects = _donor_objects(donor_mask)
+    if not objects:
+        return image, mask.astype(np.int64, copy=False)
 
+    out_image = image.copy()
+    out_mask = mask.astype(np.int64, copy=True)
+    count = int(rng.integers(1, min(max_objects, len(objects)) + 1))
+    for index in rng.choice(len(objects), size=count, replace=False):
+        _paste_object(objects[int(index)], donor_image, out_image, out_mask, rng)
+    return out_image, out_mask
+
+
+# (class, label image, label, (top, left, height, width)) of one donor object
+_DonorObject = tuple[int, np.ndarray, int, tuple[int, int, int, int]]
+
+
+def _donor_objects(donor_mask: np.ndarray) -> list[_DonorObject]:
+    """The 8-connected components of each foreground class (1..254) of ``donor_mask``."""
     import cv2
 
-    # (class, label image, label, (top, left, height, width)) of each donor object
-    objects: list[tuple[int, np.ndarray, int, tuple[int, int, int, int]]] = []
+    objects: list[_DonorObject] = []
     for value in np.unique(donor_mask):
         if not 1 <= value < IGNORE_INDEX:
             continue
@@ -178,30 +194,33 @@ def copy_paste(
         for label in range(1, count):
             x, y, w, h = (int(v) for v in stats[label, :4])
             objects.append((int(value), labels, label, (y, x, h, w)))
-    if not objects:
-        return image, mask.astype(np.int64, copy=False)
+    return objects
 
-    out_image = image.copy()
-    out_mask = mask.astype(np.int64, copy=True)
-    height, width = mask.shape
-    count = int(rng.integers(1, min(max_objects, len(objects)) + 1))
-    for index in rng.choice(len(objects), size=count, replace=False):
-        value, labels, label, (y, x, h, w) = objects[int(index)]
-        # An object larger than the target: a random window of the target's size.
-        if h > height:
-            y += int(rng.integers(0, h - height + 1))
-            h = height
-        if w > width:
-            x += int(rng.integers(0, w - width + 1))
-            w = width
-        shape = labels[y : y + h, x : x + w] == label
-        pixels = donor_image[y : y + h, x : x + w]
-        if rng.random() < 0.5:
-            shape, pixels = shape[:, ::-1], pixels[:, ::-1]
-        if not shape.any():
-            continue
-        ty = int(rng.integers(0, height - h + 1))
-        tx = int(rng.integers(0, width - w + 1))
-        out_image[ty : ty + h, tx : tx + w][shape] = pixels[shape]
-        out_mask[ty : ty + h, tx : tx + w][shape] = value
-    return out_image, out_mask
+
+def _paste_object(
+    obj: _DonorObject,
+    donor_image: np.ndarray,
+    out_image: np.ndarray,
+    out_mask: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Paste one donor object (cropped, maybe flipped) at a random place, in place."""
+    value, labels, label, (y, x, h, w) = obj
+    height, width = out_mask.shape
+    # An object larger than the target: a random window of the target's size.
+    if h > height:
+        y += int(rng.integers(0, h - height + 1))
+        h = height
+    if w > width:
+        x += int(rng.integers(0, w - width + 1))
+        w = width
+    shape = labels[y : y + h, x : x + w] == label
+    pixels = donor_image[y : y + h, x : x + w]
+    if rng.random() < 0.5:
+        shape, pixels = shape[:, ::-1], pixels[:, ::-1]
+    if not shape.any():
+        return
+    ty = int(rng.integers(0, height - h + 1))
+    tx = int(rng.integers(0, width - w + 1))
+    out_image[ty : ty + h, tx : tx + w][shape] = pixels[shape]
+    out_mask[ty : ty + h, tx : tx + w][shape] = value

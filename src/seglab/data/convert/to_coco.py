@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from seglab.core.checks import check_choice
-from seglab.data.base import SegmentationSource
+from seglab.data.base import Instance, SegmentationSource
 from seglab.data.convert.common import (
     copy_image,
     input_paths,
@@ -78,16 +78,7 @@ def source_to_coco(
     SeglabError
         ``out_json`` is the source's own annotation file, or ``images_dir`` overlaps the input.
     """
-    check_choice("segmentation", segmentation, SEGMENTATIONS)
-    if not source.labelled:
-        raise DataError("the dataset has no labels; nothing to write as COCO", path=source.root)
-    out_json = Path(out_json)
-    own = getattr(source, "json_path", None)
-    if own is not None and Path(own).resolve() == out_json.resolve():
-        raise SeglabError(f"{out_json}: this is the input annotation file; write elsewhere")
-    if images_dir is not None:
-        images_dir = Path(images_dir)
-        refuse_inside(images_dir, input_paths(source), [images_dir])
+    out_json, images_dir = _check_coco_target(source, out_json, images_dir, segmentation)
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -95,19 +86,7 @@ def source_to_coco(
     for index in range(len(source)):
         name = relative_name(source, index)
         try:
-            if name.lower() in used:
-                raise DataError(
-                    f"another image has the file name {name!r}", path=source.items[index].image_path
-                )
-            h, w = _item_size(source, index)
-            instances = source.instances(index)
-            for inst in instances:
-                if inst.mask.shape != (h, w):
-                    raise DataError(
-                        f"mask size {inst.mask.shape[1]}x{inst.mask.shape[0]} differs from the "
-                        f"image size {w}x{h} (width x height)",
-                        path=source.items[index].mask_path or source.items[index].image_path,
-                    )
+            h, w, instances = _sized_instances(source, index, name, used)
         except DataError as exc:
             skip_item("coco", exc, skipped)
             continue
@@ -117,26 +96,9 @@ def source_to_coco(
         image_id = len(images) + 1
         images.append({"id": image_id, "file_name": name, "width": w, "height": h})
         for inst in instances:
-            mask = np.asarray(inst.mask, dtype=bool)
-            area = int(mask.sum())
-            if area == 0:
-                continue
-            seg = (
-                encode_coco_rle(mask)
-                if inst.iscrowd
-                else mask_to_segmentation(mask, segmentation=segmentation)
-            )
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": int(inst.class_index),
-                    "segmentation": seg,
-                    "area": float(area),
-                    "bbox": mask_bbox(mask),
-                    "iscrowd": int(bool(inst.iscrowd)),
-                }
-            )
+            annotation = _annotation(inst, len(annotations) + 1, image_id, segmentation)
+            if annotation is not None:
+                annotations.append(annotation)
     coco = {
         "info": {
             "description": f"converted by seglab from {source.kind} data at {source.root}",
@@ -150,6 +112,70 @@ def source_to_coco(
     out_json.parent.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(coco, separators=(",", ":")) + "\n", encoding="utf-8")
     return coco
+
+
+def _check_coco_target(
+    source: SegmentationSource,
+    out_json: str | Path,
+    images_dir: str | Path | None,
+    segmentation: str,
+) -> tuple[Path, Path | None]:
+    """Refuse what :func:`source_to_coco` cannot write; return ``out_json`` and ``images_dir``."""
+    check_choice("segmentation", segmentation, SEGMENTATIONS)
+    if not source.labelled:
+        raise DataError("the dataset has no labels; nothing to write as COCO", path=source.root)
+    out_json = Path(out_json)
+    own = getattr(source, "json_path", None)
+    if own is not None and Path(own).resolve() == out_json.resolve():
+        raise SeglabError(f"{out_json}: this is the input annotation file; write elsewhere")
+    if images_dir is not None:
+        images_dir = Path(images_dir)
+        refuse_inside(images_dir, input_paths(source), [images_dir])
+    return out_json, images_dir
+
+
+def _sized_instances(
+    source: SegmentationSource, index: int, name: str, used: set[str]
+) -> tuple[int, int, list[Instance]]:
+    """An item's ``(height, width, objects)``; a DataError when it cannot be written."""
+    if name.lower() in used:
+        raise DataError(
+            f"another image has the file name {name!r}", path=source.items[index].image_path
+        )
+    h, w = _item_size(source, index)
+    instances = source.instances(index)
+    for inst in instances:
+        if inst.mask.shape != (h, w):
+            raise DataError(
+                f"mask size {inst.mask.shape[1]}x{inst.mask.shape[0]} differs from the "
+                f"image size {w}x{h} (width x height)",
+                path=source.items[index].mask_path or source.items[index].image_path,
+            )
+    return h, w, instances
+
+
+def _annotation(
+    inst: Instance, annotation_id: int, image_id: int, segmentation: str
+) -> dict[str, Any] | None:
+    """One object as a COCO annotation; ``None`` for an empty mask (nothing to write)."""
+    mask = np.asarray(inst.mask, dtype=bool)
+    area = int(mask.sum())
+    if area == 0:
+        return None
+    seg = (
+        encode_coco_rle(mask)
+        if inst.iscrowd
+        else mask_to_segmentation(mask, segmentation=segmentation)
+    )
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": int(inst.class_index),
+        "segmentation": seg,
+        "area": float(area),
+        "bbox": mask_bbox(mask),
+        "iscrowd": int(bool(inst.iscrowd)),
+    }
 
 
 __all__ = ["source_to_coco"]

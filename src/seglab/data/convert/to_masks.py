@@ -89,6 +89,38 @@ def source_to_masks(
         The dataset has more than 255 classes (index 255 means ignore).
     """
     out = Path(out)
+    _prepare_masks_out(source, out, overwrite)
+    k = source.num_classes
+    binary_255 = source.labelled and k == 2 and not _has_ignore(source)
+    palette = mask_palette(k)
+    summary: dict[str, Any] = {"path": str(out), "images": 0, "masks": 0, "objects": 0}
+    summary["skipped"] = skipped = []
+    used: set[str] = set()
+    for index in range(len(source)):
+        name = relative_name(source, index)
+        stem = name[: -len(PurePosixPath(name).suffix)] if PurePosixPath(name).suffix else name
+        try:
+            mask = _load_item(source, index, stem, used)
+        except DataError as exc:
+            skip_item("masks", exc, skipped)
+            continue
+        used.add(stem.lower())
+        copy_image(source, index, out / "images", name)
+        summary["images"] += 1
+        if mask is None:
+            continue
+        summary["objects"] += _write_item_mask(
+            out / "masks" / f"{stem}.png", mask, k, binary_255, palette
+        )
+        summary["masks"] += 1
+    if source.labelled:
+        _write_classes_json(source, out / "classes.json", binary_255)
+    summary["files"] = summary["images"] + summary["masks"] + int(source.labelled)
+    return summary
+
+
+def _prepare_masks_out(source: SegmentationSource, out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` inside the input or not empty, clear old output, check the classes."""
     refuse_inside(out, input_paths(source), [out / "images", out / "masks"])
     prepare_out(out, overwrite, what="converted dataset")
     clear_paths(out / "images", out / "masks", out / "classes.json")
@@ -98,57 +130,52 @@ def source_to_masks(
             f"{k} classes do not fit 8-bit masks where {IGNORE_INDEX} means ignore",
             path=source.root,
         )
-    binary_255 = source.labelled and k == 2 and not _has_ignore(source)
-    palette = mask_palette(k)
-    summary: dict[str, Any] = {"path": str(out), "images": 0, "masks": 0, "objects": 0}
-    summary["skipped"] = skipped = []
-    used: set[str] = set()
-    for index in range(len(source)):
-        name = relative_name(source, index)
-        stem = name[: -len(PurePosixPath(name).suffix)] if PurePosixPath(name).suffix else name
-        if stem.lower() in used:
-            exc = DataError(
-                f"another image has the name {stem!r}", path=source.items[index].image_path
-            )
-            skip_item("masks", exc, skipped)
-            continue
-        try:
-            mask = source.load(index)[1] if source.labelled else None
-            if mask is None:
-                source.load_image(index)
-        except DataError as exc:
-            skip_item("masks", exc, skipped)
-            continue
-        used.add(stem.lower())
-        copy_image(source, index, out / "images", name)
-        summary["images"] += 1
-        if mask is None:
-            continue
-        if binary_255:
-            _write_mask(out / "masks" / f"{stem}.png", (mask == 1).astype(np.uint8) * 255)
-        else:
-            _write_mask(out / "masks" / f"{stem}.png", mask, palette=palette)
-        summary["masks"] += 1
-        for cls in range(1, k):
-            n, _ = cv2.connectedComponents((mask == cls).astype(np.uint8), connectivity=8)
-            summary["objects"] += n - 1
-    if source.labelled:
-        values = {"0": 0, "255": 1} if binary_255 else {str(i): i for i in range(k)}
-        if not binary_255:
-            values[str(IGNORE_INDEX)] = IGNORE_INDEX
-        info: dict[str, Any] = {
-            "classes": list(source.classes),
-            "ignore_index": IGNORE_INDEX,
-            "mask_values": values,
-            "source": {"kind": source.kind, "path": str(source.root)},
-        }
-        mapping = getattr(source, "mapping", None)
-        if mapping is not None:
-            info["mapping"] = mapping.to_json()
-        text = json.dumps(info, indent=2, ensure_ascii=False)
-        (out / "classes.json").write_text(text + "\n", encoding="utf-8")
-    summary["files"] = summary["images"] + summary["masks"] + int(source.labelled)
-    return summary
+
+
+def _load_item(
+    source: SegmentationSource, index: int, stem: str, used: set[str]
+) -> np.ndarray | None:
+    """An item's mask (``None`` when unlabelled, its image read to check it); DataError if not."""
+    if stem.lower() in used:
+        raise DataError(f"another image has the name {stem!r}", path=source.items[index].image_path)
+    mask = source.load(index)[1] if source.labelled else None
+    if mask is None:
+        source.load_image(index)
+    return mask
+
+
+def _write_item_mask(
+    path: Path, mask: np.ndarray, k: int, binary_255: bool, palette: np.ndarray
+) -> int:
+    """Write one converted mask; return its number of objects (components of each class)."""
+    if binary_255:
+        _write_mask(path, (mask == 1).astype(np.uint8) * 255)
+    else:
+        _write_mask(path, mask, palette=palette)
+    objects = 0
+    for cls in range(1, k):
+        n, _ = cv2.connectedComponents((mask == cls).astype(np.uint8), connectivity=8)
+        objects += n - 1
+    return objects
+
+
+def _write_classes_json(source: SegmentationSource, path: Path, binary_255: bool) -> None:
+    """Write ``classes.json``: classes, ignore index, PNG value of each class, source mapping."""
+    k = source.num_classes
+    values = {"0": 0, "255": 1} if binary_255 else {str(i): i for i in range(k)}
+    if not binary_255:
+        values[str(IGNORE_INDEX)] = IGNORE_INDEX
+    info: dict[str, Any] = {
+        "classes": list(source.classes),
+        "ignore_index": IGNORE_INDEX,
+        "mask_values": values,
+        "source": {"kind": source.kind, "path": str(source.root)},
+    }
+    mapping = getattr(source, "mapping", None)
+    if mapping is not None:
+        info["mapping"] = mapping.to_json()
+    text = json.dumps(info, indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def _write_mask(path: Path, mask: np.ndarray, *, palette: np.ndarray | None = None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +94,28 @@ def coco_rle_object(
     def fail(message: str) -> DataError:
         return DataError(f"bad COCO RLE: {message}", path=path, field=field)
 
+    h, w = _rle_size(segmentation, height, width, fail)
+    counts = segmentation["counts"]
+    if isinstance(counts, str):
+        if not counts.isascii():
+            raise fail("compressed counts contain non-ASCII characters")
+        counts = counts.encode("ascii")
+    if isinstance(counts, (list, tuple, np.ndarray)):
+        return _uncompressed_rle_object(counts, h, w, fail)
+    if isinstance(counts, bytes):
+        return _compressed_rle_object(counts, h, w, fail)
+    raise fail(
+        f"counts must be a compressed string or a list of integers, got {type(counts).__name__}"
+    )
+
+
+def _rle_size(
+    segmentation: Mapping,
+    height: int | None,
+    width: int | None,
+    fail: Callable[[str], DataError],
+) -> tuple[int, int]:
+    """Check the RLE dict's keys and ``size`` (against ``height``/``width``); return ``(h, w)``."""
     if not isinstance(segmentation, Mapping):
         raise fail(
             f"expected a dict with 'size' and 'counts', got {type(segmentation).__name__}; "
@@ -121,50 +143,49 @@ def coco_rle_object(
             f"size [height, width] is [{h}, {w}] but the image has {expected}; the RLE belongs "
             "to another image or has height and width swapped"
         )
-    counts = segmentation["counts"]
-    if isinstance(counts, str):
-        if not counts.isascii():
-            raise fail("compressed counts contain non-ASCII characters")
-        counts = counts.encode("ascii")
-    if isinstance(counts, (list, tuple, np.ndarray)):
-        try:
-            numbers = np.asarray(counts)
-        except ValueError:  # ragged nesting
-            numbers = np.asarray(counts, dtype=object)
-        if numbers.size == 0:
-            numbers = numbers.astype(np.int64)
-        if numbers.ndim != 1 or numbers.dtype.kind not in "iu":
-            bad = next((n for n in counts if not _is_int(n)), None)
-            if bad is None:  # integers too large for int64
-                raise fail(f"uncompressed count {max(counts)} is larger than any image")
-            raise fail(f"uncompressed counts must be a flat list of integers, found {bad!r}")
-        if numbers.size and numbers.min() < 0:
-            raise fail(f"uncompressed counts must be >= 0, found {numbers.min()}")
-        total = int(numbers.sum(dtype=np.uint64))
-        if total != h * w:
-            raise fail(
-                f"uncompressed counts add up to {total} pixels but size {h}x{w} has "
-                f"{h * w}; check the size and that the counts are column-major (COCO order)"
-            )
-        uint_counts = numbers.astype(np.uint32)
-        rle = coco_mask.frPyObjects({"size": [h, w], "counts": uint_counts}, h, w)
-    elif isinstance(counts, bytes):
-        try:
-            parsed = _compressed_counts(counts)
-        except ValueError as error:
-            raise fail(f"compressed counts cannot be decoded: {error}") from None
-        # pycocotools does not check this: a short string leaves pixels uninitialised.
-        if (parsed < 0).any() or int(parsed.sum()) != h * w:
-            raise fail(
-                f"compressed counts add up to {int(parsed.sum())} pixels (or contain a negative "
-                f"count) but size {h}x{w} has {h * w}; check the size, or the string is corrupt"
-            )
-        rle = {"size": [h, w], "counts": counts}
-    else:
+    return h, w
+
+
+def _uncompressed_rle_object(
+    counts: list | tuple | np.ndarray, h: int, w: int, fail: Callable[[str], DataError]
+) -> dict:
+    """Check uncompressed (list) counts cover exactly ``h * w`` pixels; compress them."""
+    try:
+        numbers = np.asarray(counts)
+    except ValueError:  # ragged nesting
+        numbers = np.asarray(counts, dtype=object)
+    if numbers.size == 0:
+        numbers = numbers.astype(np.int64)
+    if numbers.ndim != 1 or numbers.dtype.kind not in "iu":
+        bad = next((n for n in counts if not _is_int(n)), None)
+        if bad is None:  # integers too large for int64
+            raise fail(f"uncompressed count {max(counts)} is larger than any image")
+        raise fail(f"uncompressed counts must be a flat list of integers, found {bad!r}")
+    if numbers.size and numbers.min() < 0:
+        raise fail(f"uncompressed counts must be >= 0, found {numbers.min()}")
+    total = int(numbers.sum(dtype=np.uint64))
+    if total != h * w:
         raise fail(
-            f"counts must be a compressed string or a list of integers, got {type(counts).__name__}"
+            f"uncompressed counts add up to {total} pixels but size {h}x{w} has "
+            f"{h * w}; check the size and that the counts are column-major (COCO order)"
         )
-    return rle
+    uint_counts = numbers.astype(np.uint32)
+    return coco_mask.frPyObjects({"size": [h, w], "counts": uint_counts}, h, w)
+
+
+def _compressed_rle_object(counts: bytes, h: int, w: int, fail: Callable[[str], DataError]) -> dict:
+    """Check compressed counts parse and cover exactly ``h * w`` pixels."""
+    try:
+        parsed = _compressed_counts(counts)
+    except ValueError as error:
+        raise fail(f"compressed counts cannot be decoded: {error}") from None
+    # pycocotools does not check this: a short string leaves pixels uninitialised.
+    if (parsed < 0).any() or int(parsed.sum()) != h * w:
+        raise fail(
+            f"compressed counts add up to {int(parsed.sum())} pixels (or contain a negative "
+            f"count) but size {h}x{w} has {h * w}; check the size, or the string is corrupt"
+        )
+    return {"size": [h, w], "counts": counts}
 
 
 def decode_coco_rle(

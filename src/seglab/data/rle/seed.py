@@ -4,6 +4,7 @@ docstring of :mod:`seglab.data.rle`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,21 @@ def decode_rle(
     def fail(message: str) -> DataError:
         return DataError(f"bad run-length mask: {message}", path=path, field=field)
 
+    numbers = _rle_numbers(rle, size, fail)
+    if numbers is None:  # an empty mask
+        return mask.reshape(height, width)
+    starts, lengths = numbers[0::2], numbers[1::2]
+    ends = _check_runs(starts, lengths, height, width, fail)
+    # Runs are sorted and disjoint, so each index appears at most once per fancy assignment.
+    delta = np.zeros(size + 1, dtype=np.int8)
+    delta[starts - 1] += 1
+    delta[ends] -= 1
+    mask[:] = np.cumsum(delta[:-1], dtype=np.int8)
+    return mask.reshape(height, width)
+
+
+def _rle_numbers(rle: str, size: int, fail: Callable[[str], DataError]) -> np.ndarray | None:
+    """Check the string's syntax and parse its numbers; ``None`` when it holds none."""
     if not isinstance(rle, str):
         raise fail(
             f"expected a string of 'start length' pairs, got {type(rle).__name__} {rle!r}; "
@@ -103,7 +119,7 @@ def decode_rle(
         )
     tokens = rle.split()
     if not tokens:
-        return mask.reshape(height, width)
+        return None
     if not RLE_SYNTAX.fullmatch(rle):
         bad = next(t for t in tokens if not (t.isascii() and t.isdigit()))
         hint = "; an empty mask is written as an empty string" if bad.lower() == "nan" else ""
@@ -119,8 +135,17 @@ def decode_rle(
     if max(map(len, tokens)) > _MAX_DIGITS:
         raise fail(f"a number has more than {_MAX_DIGITS} digits; the image has {size} pixels")
     # The syntax is checked above, so the fast text parser cannot stop early or misread.
-    numbers = np.fromstring(rle, dtype=np.int64, sep=" ")
-    starts, lengths = numbers[0::2], numbers[1::2]
+    return np.fromstring(rle, dtype=np.int64, sep=" ")
+
+
+def _check_runs(
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    height: int,
+    width: int,
+    fail: Callable[[str], DataError],
+) -> np.ndarray:
+    """Check runs are >= 1, sorted, disjoint and inside the image; return their last pixels."""
     for name, values in (("start", starts), ("length", lengths)):
         if (values < 1).any():
             i = int(np.argmax(values < 1))
@@ -137,14 +162,10 @@ def decode_rle(
             f"length {lengths[i - 1]}) ends at pixel {ends[i - 1]}; runs must be sorted by start "
             "and must not overlap"
         )
+    size = height * width
     if ends[-1] > size:
         raise fail(
             f"the last run ends at pixel {ends[-1]} but a {height}x{width} image has {size} "
             "pixels; check that the shape is (height, width) of the right image"
         )
-    # Runs are sorted and disjoint, so each index appears at most once per fancy assignment.
-    delta = np.zeros(size + 1, dtype=np.int8)
-    delta[starts - 1] += 1
-    delta[ends] -= 1
-    mask[:] = np.cumsum(delta[:-1], dtype=np.int8)
-    return mask.reshape(height, width)
+    return ends

@@ -96,12 +96,26 @@ def write_sample(
     >>> summary = write_sample(tmp_path / "sample", n_train=2, n_val=1, n_test=1)  # doctest: +SKIP
     """
     counts = {"train": n_train, "val": n_val, "test": n_test}
+    _check_sample_options(counts, size, seed)
+    out = Path(out)
+    _prepare_sample_out(out, overwrite)
+    summary = {"path": str(out), "seed": int(seed), "size": int(size), "splits": {}}
+    for split, n in counts.items():
+        summary["splits"][split] = _write_split(out, split, n, size=size, seed=seed)
+    return summary
+
+
+def _check_sample_options(counts: dict[str, int], size: int, seed: int) -> None:
+    """Refuse counts and a seed that are not integers >= 0, and a size below :data:`MIN_SIZE`."""
     for name, value in [*((f"n_{k}", v) for k, v in counts.items()), ("seed", seed)]:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
             raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
         raise ConfigError(f"size must be an integer >= {MIN_SIZE}, got {size!r}")
-    out = Path(out)
+
+
+def _prepare_sample_out(out: Path, overwrite: bool) -> None:
+    """Refuse a file or a non-empty folder (unless ``overwrite``: then delete the split folders)."""
     if out.exists() and not out.is_dir():
         raise SeglabError(f"{out}: exists and is not a folder; choose another output folder")
     if out.is_dir() and any(out.iterdir()):
@@ -116,49 +130,57 @@ def write_sample(
             elif (out / split).exists():
                 (out / split).unlink()
 
-    summary = {"path": str(out), "seed": int(seed), "size": int(size), "splits": {}}
-    for split, n in counts.items():
-        images_dir = out / split / "images"
-        images_dir.mkdir(parents=True, exist_ok=True)
-        images, annotations, empty = [], [], 0
-        for index in range(n):
-            image, polygons = generate_scene(scene_rng(seed, split, index), size=size)
-            file_name = f"{index:08d}.jpg"
-            Image.fromarray(image).save(
-                images_dir / file_name, format="JPEG", quality=JPEG_QUALITY, subsampling=0
-            )
-            images.append({"id": index + 1, "file_name": file_name, "width": size, "height": size})
-            empty += not polygons
-            for polygon in polygons:
-                mask = polygons_to_mask([polygon], size, size)
-                annotations.append(
-                    {
-                        "id": len(annotations) + 1,
-                        "image_id": index + 1,
-                        "category_id": CATEGORY["id"],
-                        "segmentation": [polygon],
-                        "area": float(mask.sum()),
-                        "bbox": mask_bbox(mask),
-                        "iscrowd": 0,
-                    }
-                )
-        if split != "test":
-            coco = {
-                "info": {
-                    "description": "seglab sample: synthetic cigarette butts on the ground",
-                    "version": __version__,
-                    "seed": int(seed),
-                    "split": split,
-                },
-                "licenses": [],
-                "images": images,
-                "annotations": annotations,
-                "categories": [dict(CATEGORY)],
-            }
-            text = json.dumps(coco, separators=(",", ":"))
-            (out / split / "coco_annotations.json").write_text(text + "\n", encoding="utf-8")
-        summary["splits"][split] = {"images": n, "objects": len(annotations), "empty_images": empty}
-    return summary
+
+def _write_split(out: Path, split: str, n: int, *, size: int, seed: int) -> dict[str, int]:
+    """Write the ``n`` images of ``split`` (and its COCO JSON unless ``test``); its summary."""
+    images_dir = out / split / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    images, annotations, empty = [], [], 0
+    for index in range(n):
+        image, polygons = generate_scene(scene_rng(seed, split, index), size=size)
+        file_name = f"{index:08d}.jpg"
+        Image.fromarray(image).save(
+            images_dir / file_name, format="JPEG", quality=JPEG_QUALITY, subsampling=0
+        )
+        images.append({"id": index + 1, "file_name": file_name, "width": size, "height": size})
+        empty += not polygons
+        for polygon in polygons:
+            annotations.append(_annotation(polygon, len(annotations) + 1, index + 1, size))
+    if split != "test":
+        _write_coco(out / split / "coco_annotations.json", split, seed, images, annotations)
+    return {"images": n, "objects": len(annotations), "empty_images": empty}
+
+
+def _annotation(polygon: list[float], annotation_id: int, image_id: int, size: int) -> dict:
+    """One butt as a COCO annotation, ``area`` and ``bbox`` from its rasterised mask."""
+    mask = polygons_to_mask([polygon], size, size)
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": CATEGORY["id"],
+        "segmentation": [polygon],
+        "area": float(mask.sum()),
+        "bbox": mask_bbox(mask),
+        "iscrowd": 0,
+    }
+
+
+def _write_coco(path: Path, split: str, seed: int, images: list, annotations: list) -> None:
+    """Write a split's ``coco_annotations.json`` (compact JSON, one line)."""
+    coco = {
+        "info": {
+            "description": "seglab sample: synthetic cigarette butts on the ground",
+            "version": __version__,
+            "seed": int(seed),
+            "split": split,
+        },
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [dict(CATEGORY)],
+    }
+    text = json.dumps(coco, separators=(",", ":"))
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 __all__ = [

@@ -7,6 +7,8 @@ up to four butts and the camera. :mod:`seglab.data.sample` writes scenes as a CO
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 
@@ -113,84 +115,134 @@ def _ellipse(img, centre, axes, angle, colour) -> None:
     )  # fmt: skip
 
 
+class _Canvas(NamedTuple):
+    """What the clutter painters draw into, and the scene's scale and light."""
+
+    layer: np.ndarray  # colours of the distractors
+    alpha: np.ndarray  # 1 where a distractor covers the ground
+    shade: np.ndarray  # 1 where a distractor casts its shadow (blurred later)
+    sc: float
+    shadow_offset: np.ndarray
+    light: np.ndarray
+
+
 def _clutter(rng, image, kind, sc, shadow_offset, light) -> None:
-    """Paint distractors into ``image`` (in place), each over a soft shadow."""
-    size = image.shape[0]
-    layer = np.zeros_like(image)
+    """Paint distractors into ``image`` (in place), each over a soft shadow.
+
+    The painters run in a fixed order, each drawing its count first: the random stream, and so
+    the sample, depends on that order.
+    """
     alpha = np.zeros(image.shape[:2], np.float32)
-    shade = np.zeros(image.shape[:2], np.float32)
+    canvas = _Canvas(np.zeros_like(image), alpha, np.zeros_like(alpha), sc, shadow_offset, light)
     pebbles, gum, leaves, twigs, papers, p_marking = _CLUTTER[kind]
     if rng.random() < p_marking:  # worn road marking across the image
-        colour = random_colour(rng, ((0.1, 0.16), (0.5, 0.8), (0.7, 0.9)) if rng.random() < 0.4
-                               else ((0, 1), (0, 0.06), (0.75, 0.95)))  # fmt: skip
-        c, a = rng.uniform(0, size, 2), rng.uniform(0, np.pi)
-        d, n = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
-        half = rng.uniform(8, 25) * sc
-        quad = [c + 2 * size * d + half * n, c - 2 * size * d + half * n,
-                c - 2 * size * d - half * n, c + 2 * size * d - half * n]  # fmt: skip
-        band = np.zeros_like(alpha)
-        cv2.fillPoly(band, [cv_points(quad)], 1.0, cv2.LINE_8, 4)
-        band *= fbm(rng, size, 8, 3) > rng.uniform(-1.2, 0)
-        layer[band > 0], alpha[band > 0] = colour, 1
+        _road_marking(rng, canvas)
     for _ in range(rng.poisson(pebbles * sc * sc)):
-        c, r = rng.uniform(0, size, 2), rng.uniform(2, 11) * sc
-        axes, angle = np.array([r, r * rng.uniform(0.5, 1)]), rng.uniform(0, 180)
-        colour = random_colour(rng, ((0.04, 0.15), (0, 0.3), (0.3, 0.95)))
-        _ellipse(shade, c + shadow_offset, axes, angle, 1.0)
-        _ellipse(alpha, c, axes, angle, 1.0)
-        _ellipse(layer, c, axes, angle, colour * 0.7)
-        _ellipse(layer, c + light * r * 0.2, axes * 0.7, angle, colour)
-        _ellipse(layer, c + light * r * 0.4, axes * 0.25, angle, np.minimum(colour * 1.2, 1))
-    for _ in range(rng.poisson(gum * sc * sc)):  # flattened chewing gum: flat pale or dark discs
-        c, r = rng.uniform(0, size, 2), rng.uniform(3, 10) * sc
-        colour = random_colour(rng, ((0, 1), (0, 0.1), (0.25, 0.85)))
-        _ellipse(alpha, c, (r, r * 0.9), 0, 1.0)
-        _ellipse(layer, c, (r, r * 0.9), 0, colour * 0.85)
-        _ellipse(layer, c, (r * 0.75, r * 0.7), 0, colour)
-    t = np.linspace(0, np.pi, 9)
+        _pebble(rng, canvas)
+    for _ in range(rng.poisson(gum * sc * sc)):
+        _gum(rng, canvas)
     for _ in range(rng.poisson(leaves * sc * sc)):
-        length = rng.uniform(12, 45) * sc
-        width = length * rng.uniform(0.3, 0.6)
-        half = np.stack([length / 2 * np.cos(t), width / 2 * np.sin(t) ** 0.8], 1)
-        shape = np.concatenate([half, half[-2:0:-1] * [1, -1]])
-        a = rng.uniform(0, 2 * np.pi)
-        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        pts = shape @ rot + rng.uniform(0, size, 2)
-        colour = random_colour(rng, ((0.02, 0.3), (0.4, 0.85), (0.25, 0.8)))
-        cv2.fillPoly(shade, [cv_points(pts + shadow_offset)], 1.0, cv2.LINE_8, 4)
-        cv2.fillPoly(alpha, [cv_points(pts)], 1.0, cv2.LINE_8, 4)
-        cv2.fillPoly(layer, [cv_points(pts)], cv_colour(colour), cv2.LINE_8, 4)
-        rib = cv_points([pts[0], pts[8]])
-        cv2.line(layer, rib[0], rib[1], cv_colour(colour * 0.75), 1, cv2.LINE_8, 4)
+        _leaf(rng, canvas)
     for _ in range(rng.poisson(twigs * sc * sc)):
-        steps = rng.integers(3, 7)
-        heading = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.35, steps))
-        seg = rng.uniform(8, 30, (steps, 1)) * sc * np.stack([np.cos(heading), np.sin(heading)], 1)
-        pts = rng.uniform(0, size, 2) + np.concatenate([[[0, 0]], np.cumsum(seg, 0)])
-        colour = random_colour(rng, ((0.04, 0.1), (0.15, 0.5), (0.2, 0.6)))
-        thick = max(1, int(rng.uniform(1, 3.5) * sc))
-        cv2.polylines(shade, [cv_points(pts + shadow_offset)], False, 1.0, thick, cv2.LINE_8, 4)
-        cv2.polylines(alpha, [cv_points(pts)], False, 1.0, thick, cv2.LINE_8, 4)
-        cv2.polylines(layer, [cv_points(pts)], False, cv_colour(colour), thick, cv2.LINE_8, 4)
-        cv2.polylines(
-            layer, [cv_points(pts + light * 0.5)], False, cv_colour(colour * 1.3), 1, 8, 4
-        )
-    for _ in range(rng.poisson(papers * sc * sc)):  # paper scraps and wrappers, folded once
-        r = rng.uniform(8, 30) * sc
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 4))
-        radii = r * rng.uniform(0.6, 1.0, (4, 1))
-        pts = rng.uniform(0, size, 2) + radii * np.stack([np.cos(angles), np.sin(angles)], 1)
-        white = rng.random() < 0.7
-        colour = random_colour(
-            rng, ((0, 1), (0, 0.1), (0.75, 1)) if white else ((0, 1), (0.4, 0.9), (0.3, 0.9))
-        )
-        cv2.fillPoly(shade, [cv_points(pts + shadow_offset)], 1.0, cv2.LINE_8, 4)
-        cv2.fillPoly(alpha, [cv_points(pts)], 1.0, cv2.LINE_8, 4)
-        cv2.fillPoly(layer, [cv_points(pts)], cv_colour(colour), cv2.LINE_8, 4)
-        cv2.fillPoly(layer, [cv_points(pts[:3])], cv_colour(colour * 0.85), cv2.LINE_8, 4)
-    shade = cv2.GaussianBlur(shade, (0, 0), 1.5 * max(sc, 0.5))
+        _twig(rng, canvas)
+    for _ in range(rng.poisson(papers * sc * sc)):
+        _paper(rng, canvas)
+    shade = cv2.GaussianBlur(canvas.shade, (0, 0), 1.5 * max(sc, 0.5))
     image *= (1 - rng.uniform(0.25, 0.45) * shade)[..., None]
-    image[alpha > 0] = layer[alpha > 0]
+    image[canvas.alpha > 0] = canvas.layer[canvas.alpha > 0]
+
+
+def _road_marking(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """A worn painted band across the whole image, yellow or white."""
+    size = canvas.layer.shape[0]
+    colour = random_colour(rng, ((0.1, 0.16), (0.5, 0.8), (0.7, 0.9)) if rng.random() < 0.4
+                           else ((0, 1), (0, 0.06), (0.75, 0.95)))  # fmt: skip
+    c, a = rng.uniform(0, size, 2), rng.uniform(0, np.pi)
+    d, n = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+    half = rng.uniform(8, 25) * canvas.sc
+    quad = [c + 2 * size * d + half * n, c - 2 * size * d + half * n,
+            c - 2 * size * d - half * n, c + 2 * size * d - half * n]  # fmt: skip
+    band = np.zeros_like(canvas.alpha)
+    cv2.fillPoly(band, [cv_points(quad)], 1.0, cv2.LINE_8, 4)
+    band *= fbm(rng, size, 8, 3) > rng.uniform(-1.2, 0)
+    canvas.layer[band > 0], canvas.alpha[band > 0] = colour, 1
+
+
+def _pebble(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """A pebble, white to dark: an ellipse lit from ``light``."""
+    layer, sc, light = canvas.layer, canvas.sc, canvas.light
+    c, r = rng.uniform(0, layer.shape[0], 2), rng.uniform(2, 11) * sc
+    axes, angle = np.array([r, r * rng.uniform(0.5, 1)]), rng.uniform(0, 180)
+    colour = random_colour(rng, ((0.04, 0.15), (0, 0.3), (0.3, 0.95)))
+    _ellipse(canvas.shade, c + canvas.shadow_offset, axes, angle, 1.0)
+    _ellipse(canvas.alpha, c, axes, angle, 1.0)
+    _ellipse(layer, c, axes, angle, colour * 0.7)
+    _ellipse(layer, c + light * r * 0.2, axes * 0.7, angle, colour)
+    _ellipse(layer, c + light * r * 0.4, axes * 0.25, angle, np.minimum(colour * 1.2, 1))
+
+
+def _gum(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """Flattened chewing gum: a flat pale or dark disc, without a shadow."""
+    layer = canvas.layer
+    c, r = rng.uniform(0, layer.shape[0], 2), rng.uniform(3, 10) * canvas.sc
+    colour = random_colour(rng, ((0, 1), (0, 0.1), (0.25, 0.85)))
+    _ellipse(canvas.alpha, c, (r, r * 0.9), 0, 1.0)
+    _ellipse(layer, c, (r, r * 0.9), 0, colour * 0.85)
+    _ellipse(layer, c, (r * 0.75, r * 0.7), 0, colour)
+
+
+def _leaf(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """A leaf, green to orange-brown, with its midrib."""
+    layer = canvas.layer
+    t = np.linspace(0, np.pi, 9)
+    length = rng.uniform(12, 45) * canvas.sc
+    width = length * rng.uniform(0.3, 0.6)
+    half = np.stack([length / 2 * np.cos(t), width / 2 * np.sin(t) ** 0.8], 1)
+    shape = np.concatenate([half, half[-2:0:-1] * [1, -1]])
+    a = rng.uniform(0, 2 * np.pi)
+    rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    pts = shape @ rot + rng.uniform(0, layer.shape[0], 2)
+    colour = random_colour(rng, ((0.02, 0.3), (0.4, 0.85), (0.25, 0.8)))
+    cv2.fillPoly(canvas.shade, [cv_points(pts + canvas.shadow_offset)], 1.0, cv2.LINE_8, 4)
+    cv2.fillPoly(canvas.alpha, [cv_points(pts)], 1.0, cv2.LINE_8, 4)
+    cv2.fillPoly(layer, [cv_points(pts)], cv_colour(colour), cv2.LINE_8, 4)
+    rib = cv_points([pts[0], pts[8]])
+    cv2.line(layer, rib[0], rib[1], cv_colour(colour * 0.75), 1, cv2.LINE_8, 4)
+
+
+def _twig(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """A twig: a random walk of 3-6 segments, with a lit edge."""
+    layer, sc = canvas.layer, canvas.sc
+    steps = rng.integers(3, 7)
+    heading = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.35, steps))
+    seg = rng.uniform(8, 30, (steps, 1)) * sc * np.stack([np.cos(heading), np.sin(heading)], 1)
+    pts = rng.uniform(0, layer.shape[0], 2) + np.concatenate([[[0, 0]], np.cumsum(seg, 0)])
+    colour = random_colour(rng, ((0.04, 0.1), (0.15, 0.5), (0.2, 0.6)))
+    thick = max(1, int(rng.uniform(1, 3.5) * sc))
+    shadow = [cv_points(pts + canvas.shadow_offset)]
+    cv2.polylines(canvas.shade, shadow, False, 1.0, thick, cv2.LINE_8, 4)
+    cv2.polylines(canvas.alpha, [cv_points(pts)], False, 1.0, thick, cv2.LINE_8, 4)
+    cv2.polylines(layer, [cv_points(pts)], False, cv_colour(colour), thick, cv2.LINE_8, 4)
+    cv2.polylines(
+        layer, [cv_points(pts + canvas.light * 0.5)], False, cv_colour(colour * 1.3), 1, 8, 4
+    )
+
+
+def _paper(rng: np.random.Generator, canvas: _Canvas) -> None:
+    """A paper scrap or wrapper, folded once."""
+    layer = canvas.layer
+    r = rng.uniform(8, 30) * canvas.sc
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 4))
+    radii = r * rng.uniform(0.6, 1.0, (4, 1))
+    pts = rng.uniform(0, layer.shape[0], 2) + radii * np.stack([np.cos(angles), np.sin(angles)], 1)
+    white = rng.random() < 0.7
+    colour = random_colour(
+        rng, ((0, 1), (0, 0.1), (0.75, 1)) if white else ((0, 1), (0.4, 0.9), (0.3, 0.9))
+    )
+    cv2.fillPoly(canvas.shade, [cv_points(pts + canvas.shadow_offset)], 1.0, cv2.LINE_8, 4)
+    cv2.fillPoly(canvas.alpha, [cv_points(pts)], 1.0, cv2.LINE_8, 4)
+    cv2.fillPoly(layer, [cv_points(pts)], cv_colour(colour), cv2.LINE_8, 4)
+    cv2.fillPoly(layer, [cv_points(pts[:3])], cv_colour(colour * 0.85), cv2.LINE_8, 4)
 
 
 # --- butts --------------------------------------------------------------------------------------
