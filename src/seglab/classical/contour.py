@@ -32,14 +32,8 @@ from skimage.draw import polygon
 from skimage.transform import resize
 
 from seglab.classical import _contour_parts as parts
-from seglab.classical.common import (
-    check_choice,
-    check_float,
-    check_int,
-    check_polarity,
-    is_constant,
-    to_gray,
-)
+from seglab.classical.common import check_float, check_int, check_polarity, is_constant, to_gray
+from seglab.core.checks import check_choice
 
 MAX_SIDE = 256  # level-set methods run at most at this size (see the module doc)
 MIN_SIDE = 8  # below this a contour has no room to move: the Otsu mask is returned

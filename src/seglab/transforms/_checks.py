@@ -22,7 +22,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from seglab.core.arrays import image_to_float
-from seglab.core.checks import check_choice as check_choice  # the transforms import it here
 from seglab.errors import ConfigError, DataError
 
 

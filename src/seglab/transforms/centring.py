@@ -31,10 +31,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from seglab.core.checks import check_choice
 from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError, DataError
 from seglab.transforms._checks import (
-    check_choice,
     check_image,
     check_mask,
     check_mask_shape,

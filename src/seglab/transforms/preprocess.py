@@ -20,10 +20,10 @@ import numpy as np
 from scipy import ndimage
 from skimage import exposure, restoration
 
+from seglab.core.checks import check_choice
 from seglab.errors import ConfigError, DataError
 from seglab.transforms._checks import (
     check_bool,
-    check_choice,
     check_number,
     check_pair,
     from_unit,
