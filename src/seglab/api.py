@@ -22,6 +22,7 @@ from seglab.errors import DataError
 if TYPE_CHECKING:
     from seglab.classical.compare import CompareResult
     from seglab.evaluation.run import EvaluationResult
+    from seglab.predict.export import ExportResult
     from seglab.predict.run import PredictResult
 
 __all__ = [
@@ -384,12 +385,13 @@ def export(
     out: str | Path | None = None,
     opset: int | None = None,
     overwrite: bool = False,
-) -> Path:
+) -> ExportResult:
     """Export a trained run's network to ``format`` (``"onnx"`` or ``"torchscript"``),
-    verified against PyTorch, and return the file (``RUN/model.onnx`` by default); see
+    verified against PyTorch, into ``RUN/model.onnx`` by default; an export already there from
+    the same weights and options is kept (``written`` is then ``False``). See
     :func:`seglab.predict.export.export_model`.
 
-    >>> export("runs/train")  # doctest: +SKIP
+    >>> export("runs/train").path  # doctest: +SKIP
     PosixPath('runs/train/model.onnx')
     """
     from seglab.predict.export import export_model

@@ -139,7 +139,8 @@ class ModelConfig(_Config):
     options: the builder's options (``base_width``, ``depth``, ``activation``, ``norm``,
         ``upsampling``, ``dropout`` for ``unet``; ``encoder``, ``decoder_channels``... for smp).
     init: weight initialisation of the layers seglab creates (``default`` keeps the library's).
-    encoder_weights: a local weights file for the encoder (no downloads).
+    encoder_weights: a weights file for the encoder, or a hub name (``imagenet``) read from
+        the library's cache or downloaded (:mod:`seglab.models.hub`).
     """
 
     name: str = "unet"
@@ -176,6 +177,9 @@ class TrainConfig(_Config):
     out / name: the run folder is ``out/name``; resume: a run folder or ``last.ckpt``.
     lr_find: run the learning-rate finder first, use its suggestion and save its plot.
     threshold: probability threshold of the val Dice and of predictions.
+    logger: where the epoch metrics also go: ``csv`` (``metrics.csv`` only, always written),
+        ``tensorboard`` (``RUN/tensorboard/``) or ``mlflow`` (``MLFLOW_TRACKING_URI``, else
+        ``RUN/mlruns/``), see :mod:`seglab.train.loggers`.
     """
 
     data: DataConfig = Field(default_factory=DataConfig)
@@ -213,6 +217,7 @@ class TrainConfig(_Config):
     resume: Path | None = None
     lr_find: bool = False
     threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
 

@@ -19,6 +19,7 @@ from seglab.train.rundir import write_config
 EXAMPLES: dict[str, tuple[list[str], Any]] = {
     "recipe": (["seed"], "seed"),
     "monitor": (["val_loss"], "val_loss"),
+    "logger": (["tensorboard"], "tensorboard"),
     "precision": (["32"], "32"),
     "time_limit": (["5m"], 300.0),
     "image_size": (["64"], 64),

@@ -62,7 +62,12 @@ def test_file_of_another_encoder_lists_the_mismatch(resnet18_file):
         ("torchvision.deeplabv3_resnet50", "weights_backbone"),
     ],
 )
-def test_download_requests_fail_at_once(name, option):
+def test_download_requests_fail_at_once_offline(name, option, tmp_path, monkeypatch):
+    # offline and with empty caches, whatever this machine's network and caches hold
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     start = time.perf_counter()
     with pytest.raises(ConfigError, match="impossible here"):
         create_model(name, **{option: "imagenet"})

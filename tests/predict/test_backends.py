@@ -1,5 +1,6 @@
 """Prediction backends: every backend gives PyTorch's probabilities; ONNX Runtime exports the
-run once, reuses a current export and replaces a stale one; auto never fails."""
+run once, reuses a current export and replaces a stale one (never a file seglab did not write);
+auto never fails."""
 
 from __future__ import annotations
 
@@ -86,12 +87,18 @@ def test_a_stale_export_is_replaced_with_a_warning(run):
     assert (after >= before - 1e-4).all() and (after - before).max() > 0.05  # the new weights
 
 
-def test_a_foreign_model_onnx_is_replaced_with_a_warning(run):
-    run_dir, _ = run
+def test_a_model_onnx_seglab_did_not_write_is_left_and_the_export_goes_to_the_cache(
+    run, tmp_path, monkeypatch
+):
+    run_dir, root = run
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     (run_dir / "model.onnx").write_bytes(b"not an onnx file")
-    with pytest.warns(RuntimeWarning, match=r"model\.onnx is unreadable"):
-        load_model(run_dir, device="cpu", backend="onnxruntime")
-    assert read_export_info(run_dir / "model.onnx")["architecture"] == "unet"
+    with pytest.warns(RuntimeWarning, match=r"model\.onnx is unreadable.*left as it is"):
+        model = load_model(run_dir, device="cpu", backend="onnxruntime")
+    assert (run_dir / "model.onnx").read_bytes() == b"not an onnx file"
+    cached = list((tmp_path / "cache" / "seglab" / "onnx").glob("*/model.onnx"))
+    assert len(cached) == 1 and read_export_info(cached[0])["architecture"] == "unet"
+    assert model.predict(_image(root)).sum() > 20
 
 
 def test_a_read_only_run_folder_exports_into_the_cache(run, tmp_path, monkeypatch):

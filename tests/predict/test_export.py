@@ -40,8 +40,9 @@ def test_onnx_probabilities_match_pytorch_on_odd_sized_val_images(run):
     import onnxruntime as ort
 
     run_dir, root = run
-    path = export_model(run_dir)
-    assert path == run_dir / "model.onnx"
+    result = export_model(run_dir)
+    path = result.path
+    assert path == run_dir / "model.onnx" and result.written and result.replaced is None
     model = load_model(run_dir, device="cpu", backend="torch")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
@@ -67,7 +68,7 @@ def test_onnx_probabilities_match_pytorch_on_odd_sized_val_images(run):
 def test_torchscript_file_loads_with_torch_jit_and_matches(run, tmp_path):
     run_dir, root = run
     out = tmp_path / "deploy" / "seg.pt"
-    assert export_model(run_dir, format="torchscript", out=out) == out
+    assert export_model(run_dir, format="torchscript", out=out).path == out
     assert not (run_dir / "model.torchscript.pt").exists()
     model = load_model(run_dir, device="cpu", backend="torch")
     with warnings.catch_warnings():
@@ -83,13 +84,75 @@ def test_torchscript_file_loads_with_torch_jit_and_matches(run, tmp_path):
 
 def test_an_existing_export_is_kept_unless_overwrite(run):
     run_dir, _ = run
-    path = export_model(run_dir)
+    path = export_model(run_dir).path
     path.write_bytes(b"keep me")
     with pytest.raises(DataError, match=r"model\.onnx: exists already.*--overwrite"):
         export_model(run_dir)
     assert path.read_bytes() == b"keep me"
-    assert export_model(run_dir, overwrite=True) == path
+    assert export_model(run_dir, overwrite=True).path == path
     assert read_export_info(path)["architecture"] == "unet"
+
+
+def _retrain(run_dir):
+    """Change the run's weights in place, as a retraining into the same folder would."""
+    from safetensors.torch import load_file, save_file
+
+    weights = run_dir / "model.safetensors"
+    state = load_file(weights)
+    head = next(k for k in state if k.startswith("head.") and k.endswith("bias"))
+    state[head] = state[head] + 2.0
+    save_file(state, weights)
+    return weights_digest(weights)
+
+
+def _foreign_onnx(path):
+    """A valid ONNX file that seglab did not write."""
+    import onnx
+
+    node = onnx.helper.make_node("Relu", ["x"], ["y"])
+    value = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph([node], "g", [value("x", 1, [1])], [value("y", 1, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(path))
+    return path.read_bytes()
+
+
+def test_export_after_onnx_predictions_keeps_the_up_to_date_file(run):
+    run_dir, _ = run
+    load_model(run_dir, device="cpu", backend="onnxruntime")  # predict/report cache it
+    cached = (run_dir / "model.onnx").read_bytes()
+    result = export_model(run_dir)
+    assert result.path == run_dir / "model.onnx" and not result.written
+    assert (run_dir / "model.onnx").read_bytes() == cached  # not even rewritten
+    assert result.info == read_export_info(result.path)  # what a fresh export returns
+    assert result.info["weights_sha256"] == weights_digest(run_dir / "model.safetensors")
+    assert 0 <= result.info["max_abs_prob_diff"] <= 1e-4
+    assert not export_model(run_dir, opset=17).written  # 17 is the default opset
+
+
+def test_export_replaces_seglab_s_stale_model_onnx_but_not_a_stale_file_elsewhere(run, tmp_path):
+    run_dir, _ = run
+    load_model(run_dir, device="cpu", backend="onnxruntime")
+    deploy = export_model(run_dir, out=tmp_path / "deploy.onnx").path
+    digest = _retrain(run_dir)
+    result = export_model(run_dir)
+    assert result.written and "other weights" in result.replaced
+    assert read_export_info(result.path)["weights_sha256"] == digest
+    result = export_model(run_dir, opset=18)  # another option: another file
+    assert result.written and result.replaced == "was exported with opset 17, not 18"
+    assert result.info["opset"] == 18
+    # a stale export outside the run folder is the person's: kept unless overwrite
+    with pytest.raises(DataError, match=r"deploy\.onnx: exists already and was exported from oth"):
+        export_model(run_dir, out=deploy)
+    assert export_model(run_dir, out=deploy, overwrite=True).info["weights_sha256"] == digest
+
+
+def test_a_model_onnx_seglab_did_not_write_is_never_replaced_unasked(run):
+    run_dir, _ = run
+    mine = _foreign_onnx(run_dir / "model.onnx")
+    with pytest.raises(DataError, match=r"model\.onnx: exists already and was not written by s"):
+        export_model(run_dir)
+    assert (run_dir / "model.onnx").read_bytes() == mine
+    assert export_model(run_dir, overwrite=True).written
 
 
 def test_errors_name_the_missing_file_and_the_valid_formats(run, tmp_path):
@@ -104,12 +167,7 @@ def test_errors_name_the_missing_file_and_the_valid_formats(run, tmp_path):
 
 
 def test_a_foreign_file_has_no_seglab_metadata(tmp_path):
-    import onnx
-
-    node = onnx.helper.make_node("Relu", ["x"], ["y"])
-    value = onnx.helper.make_tensor_value_info
-    graph = onnx.helper.make_graph([node], "g", [value("x", 1, [1])], [value("y", 1, [1])])
-    onnx.save(onnx.helper.make_model(graph), str(tmp_path / "other.onnx"))
+    _foreign_onnx(tmp_path / "other.onnx")
     assert read_export_info(tmp_path / "other.onnx") == {}
     (tmp_path / "broken.onnx").write_bytes(b"\x00garbage")
     with pytest.raises(DataError, match=r"broken\.onnx: cannot read"):
@@ -122,7 +180,8 @@ def test_cli_export_writes_the_file_and_prints_the_check(run, capsys):
     assert (run_dir / "model.onnx").is_file()
     out = capsys.readouterr().out
     assert "model.onnx" in out and "max probability difference" in out
-    assert main(["export", "--model", str(run_dir)]) == 2  # exists: --overwrite needed
+    assert main(["export", "--model", str(run_dir)]) == 0  # the same file: nothing to do
+    assert "is up to date" in capsys.readouterr().out
     assert main(["export", "--model", str(run_dir), "--overwrite"]) == 0
     assert main(["export", "--help"]) == 0
     assert "seglab export" in capsys.readouterr().out

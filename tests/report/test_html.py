@@ -92,10 +92,13 @@ def _check_links(page: Path, parsed: Page) -> None:
         assert (page.parent / unquote(link)).is_file(), link
 
 
-def write_fake_evaluation(run: Path, root: Path, *, split: str = "val") -> dict[str, float]:
+def write_fake_evaluation(
+    run: Path, root: Path, *, split: str = "val", data: Path | None = None
+) -> dict[str, float]:
     """``RUN/report/evaluation`` as ``evaluate`` writes it, with predictions that are the truth
     shifted right by 3i pixels for val image i (the Dice falls with i), recorded in
-    ``state.json`` so the report reuses it. Returns the Dice per key."""
+    ``state.json`` so the report reuses it (made from ``data``: pass the same to
+    ``build_report``). Returns the Dice per key."""
     folder = run / "report" / "evaluation"
     (folder / "masks").mkdir(parents=True)
     rows, dice = [], {}
@@ -117,7 +120,7 @@ def write_fake_evaluation(run: Path, root: Path, *, split: str = "val") -> dict[
     stats = {"mean": values.mean(), "median": np.median(values), "std": values.std()}
     summary = {"images": len(rows), "skipped": [], "threshold": 0.5, "metrics": {"dice": stats}}
     (folder / "summary.json").write_text(json.dumps(summary, default=float))
-    state = {"evaluation": {"data": None, "split": split}}
+    state = {"evaluation": {"data": data and str(data.resolve()), "split": split}}
     (run / "report" / "state.json").write_text(json.dumps(state))
     return dice
 
@@ -148,6 +151,66 @@ def test_report_from_evaluation_files_sorts_worst_first(run_copy):
     ]  # fmt: skip
     _check_links(page, parsed)
     assert parsed.scripts == 0
+
+
+def _squares(root: Path, *, size: int, side: int, count: int = 3) -> dict[str, tuple[int, int]]:
+    """``root/{train,val}/{images,masks}``: ``size`` px images, each with one bright ``side`` px
+    square (mask 255) away from the borders. Returns the ``(top, left)`` of each val square."""
+    rng = np.random.default_rng(side)
+    places, away = {}, min(20, (size - side) // 2)
+    for split in ("train", "val"):
+        for sub in ("images", "masks"):
+            (root / split / sub).mkdir(parents=True)
+        for i in range(count):
+            top, left = (int(v) for v in rng.integers(away, size - side - away + 1, 2))
+            image = rng.normal(40, 8, (size, size, 3)).clip(0, 255).astype(np.uint8)
+            image[top : top + side, left : left + side] = 200
+            mask = np.zeros((size, size), np.uint8)
+            mask[top : top + side, left : left + side] = 255
+            Image.fromarray(image).save(root / split / "images" / f"{split}{i}.png")
+            Image.fromarray(mask).save(root / split / "masks" / f"{split}{i}.png")
+            places[f"{split}{i}"] = (top, left)
+    return {key: place for key, place in places.items() if key.startswith("val")}
+
+
+def test_tiny_objects_get_a_zoom_with_its_box_and_factor(run_copy, tmp_path):
+    run, _ = run_copy
+    data = tmp_path / "tiny objects"
+    places = _squares(data, size=512, side=10)  # 0.04 % of the image: a speck in a thumbnail
+    write_fake_evaluation(run, data, data=data)  # predictions shifted 0, 3, 6 px
+    page = build_report(run, data=data)
+    text = page.read_text()
+    parsed = Page(text)
+    rows = parsed.rows["val-row"]
+    assert len(rows) == 3 and "<th>zoom</th>" in text
+    for row in rows:
+        key = row["imgs"][0]["alt"].removeprefix("image of ")
+        zoom = row["imgs"][-1]
+        assert zoom["alt"] == f"zoom of {key}" and zoom["class"] == "zoom"
+        assert (page.parent / unquote(zoom["src"])).suffix == ".png"
+        top, left = places[key]
+        shift = 3 * int(key.removeprefix("val"))
+        factor = 256 // (26 + shift)  # 10 px + 8 px on each side, and the shift
+        with Image.open(page.parent / unquote(zoom["src"])) as tile:
+            assert tile.size == ((26 + shift) * factor, 26 * factor)
+        caption = (
+            f"x {left - 8}\u2013{left + 17 + shift}, y {top - 8}\u2013{top + 17}, \u00d7{factor}"
+        )
+        assert caption in text
+    _check_links(page, parsed)
+
+
+def test_large_objects_get_no_zoom(run_copy, tmp_path):
+    run, _ = run_copy
+    data = tmp_path / "large objects"
+    _squares(data, size=64, side=30)
+    write_fake_evaluation(run, data, data=data)
+    text = build_report(run, data=data).read_text()
+    parsed = Page(text)
+    assert len(parsed.rows["val-row"]) == 3
+    assert all(len(row["imgs"]) == 4 for row in parsed.rows["val-row"])
+    for part in ("<th>zoom</th>", '<img class="zoom"', "zoom of", "zoom enlarges"):
+        assert part not in text  # no column, no tile, no legend
 
 
 # -- end to end ----------------------------------------------------------------------------------

@@ -48,9 +48,10 @@ def test_run_folder_holds_config_metrics_checkpoint_model_plots_and_verdict(disc
     stored = yaml.safe_load((run / "config.yaml").read_text())
     assert stored["epochs"] == 3 and stored["model"]["options"] == TINY["options"]
     table = rows(run)
-    assert [int(r["epoch"]) for r in table] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in table] == [1, 2, 3]
     assert list(table[0]) == [
         "epoch", "lr", "train_loss", "val_loss", "val_dice", "val_soft_dice", "val_iou", "seconds",
+        "val_dice_sd",
     ]  # fmt: skip
     for r in table:
         assert all(math.isfinite(float(v)) for v in r.values())
@@ -61,7 +62,7 @@ def test_run_folder_holds_config_metrics_checkpoint_model_plots_and_verdict(disc
     assert info["classes"] == ["background", "foreground"] or len(info["classes"]) == 2
     assert info["out_channels"] == 1 and info["in_channels"] == 3
     best = max(range(3), key=lambda i: float(table[i]["val_dice"]))
-    assert info["best_epoch"] == best == result.best_epoch
+    assert info["best_epoch"] == best + 1 == result.best_epoch
     assert info["best_score"] == pytest.approx(float(table[best]["val_dice"]), abs=1e-5)
     weights = load_file(run / "model.safetensors")
     assert any(k.endswith("weight") for k in weights)
@@ -71,7 +72,7 @@ def test_run_folder_holds_config_metrics_checkpoint_model_plots_and_verdict(disc
         "lr.png",
     ]
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["best_epoch"] == best
+    assert summary["status"] == "completed" and summary["best_epoch"] == best + 1
     assert summary["verdict"]["kind"] in (
         "overfitting",
         "underfitting",
@@ -173,7 +174,28 @@ def test_early_stopping_stops_when_the_monitored_value_stops_improving(discs, tm
         model={"options": {"base_width": 4, "depth": 2, "norm": "none"}},
     )
     assert result.status == "early stopping"
-    assert result.epochs == 3 and result.best_epoch == 0
+    assert result.epochs == 3 and result.best_epoch == 1
+
+
+def test_every_file_and_message_counts_epochs_from_one(discs, tmp_path):
+    lines: list[str] = []
+    result = train(print_fn=lines.append, **{**_fast_settings(discs, tmp_path), "epochs": 4})
+    run = result.run_dir
+    table = rows(run)
+    best_row = max(table, key=lambda r: float(r["val_dice"]))
+    best = int(best_row["epoch"])
+    summary = json.loads((run / "summary.json").read_text())
+    card = json.loads((run / "model.json").read_text())
+    assert [int(r["epoch"]) for r in table] == [1, 2, 3, 4]
+    assert summary["best_epoch"] == card["best_epoch"] == result.best_epoch == best
+    assert summary["verdict"]["best_epoch"] == best
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == [
+        "1/4", "2/4", "3/4", "4/4",
+    ]  # fmt: skip
+    starred = [line for line in lines if line.startswith("epoch ") and "* best" in line]
+    assert starred[-1].startswith(f"epoch {best}/4")
+    assert any(line.startswith("best val_dice") and f"at epoch {best}:" in line for line in lines)
+    assert f"at epoch {best} " in summary["verdict"]["message"]
 
 
 def test_time_limit_stops_in_time_and_keeps_the_best(discs, tmp_path):

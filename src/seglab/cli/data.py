@@ -178,7 +178,14 @@ def data_sample(
 def data_convert(
     path: PathArg = None,
     to: Annotated[str, typer.Option("--to", help="masks, coco or rle-csv.")] = "masks",
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("converted"),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder (--to rle-csv: SPLIT.csv for each labelled split), or, for "
+            "--to rle-csv on a dataset with one labelled split, the .csv file to write.",
+        ),
+    ] = Path("converted"),
     segmentation: Annotated[
         str,
         typer.Option(help="For --to coco: polygon (holes kept as RLE) or rle."),
@@ -201,6 +208,8 @@ def data_convert(
       seglab data convert cig_masks/ --to coco --out cig_coco/
 
       seglab data convert cig_butts/ --to rle-csv --out csv/
+
+      seglab data convert --images imgs/ --masks masks/ --to rle-csv --out train.csv
     """
     from seglab.api import convert_dataset
     from seglab.cli.render import print_conversion

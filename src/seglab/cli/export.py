@@ -29,7 +29,9 @@ def export_cmd(
     The file takes a float32 N x C x H x W batch of prepared images ("image") and returns
     N x K x H x W logits ("logits"); H and W must be multiples of the network's stride (the
     "multiple" in the metadata): pad bottom and right, then crop the logits.
-    seglab predict --backend onnxruntime uses RUN/model.onnx (and exports it when missing).
+    seglab predict --backend onnxruntime uses RUN/model.onnx (and exports it when missing);
+    an export already there from the same weights and opset is kept ("up to date"), a stale
+    one seglab wrote at RUN/model.onnx is replaced, and any other file needs --overwrite.
 
     Examples:
 
@@ -42,5 +44,17 @@ def export_cmd(
     from seglab.api import export
     from seglab.cli.render import print_export
 
-    path = export(model, format=format, out=out, opset=opset, overwrite=overwrite)
-    print_export(path, console)
+    result = export(model, format=format, out=out, opset=opset, overwrite=overwrite)
+    if result.replaced:
+        console.print(
+            f"replaced {result.path}: it {result.replaced}", highlight=False, soft_wrap=True
+        )
+    if result.written:
+        print_export(result.path, console)
+        return
+    sha = result.info["weights_sha256"][:12]
+    first = (
+        f"{result.path} is up to date (weights sha256 {sha}...); nothing to do "
+        "(--overwrite exports it again)"
+    )
+    print_export(result.path, console, first=first)

@@ -177,13 +177,13 @@ def print_predictions(result: PredictResult, console: Console) -> None:
         )
 
 
-def print_export(path: Path, console: Console) -> None:
-    """Print the file ``seglab export`` wrote and its check against PyTorch (read back from
-    the file's metadata)."""
+def print_export(path: Path, console: Console, *, first: str | None = None) -> None:
+    """Print the file ``seglab export`` wrote (or ``first``, e.g. that it was up to date) and
+    its check against PyTorch (read back from the file's metadata)."""
     from seglab.api import export_info
 
     info = export_info(path)
-    console.print(f"wrote {path}", highlight=False)
+    console.print(first or f"wrote {path}", highlight=False, soft_wrap=True)
     console.print(
         f"verified against PyTorch: max probability difference "
         f"{info['max_abs_prob_diff']:.1e} (tolerance 1e-4); input multiple {info['multiple']}, "

@@ -1,5 +1,6 @@
 """Pictures of masks: the colours of every seglab picture and palette mask, images made
-displayable, masks blended over images with class contours, contact sheets.
+displayable, masks blended over images with class contours, and contact sheets (zoomed views of
+small objects: :mod:`seglab.core.zoom`).
 
 numpy + OpenCV + Pillow only (no matplotlib, no torch). Colours (:func:`class_colours`):
 background black, then bright distinct colours (red first, so a binary dataset's objects stand

@@ -1,21 +1,22 @@
-"""Pretrained weights from local files only: nothing here (or in the zoo) ever downloads.
+"""Pretrained weights files: reading a state dict and loading it into an encoder.
 
-A weights option is ``None`` (random initialisation) or the path of a state dict saved as
-``.safetensors`` (read with :func:`safetensors.torch.load_file`) or ``.pt``/``.pth``/``.bin``/
-``.ckpt`` (read with ``torch.load(weights_only=True)``, so no pickled code runs). A hub name such
-as ``"imagenet"`` fails at once with a :class:`~seglab.errors.ConfigError` saying how to pass a
-file instead; libraries are never asked to fetch it (smp alone retries for ~25 s before failing).
+A weights option is ``None`` (random initialisation), the path of a state dict (``.safetensors``
+read with :func:`safetensors.torch.load_file`; ``.pt``/``.pth``/``.bin``/``.ckpt`` with
+``torch.load(weights_only=True)``, so no pickled code runs), or a hub name such as
+``"imagenet"``, which :func:`seglab.models.hub.resolve_weights` turns into a cached file.
 
-To make such a file on a machine with internet access, for example::
+To make a weights file on a machine with internet access, for example::
 
     import segmentation_models_pytorch as smp
     from safetensors.torch import save_file
     save_file(smp.encoders.get_encoder("resnet18", weights="imagenet").state_dict(),
               "resnet18.safetensors")
 
-Classification checkpoints (torchvision's ``resnet50-*.pth``, timm's ``model.safetensors``) and
-whole-model state dicts with ``encoder.``/``backbone.`` prefixes load as well: prefixes are
-matched, classifier heads dropped, and an RGB first convolution is adapted to other channel counts.
+Cached and user files go through one loader, :func:`load_weights_file`: prefixes such as
+``encoder.``/``backbone.`` are matched, keys the encoder does not have (classifier heads:
+``fc.*``, timm's ``conv_head``/``bn2``/``classifier``; stages past the encoder depth) are dropped,
+an RGB first convolution is adapted to other channel counts, and only missing encoder keys or
+shape mismatches are errors.
 """
 
 from __future__ import annotations
@@ -28,42 +29,29 @@ from torch import nn
 
 from seglab.errors import ConfigError
 
-__all__ = ["WEIGHT_SUFFIXES", "load_state_file", "load_weights_into", "local_weights_file"]
+__all__ = [
+    "WEIGHT_SUFFIXES",
+    "load_state_file",
+    "load_weights_file",
+    "load_weights_into",
+]
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 
-# Classification heads that segmentation encoders drop.
-_HEAD_PREFIXES = ("fc.", "classifier.", "head.", "last_linear.", "_fc.")
 _SHOWN = 8
 
 
-def local_weights_file(value: object, *, option: str) -> Path | None:
-    """Check a weights option: ``None`` -> ``None``; an existing file -> its ``Path``.
+def load_weights_file(module: nn.Module, path: str | Path, *, what: str) -> None:
+    """Load a weights file (a user's or a cached one) into ``module``: the one loader.
+
+    Reads it with :func:`load_state_file` and fits it with :func:`load_weights_into`.
 
     Raises
     ------
     ConfigError
-        At once for anything else: a missing file is named; a hub name (``"imagenet"``,
-        ``"DEFAULT"``, ``True``...) is refused because downloads are impossible here, and the
-        message says how to pass a local file instead.
+        Naming ``path`` if it cannot be read or does not fit ``module``.
     """
-    if value is None:
-        return None
-    flag = "--" + option.replace("_", "-")
-    if isinstance(value, (str, Path)):
-        path = Path(value).expanduser()
-        if path.is_file():
-            return path
-        text = str(value)
-        if isinstance(value, Path) or path.suffix in WEIGHT_SUFFIXES or "/" in text or "\\" in text:
-            raise ConfigError(f"{option}: weights file not found: {path}")
-    raise ConfigError(
-        f"{option}={value!r} asks for a download of pretrained weights, which is impossible here "
-        "(no internet access). Download the weights on a connected machine, save the state dict "
-        f"as .safetensors or .pth, and pass the file: {flag} PATH "
-        f"(Python: {option}='path/to/weights.safetensors'); or pass none for random "
-        "initialisation."
-    )
+    load_weights_into(module, load_state_file(path), path=path, what=what)
 
 
 def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -107,28 +95,25 @@ def load_weights_into(
     *,
     path: str | Path,
     what: str,
-    drop_prefixes: Iterable[str] = _HEAD_PREFIXES,
 ) -> None:
-    """Load ``state`` into ``module`` strictly, after matching key prefixes.
+    """Load ``state`` into ``module`` strictly for the module's keys, after matching prefixes.
 
     The key prefix (``encoder.``, ``backbone.``, ``features.``, ``model.``) that best matches
-    ``module`` is stripped or added; keys under ``drop_prefixes`` (classifier heads) are ignored;
-    a 3-channel first convolution is adapted to the module's input channels as timm does.
+    ``module`` is stripped or added; keys the module does not have (classification heads such
+    as ``fc.*``, timm's ``conv_head``/``bn2``/``classifier``, stages past the encoder depth) are
+    dropped; a 3-channel first convolution is adapted to the module's input channels as timm
+    does.
 
     Raises
     ------
     ConfigError
-        Naming ``path`` and ``what``, with the missing, unexpected and mismatched keys, if the
-        file does not fit.
+        Naming ``path`` and ``what``, with the module's keys missing from the file and the
+        shape mismatches, if the file does not fit.
     """
     from timm.models import adapt_input_conv
 
     target = module.state_dict()
     state = _match_prefix(state, target.keys())
-    drops = tuple(drop_prefixes)
-    unexpected = [
-        k for k in state if k not in target and not k.removeprefix("model.").startswith(drops)
-    ]
     missing = [k for k in target if k not in state and not k.endswith("num_batches_tracked")]
     mismatched = []
     fitted = {}
@@ -141,15 +126,16 @@ def load_weights_into(
         if value.shape != want:
             mismatched.append(f"{key}: file {tuple(value.shape)} vs model {tuple(want)}")
         fitted[key] = value
-    if missing or unexpected or mismatched:
+    if missing or mismatched:
+        dropped = [k for k in state if k not in target]
         raise ConfigError(
             f"{path}: the weights do not fit {what}: "
             + "; ".join(
                 f"{len(keys)} {label} ({_sample(keys)})"
                 for label, keys in (
                     ("missing keys", missing),
-                    ("unexpected keys", unexpected),
                     ("shape mismatches", mismatched),
+                    ("keys of the file not in the model, ignored", dropped),
                 )
                 if keys
             )

@@ -2,8 +2,9 @@
 
 Every builder returns a plain ``nn.Module`` mapping ``N x in_channels x H x W`` images to
 ``N x num_classes x H x W`` logits, and exposes its backbone as ``.encoder`` (see
-:func:`seglab.models.init.initialise`). Nothing downloads: encoders are built with random weights,
-then a local weights file is loaded if one is given (:mod:`seglab.models.weights`).
+:func:`seglab.models.init.initialise`). Encoders are built with random weights, then the weights
+file the option names is loaded: a local file, or a hub name (``"imagenet"``...) found in the smp /
+timm / torchvision caches or downloaded (:mod:`seglab.models.hub`, which never waits offline).
 
 Input sizes (smp 0.6.0): most smp architectures refuse an input whose height or width is not a
 multiple of the encoder's output stride (32 for ``encoder_depth=5``, ``2**encoder_depth`` in
@@ -19,14 +20,16 @@ where it replaces the encoder's activation (timm ``act_layer``). torchvision mod
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 
 from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models._checks import check_options, keyword_names
+from seglab.models.hub import HubFile, UrlFile, resolve_weights
 from seglab.models.layers import get_activation
-from seglab.models.weights import load_state_file, load_weights_into, local_weights_file
+from seglab.models.weights import load_weights_file
 
 __all__ = ["TorchvisionSegmenter", "build_smp", "build_torchvision", "input_multiple"]
 
@@ -75,8 +78,10 @@ def build_smp(
     encoder_depth:
         3, 4 or 5 (``None``: the architecture's default, 5; 3 for PSPNet).
     encoder_weights:
-        ``None`` or a local weights file for the encoder (see :mod:`seglab.models.weights`).
-        Hub names such as ``"imagenet"`` raise a ConfigError at once: nothing is downloaded.
+        ``None``, a weights file, or a hub name: one of the encoder's
+        ``smp.encoders.encoders[encoder]["pretrained_settings"]`` (``"imagenet"``, ``"ssl"``...)
+        or, for ``tu-`` encoders, ``"imagenet"`` (timm's default tag) or a timm tag. Hub weights
+        come from the cache, else a download (see :mod:`seglab.models.hub`).
     activation:
         A name from :data:`~seglab.models.layers.ACTIVATIONS` for a ``tu-`` encoder's layers.
     options:
@@ -88,9 +93,9 @@ def build_smp(
     ------
     ConfigError
         For an unknown encoder or option, a depth outside 3-5, an activation with a non-timm
-        encoder, a hub weights name, or a weights file that does not fit the encoder.
+        encoder, an unknown weights name, hub weights neither cached nor downloadable, or a
+        weights file that does not fit the encoder.
     """
-    weights_file = local_weights_file(encoder_weights, option="encoder_weights")
     import segmentation_models_pytorch as smp
 
     model_class = getattr(smp, arch)
@@ -99,6 +104,12 @@ def build_smp(
     extra = keyword_names(model_class.__init__, skip=_SMP_RESERVED)
     check_options(f"model {owner!r}", options, [*own, *extra])
     _check_encoder(encoder, smp.encoders.get_encoder_names())
+    weights_file = resolve_weights(
+        encoder_weights,
+        option="encoder_weights",
+        what=f"encoder {encoder!r}",
+        sources=lambda name: _encoder_weight_files(encoder, name),
+    )
     if encoder_depth is None:
         encoder_depth = inspect.signature(model_class).parameters["encoder_depth"].default
     options = _smp_options(arch, encoder, encoder_depth, activation, options)
@@ -115,13 +126,53 @@ def build_smp(
     except (ValueError, KeyError, TypeError, RuntimeError) as error:
         raise ConfigError(f"{owner} with encoder {encoder!r}: {error}") from error
     if weights_file is not None:
-        load_weights_into(
-            model.encoder,
-            load_state_file(weights_file),
-            path=weights_file,
-            what=f"encoder {encoder!r}",
-        )
+        load_weights_file(model.encoder, weights_file, what=f"encoder {encoder!r}")
     return model
+
+
+def _encoder_weight_files(encoder: str, name: str) -> list[HubFile | UrlFile]:
+    """The files smp (or timm, for ``tu-`` encoders) would load for weights ``name``."""
+    if encoder.startswith("tu-"):
+        return _timm_weight_files(encoder[3:], name)
+    import segmentation_models_pytorch as smp
+
+    settings = smp.encoders.encoders[encoder]["pretrained_settings"]
+    if name not in settings:
+        raise ConfigError(
+            f"encoder_weights={name!r}: no such file, and encoder {encoder!r} has pretrained "
+            f"weights {', '.join(map(repr, settings)) or 'none'} (smp); pass one of those names "
+            "or the path of a weights file"
+        )
+    # smp 0.6 get_encoder: hf_hub_download(repo_id, "model.safetensors", revision=revision)
+    return [HubFile(settings[name]["repo_id"], "model.safetensors", settings[name]["revision"])]
+
+
+def _timm_weight_files(model: str, name: str) -> list[HubFile | UrlFile]:
+    """timm's sources for ``model`` (``arch`` or ``arch.tag``): ``"imagenet"`` is the tag in the
+    name or timm's default; another name is a tag. Hub first, then the URL, as timm loads."""
+    import timm
+
+    arch = model.partition(".")[0]
+    try:
+        cfg = timm.models.get_pretrained_cfg(model if name == "imagenet" else f"{arch}.{name}")
+    except RuntimeError:  # timm: an invalid tag
+        cfg = None
+    if cfg is None or not (cfg.hf_hub_id or cfg.url) or cfg.custom_load:
+        tags = [found.partition(".")[2] for found in timm.list_pretrained(f"{arch}.*")]
+        raise ConfigError(
+            f"encoder_weights={name!r}: no such file, and timm has no plain state dict under "
+            f"that name for {model!r}; timm tags: {', '.join(tags) or 'none'} ('imagenet': the "
+            "default); pass a tag or the path of a weights file"
+        )
+    files: list[HubFile | UrlFile] = []
+    if cfg.hf_hub_id:
+        repo_id, _, revision = cfg.hf_hub_id.partition("@")
+        names = [cfg.hf_hub_filename] if cfg.hf_hub_filename else []
+        names = names or ["model.safetensors", "pytorch_model.bin"]  # timm's safe-first order
+        files += [HubFile(repo_id, filename, revision or None) for filename in names]
+    if cfg.url:
+        files.append(UrlFile(cfg.url))
+    return files
 
 
 def _smp_options(
@@ -188,18 +239,26 @@ def build_torchvision(
 ) -> TorchvisionSegmenter:
     """torchvision's ``models.segmentation.<name>`` built with ``weights=None``.
 
-    ``weights_backbone`` is ``None`` or a local file of the backbone's ImageNet classifier
-    (torchvision's ``resnet50-*.pth`` or ``mobilenet_v3_large-*.pth``); hub names such as
-    ``"DEFAULT"`` raise a ConfigError at once. Other ``in_channels`` than 3 replace the first
-    convolution (a loaded RGB one is adapted).
+    ``weights_backbone`` is ``None``, a local file of the backbone's ImageNet classifier
+    (torchvision's ``resnet50-*.pth`` or ``mobilenet_v3_large-*.pth``), or a name of the
+    backbone's weights enum (``"DEFAULT"``, ``"IMAGENET1K_V1"``...; ``"imagenet"``: the default)
+    taken from torch hub's cache or downloaded into it. Other ``in_channels`` than 3 replace the
+    first convolution (a loaded RGB one is adapted).
 
     Raises
     ------
     ConfigError
-        For a hub weights name, or a file that does not fit the backbone.
+        For an unknown weights name, weights neither cached nor downloadable, or a file that
+        does not fit the backbone.
     """
-    weights_file = local_weights_file(weights_backbone, option="weights_backbone")
     from torchvision.models import segmentation
+
+    weights_file = resolve_weights(
+        weights_backbone,
+        option="weights_backbone",
+        what=f"the backbone of torchvision {name}",
+        sources=lambda weights: _backbone_weight_files(getattr(segmentation, name), weights),
+    )
 
     model = getattr(segmentation, name)(
         weights=None, weights_backbone=None, num_classes=num_classes
@@ -207,13 +266,21 @@ def build_torchvision(
     if in_channels != 3:
         _replace_first_conv(model.backbone, in_channels)
     if weights_file is not None:
-        load_weights_into(
-            model.backbone,
-            load_state_file(weights_file),
-            path=weights_file,
-            what=f"the backbone of torchvision {name}",
-        )
+        load_weights_file(model.backbone, weights_file, what=f"the backbone of torchvision {name}")
     return TorchvisionSegmenter(model)
+
+
+def _backbone_weight_files(builder: Callable[..., nn.Module], weights: str) -> list[UrlFile]:
+    """The URL of a torchvision backbone's weights, from the builder's own weights enum."""
+    enum = type(inspect.signature(builder).parameters["weights_backbone"].default)
+    member = "DEFAULT" if weights == "imagenet" else weights
+    if member not in enum.__members__:
+        raise ConfigError(
+            f"weights_backbone={weights!r}: no such file, and {enum.__name__} has "
+            f"{', '.join(enum.__members__)} ('imagenet': DEFAULT); pass one of those names or "
+            "the path of a weights file"
+        )
+    return [UrlFile(enum[member].url)]
 
 
 def _replace_first_conv(module: nn.Module, in_channels: int) -> None:

@@ -13,11 +13,13 @@ Backends (:data:`BACKENDS`):
     PyTorch with the network and inputs in ``torch.channels_last`` memory format; on a CUDA
     device also bf16 autocast (so probabilities differ slightly from fp32's there).
 ``onnxruntime``
-    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.predict.exporters`). A file exported from the
-    current weights is reused; a missing, stale (weights changed since) or foreign one is
-    exported first -- into the run folder, or into ``~/.cache/seglab/onnx/`` when the run folder
-    is read-only -- and the log says so. CPU provider with as many threads as PyTorch uses (the
-    physical cores); the CUDA provider too on a CUDA device when onnxruntime-gpu is installed.
+    ONNX Runtime on ``RUN/model.onnx`` (:mod:`seglab.predict.exporters`; the file
+    ``seglab export`` writes, and finds up to date afterwards). A file exported from the
+    current weights is reused; a missing or stale one (weights changed since) is exported first
+    -- into the run folder, or into ``~/.cache/seglab/onnx/`` when the run folder is read-only
+    or holds a ``model.onnx`` seglab did not write (left as it is) -- and the log says so. CPU
+    provider with as many threads as PyTorch uses (the physical cores); the CUDA provider too
+    on a CUDA device when onnxruntime-gpu is installed.
 ``auto``
     ``torch`` on a GPU; ``onnxruntime`` on the CPU, falling back to ``torch`` with a warning
     when the export fails (never an error), and ``torch`` for the architectures no exporter
@@ -127,6 +129,10 @@ def onnx_file(net: Any, *, run_dir: Path, card: ModelCard) -> Path:
     """A current ONNX export of the run: ``RUN/model.onnx`` (or its copy in the cache) when it
     was exported from these weights, else a new export of ``net`` there.
 
+    ``RUN/model.onnx`` is also ``seglab export``'s file: a stale one seglab wrote is replaced
+    (with a warning); one seglab did not write is left as it is and the export goes into the
+    cache folder instead.
+
     Raises
     ------
     ExportError
@@ -136,17 +142,26 @@ def onnx_file(net: Any, *, run_dir: Path, card: ModelCard) -> Path:
     """
     run_dir = Path(run_dir)
     digest = exporters.weights_digest(run_dir / "model.safetensors")
-    expected = exporters.export_metadata(card, digest)
-    key = hashlib.sha256(json.dumps(expected, sort_keys=True).encode()).hexdigest()[:24]
-    candidates = [run_dir / "model.onnx", _cache_root() / key / "model.onnx"]
-    for path in candidates:
+    meta = exporters.export_metadata(card, digest)
+    key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:24]
+    expected = {**meta, "export": "onnx"}  # not a TorchScript file under that name
+    run_file, cached = run_dir / "model.onnx", _cache_root() / key / "model.onnx"
+    problems = {}
+    for path in (run_file, cached):
         if path.is_file():
-            problem = exporters.export_problem(path, expected)
-            if problem is None:
+            problems[path] = exporters.export_problem(path, expected)
+            if problems[path] is None:
                 return path
-            warnings.warn(f"{path} {problem}: exporting it again", RuntimeWarning, stacklevel=3)
+    targets = [run_file, cached]
+    if run_file in problems:
+        if exporters.written_by_seglab(run_file):
+            message = f"{run_file} {problems[run_file]}: exporting it again"
+        else:  # a person's file: never replaced unasked
+            targets = [cached]
+            message = f"{run_file} {problems[run_file]}: left as it is; exporting into {cached}"
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
     error: OSError | None = None
-    for path in candidates:
+    for path in targets:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             log.info("exporting the network to %s for ONNX Runtime (once: later loads reuse it)",

@@ -16,16 +16,22 @@ and crop the logits back, as :meth:`~seglab.predict.LoadedModel.logits` does. Pr
 Writing, verifying and reading exports back is :mod:`seglab.predict.exporters` (re-exported
 here: ``ExportError``, ``read_export_info``, ...).
 
->>> export_model("runs/train")  # doctest: +SKIP
+An up-to-date file is kept (``seglab predict`` on ONNX Runtime exports ``RUN/model.onnx`` too);
+see :func:`export_model` for what is replaced and what needs ``overwrite``.
+
+>>> export_model("runs/train").path  # doctest: +SKIP
 PosixPath('runs/train/model.onnx')
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from seglab.errors import ConfigError, DataError
 from seglab.predict.exporters import (
+    DEFAULT_OPSET,
     EXPORT_FORMAT,
     ONNX_EXPORT_UNSUPPORTED,
     TOLERANCE,
@@ -37,6 +43,7 @@ from seglab.predict.exporters import (
     weights_digest,
     write_onnx,
     write_torchscript,
+    written_by_seglab,
 )
 from seglab.predict.model import load_model
 
@@ -47,6 +54,7 @@ __all__ = [
     "ONNX_EXPORT_UNSUPPORTED",
     "TOLERANCE",
     "ExportError",
+    "ExportResult",
     "export_metadata",
     "export_model",
     "export_problem",
@@ -55,10 +63,23 @@ __all__ = [
     "weights_digest",
     "write_onnx",
     "write_torchscript",
+    "written_by_seglab",
 ]
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 DEFAULT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` did: the file, the metadata it holds (:func:`read_export_info`),
+    whether it was written now (``False``: an up-to-date export was there already) and, when
+    it replaced a stale export of seglab's at ``RUN/model.onnx``, why that one was stale."""
+
+    path: Path
+    info: dict[str, Any]
+    written: bool
+    replaced: str | None = None
 
 
 def export_model(
@@ -68,19 +89,26 @@ def export_model(
     out: str | Path | None = None,
     opset: int | None = None,
     overwrite: bool = False,
-) -> Path:
+) -> ExportResult:
     """Export the network of ``run`` (a run folder or its ``model.json``/``model.safetensors``)
-    to ``format`` (``"onnx"`` or ``"torchscript"``) and return the file written.
+    to ``format`` (``"onnx"`` or ``"torchscript"``); see :class:`ExportResult`.
 
     ``out`` defaults to ``RUN/model.onnx`` / ``RUN/model.torchscript.pt``; ``opset`` is the ONNX
     opset (default 17). The file is verified against PyTorch before it is moved into place.
+
+    An existing ``out`` exported by seglab from these weights with these options (format,
+    opset) is kept: nothing to do. ``RUN/model.onnx`` is also the file the ``onnxruntime``
+    backend exports on first use (``seglab predict``, ``seglab report``), so a stale one that
+    seglab wrote there (other weights, another opset) is replaced. Any other existing file --
+    one seglab did not write, or a stale export elsewhere -- needs ``overwrite``.
 
     Raises
     ------
     ConfigError
         For an unknown format, or an opset with TorchScript.
     DataError
-        When the run's files are missing or damaged, or ``out`` exists and not ``overwrite``.
+        When the run's files are missing or damaged, or ``out`` exists, is not replaceable (see
+        above) and not ``overwrite``.
     ExportError
         When the network cannot be exported or the file's probabilities differ from PyTorch's
         by more than :data:`TOLERANCE`.
@@ -95,15 +123,32 @@ def export_model(
     path = Path(out) if out is not None else model.run_dir / DEFAULT_FILES[format]
     if path.is_dir():
         raise DataError(f"is a folder; give the {format} file's name", path=path)
-    if path.exists() and not overwrite:
-        raise DataError(
-            "exists already; pass overwrite=True (--overwrite) to replace it, or another --out",
-            path=path,
-        )
     meta = export_metadata(model.card, weights_digest(model.run_dir / "model.safetensors"))
+    replaced = None
+    if path.exists() and not overwrite:
+        options = {"export": format}
+        if format == "onnx":
+            options["opset"] = DEFAULT_OPSET if opset is None else int(opset)
+        replaced = export_problem(path, {**meta, **options})
+        if replaced is None:
+            return ExportResult(path, read_export_info(path), written=False)
+        _check_replaceable(path, replaced, cache=model.run_dir / DEFAULT_FILES["onnx"])
     path.parent.mkdir(parents=True, exist_ok=True)
     if format == "onnx":
         write_onnx(model.net, path, meta=meta, opset=opset)
     else:
         write_torchscript(model.net, path, meta=meta)
-    return path
+    return ExportResult(path, read_export_info(path), written=True, replaced=replaced)
+
+
+def _check_replaceable(path: Path, problem: str, *, cache: Path) -> None:
+    """Refuse to replace ``path`` (whose :func:`export_problem` is ``problem``) unless it is a
+    stale export seglab wrote at ``cache``, the run's ``model.onnx``: the ``onnxruntime``
+    backend would replace that one anyway."""
+    if path.resolve() == cache.resolve() and written_by_seglab(path):
+        return
+    raise DataError(
+        f"exists already and {problem}; pass overwrite=True (--overwrite) to replace it, or "
+        "another --out",
+        path=path,
+    )

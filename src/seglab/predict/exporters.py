@@ -10,7 +10,9 @@ Every export describes itself: a JSON string under the key ``seglab`` (ONNX ``me
 the TorchScript archive's extra file ``seglab.json``) with the format, architecture, options,
 classes, input channels and multiple, the SHA-256 of the ``model.safetensors`` it came from and
 the verified difference. :func:`read_export_info` reads it back and :func:`export_problem` says
-why a file is stale or foreign, so a model retrained after its export is never run by mistake.
+why a file is stale or foreign, so a model retrained after its export is never run by mistake;
+:func:`written_by_seglab` tells seglab's own files (which seglab may replace at ``RUN/model.onnx``)
+from a person's (which it never replaces unasked).
 
 Verification: the file's probabilities against PyTorch's on random inputs of two shapes (another
 batch size, height and width than the traced one); more than :data:`TOLERANCE` apart is an
@@ -57,6 +59,7 @@ __all__ = [
     "weights_digest",
     "write_onnx",
     "write_torchscript",
+    "written_by_seglab",
 ]
 
 log = logging.getLogger(__name__)
@@ -318,14 +321,14 @@ def read_export_info(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError("missing: export the run first (seglab export --model RUN)", path=path)
     try:
-        if path.suffix == ".onnx":
+        import zipfile
+
+        if path.suffix == ".onnx" or not zipfile.is_zipfile(path):  # TorchScript is a zip
             import onnx
 
             proto = onnx.load(str(path), load_external_data=False)
             text = {p.key: p.value for p in proto.metadata_props}.get(_META_KEY)
         else:  # a TorchScript archive is a zip: read the extra file, run nothing
-            import zipfile
-
             with zipfile.ZipFile(path) as archive:
                 names = [n for n in archive.namelist() if n.endswith(f"/extra/{_TS_META}")]
                 text = archive.read(names[0]).decode("utf-8") if names else None
@@ -337,9 +340,18 @@ def read_export_info(path: str | Path) -> dict[str, Any]:
     return info if isinstance(info, dict) and info.get("format") == EXPORT_FORMAT else {}
 
 
+def written_by_seglab(path: str | Path) -> bool:
+    """Whether ``path`` is a readable export that seglab wrote (whatever run it came from)."""
+    try:
+        return bool(read_export_info(path))
+    except DataError:
+        return False
+
+
 def export_problem(path: str | Path, expected: dict[str, Any]) -> str | None:
     """Why the export at ``path`` cannot stand for the run whose :func:`export_metadata` is
-    ``expected``, or ``None`` when it is current."""
+    ``expected``, or ``None`` when it is current. ``expected`` may also hold ``export``
+    (``"onnx"``, ``"torchscript"``) and ``opset``: the file must then have those too."""
     try:
         meta = read_export_info(path)
     except DataError as exc:
@@ -351,4 +363,8 @@ def export_problem(path: str | Path, expected: dict[str, Any]) -> str | None:
             return f"was exported from another model ({key} differs from model.json)"
     if meta.get("weights_sha256") != expected["weights_sha256"]:
         return "was exported from other weights (model.safetensors changed since)"
+    if "export" in expected and meta.get("export") != expected["export"]:
+        return f"is a {meta.get('export')} export, not {expected['export']}"
+    if "opset" in expected and meta.get("opset") != expected["opset"]:
+        return f"was exported with opset {meta.get('opset')}, not {expected['opset']}"
     return None

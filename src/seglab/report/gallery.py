@@ -9,8 +9,14 @@ and Pillow; no matplotlib, no torch.
 * :func:`predicted_rows` -- image | predicted mask | crop, as on the seed's page.
 
 The crop is the image multiplied by the predicted mask (background black, the image's size), as
-in the seed. Masks of binary models are shown white on black; multiclass masks in the class
-colours of :func:`seglab.core.overlay.class_colours`. Tile file names go through
+in the seed. Where the objects are too small to see in a thumbnail (a 10 px object of a 512 px
+image), a row also gets a :class:`Zoom`: the box :func:`seglab.core.zoom.zoom_box` chooses
+around the truth and the prediction, enlarged with crisp pixels by
+:func:`seglab.core.zoom.zoom_view` (hits green, misses red, false alarms blue; the test
+gallery, without truth, shows the predicted classes).
+
+Masks of binary models are shown white on black; multiclass masks in the class colours of
+:func:`seglab.core.overlay.class_colours`. Tile file names go through
 :func:`~seglab.core.files.safe_name`, so no key ever reaches the file system as it is.
 """
 
@@ -29,6 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from seglab.core.zoom import Box
 from seglab.errors import DataError
 
 DEFAULT_THUMB = 256  # longest side of a tile, in pixels
@@ -36,15 +43,34 @@ JPEG_QUALITY = 88
 SCORE_COLUMNS = ("dice", "iou", "precision", "recall")
 
 
+@dataclass(frozen=True)
+class Zoom:
+    """A row's enlarged view of its small objects: the tile, the box in the image's pixels and
+    how many times it is enlarged."""
+
+    path: Path
+    box: Box
+    factor: float
+
+    @property
+    def caption(self) -> str:
+        """``"x 192-217, y 92-117, x9"``: the pixels shown (ends included) and the zoom."""
+        b, f = self.box, self.factor
+        times = f"{f:.0f}" if f == int(f) else f"{f:.2f}"
+        return f"x {b.left}\u2013{b.right - 1}, y {b.top}\u2013{b.bottom - 1}, \u00d7{times}"
+
+
 @dataclass
 class GalleryRow:
-    """One image of a gallery: its key, tiles (``(label, file)``) and scores (``nan`` unknown)."""
+    """One image of a gallery: its key, tiles (``(label, file)``), scores (``nan`` unknown)
+    and, when its objects are small, a zoom."""
 
     key: str
     tiles: list[tuple[str, Path]]
     scores: dict[str, float] = field(default_factory=dict)
     per_class: dict[str, float] = field(default_factory=dict)
     note: str = ""
+    zoom: Zoom | None = None
 
 
 # -- arrays --------------------------------------------------------------------------------------
@@ -147,6 +173,27 @@ def _tiles(
     return out
 
 
+def _zoom(
+    image: np.ndarray,
+    truth: np.ndarray | None,
+    pred: np.ndarray,
+    path: Path,
+    *,
+    num_classes: int,
+    thumb: int,
+) -> Zoom | None:
+    """The zoom tile of small objects written to ``path`` (PNG: crisp pixels), or ``None``
+    when :func:`~seglab.core.zoom.zoom_box` finds none; ``thumb``: its longest side."""
+    from seglab.core.zoom import zoom_box, zoom_factor, zoom_view
+
+    box = zoom_box(truth, pred)
+    if box is None:
+        return None
+    factor = zoom_factor(box, thumb)
+    tile = zoom_view(image, truth, pred, box, factor=factor, num_classes=num_classes)
+    return Zoom(write_tile(tile, path), box, factor)
+
+
 # -- galleries -----------------------------------------------------------------------------------
 
 
@@ -224,6 +271,9 @@ def scored_rows(
                 masks.insert(0, ("truth", mask, "overlay"))
             name = unique_name(safe_name(key), used)
             tiles = _tiles(image, masks, pred, folder, name, num_classes=num_classes, thumb=thumb)
+            zoom = _zoom(
+                image, mask, pred, folder / f"{name}.zoom.png", num_classes=num_classes, thumb=thumb
+            )
         except DataError as exc:
             warnings.warn(f"report: left out {key!r}: {exc}", RuntimeWarning, stacklevel=2)
             continue
@@ -238,6 +288,7 @@ def scored_rows(
                     if f"dice/{c}" in score and num_classes > 2
                 },
                 note="" if mask is not None else "ground truth not found in the dataset",
+                zoom=zoom,
             )
         )
     return worst_first(rows)
@@ -277,10 +328,13 @@ def predicted_rows(
                 num_classes=num_classes,
                 thumb=thumb,
             )
+            zoom = _zoom(
+                image, None, pred, folder / f"{name}.zoom.png", num_classes=num_classes, thumb=thumb
+            )
         except (DataError, KeyError) as exc:
             warnings.warn(f"report: left out {key!r}: {exc}", RuntimeWarning, stacklevel=2)
             continue
-        rows.append(GalleryRow(key=key, tiles=tiles))
+        rows.append(GalleryRow(key=key, tiles=tiles, zoom=zoom))
     return rows
 
 

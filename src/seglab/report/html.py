@@ -3,7 +3,8 @@
 The page (Jinja2, autoescaped, inline CSS, no JavaScript, nothing loaded from the network) shows
 the run's config, a summary of its data, the training curves, the overfitting verdict, the
 metrics on the val split, a val gallery (image | truth | prediction | crop, worst Dice first) and,
-with ``test=``, a test gallery (image | predicted mask | crop) like the seed's page.
+with ``test=``, a test gallery (image | predicted mask | crop) like the seed's page. Rows whose
+objects are too small for a thumbnail add a zoom column (:class:`seglab.report.gallery.Zoom`).
 
 It is built from files on disk only, so it can be regenerated at any time. Beside the page,
 ``RUN/report/`` holds what it is built from:
@@ -243,6 +244,7 @@ def _row(row, link) -> dict[str, Any]:
             {"label": label, "src": link(path), "small": _side(path) < SMALL_TILE}
             for label, path in row.tiles
         ],
+        "zoom": row.zoom and {"src": link(row.zoom.path), "caption": row.zoom.caption},
     }
 
 

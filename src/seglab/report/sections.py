@@ -95,7 +95,7 @@ def run_header(run: Path, files: RunFiles, version: str) -> dict[str, Any]:
         "status": summary.get("status", "unknown"),
         "epochs": summary.get("epochs", len(files.metrics)),
         "monitor": summary.get("monitor", "val_dice"),
-        "best_epoch": best + 1 if isinstance(best, int) else None,
+        "best_epoch": _epoch_from_one(best, summary),
         "best_score": summary.get("best_score"),
         "seconds": summary.get("seconds"),
         "trained": trained.astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -290,3 +290,11 @@ def _float(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _epoch_from_one(epoch: Any, summary: dict[str, Any]) -> int | None:
+    """``summary.json``'s best epoch counted from 1 (older runs, without
+    ``epochs_counted_from``, counted from 0)."""
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        return None
+    return epoch if summary.get("epochs_counted_from") == 1 else epoch + 1

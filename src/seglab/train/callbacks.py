@@ -24,6 +24,7 @@ import torch
 
 from seglab.core.files import atomic_write
 from seglab.models.card import ModelCard
+from seglab.train.timing import budget_line
 
 COLUMNS = (
     "epoch",
@@ -34,8 +35,13 @@ COLUMNS = (
     "val_soft_dice",
     "val_iou",
     "seconds",
+    "val_dice_sd",
 )
-"""The columns of ``metrics.csv``, in order."""
+"""The columns of ``metrics.csv``, in order. ``epoch`` counts from 1, as every message does;
+``val_dice_sd`` is the spread (standard deviation) of the per-image val Dice."""
+
+METRICS = ("train_loss", "val_loss", "val_dice", "val_soft_dice", "val_iou", "val_dice_sd")
+"""The columns of ``metrics.csv`` read from the epoch's logged metrics."""
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
@@ -65,12 +71,14 @@ class RunWriter(pl.Callback):
         *,
         monitor: str = "val_dice",
         print_fn: Callable[[str], None] | None = None,
+        budget: Any = None,
     ):
         self.run_dir = Path(run_dir)
         self.card = card
         self.monitor = monitor
         self.mode = "min" if monitor.endswith("loss") else "max"
         self.print_fn = print_fn
+        self.budget = budget  # a TimeDriven budget: epoch lines say how much of it is spent
         self.best: float | None = None
         self.best_epoch: int | None = None
         self._epoch_start = 0.0
@@ -89,12 +97,15 @@ class RunWriter(pl.Callback):
     def metrics_path(self) -> Path:
         return self.run_dir / "metrics.csv"
 
-    def _prune(self, before_epoch: int) -> None:
-        """Keep the rows of epochs before ``before_epoch`` (a resumed run redoes the rest)."""
+    def _prune(self, finished: int) -> None:
+        """Keep the rows of the first ``finished`` epochs (a resumed run redoes the rest)."""
         rows = []
         if self.metrics_path.exists():
             with open(self.metrics_path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < before_epoch]
+                rows = list(csv.DictReader(f))
+            # older runs counted epochs from 0 in metrics.csv
+            first = 0 if rows and rows[0].get("epoch") == "0" else 1
+            rows = [r for r in rows if int(r["epoch"]) < finished + first]
         with open(self.metrics_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
@@ -112,9 +123,9 @@ class RunWriter(pl.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         metrics = trainer.callback_metrics
-        row = {"epoch": trainer.current_epoch, "lr": self._lr}
-        for key in COLUMNS[2:-1]:
-            row[key] = _value(metrics, key)
+        epoch = trainer.current_epoch + 1  # counted from 1 in every file and message
+        row: dict[str, Any] = {"epoch": epoch, "lr": self._lr}
+        row.update({key: _value(metrics, key) for key in METRICS})
         row["seconds"] = time.perf_counter() - self._epoch_start
         with open(self.metrics_path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=COLUMNS).writerow(
@@ -127,7 +138,7 @@ class RunWriter(pl.Callback):
             self.best is None or (value > self.best if self.mode == "max" else value < self.best)
         )
         if improved:
-            self.best, self.best_epoch = value, trainer.current_epoch
+            self.best, self.best_epoch = value, epoch
             self.save_best(pl_module)
         if self.print_fn is not None:
             self.print_fn(self._line(trainer, row, improved))
@@ -139,8 +150,12 @@ class RunWriter(pl.Callback):
         card.write(self.run_dir / "model.json")
 
     def _line(self, trainer: pl.Trainer, row: dict[str, Any], improved: bool) -> str:
-        total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
-        parts = [f"epoch {row['epoch'] + 1}/{total}", f"lr {row['lr']:.3g}"]
+        if self.budget is not None and hasattr(self.budget, "used"):
+            parts = [f"epoch {row['epoch']} ({budget_line(self.budget)})"]
+        else:
+            total = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else "?"
+            parts = [f"epoch {row['epoch']}/{total}"]
+        parts.append(f"lr {row['lr']:.3g}")
         names = {
             "train_loss": "train loss",
             "val_loss": "val loss",

@@ -126,6 +126,54 @@ class EpochSampler:
         return iter((self.epoch * self.n + order).tolist())
 
 
+PASSES_PER_ROUND = 1_000_000
+"""Keys of :class:`RoundSampler`: pass ``p`` of round ``r`` is "epoch" ``r * PASSES_PER_ROUND + p``
+of :meth:`SegmentationSamples.sample` (a round never makes this many passes)."""
+
+
+def _shard() -> tuple[int, int]:
+    """``(rank, world size)`` of this process in a torch.distributed group, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class RoundSampler:
+    """Training keys for a run that time drives: shuffled passes over the data, one after the
+    other, until :class:`seglab.train.timing.RoundSignal` says the round is over.
+
+    The order is a function of ``(seed, round, pass)`` only, the round read from the signal
+    (which the run's checkpoint restores before Lightning starts iterating: a resumed run
+    repeats it); each process of a distributed run takes its share of every pass
+    (``rank::world``). It has no length: Lightning validates when it stops.
+    """
+
+    def __init__(self, n: int, seed: int, signal):
+        self.n, self.seed, self.signal = n, seed, signal
+
+    def __iter__(self):
+        rank, world = _shard()
+        round_ = self.signal.round
+        for p in range(PASSES_PER_ROUND):
+            order = np.random.default_rng([self.seed, round_, p, 2]).permutation(self.n)
+            base = (round_ * PASSES_PER_ROUND + p) * self.n
+            for index in order[rank::world].tolist():
+                if self.signal.over:
+                    return
+                yield base + index
+
+
+class ShardSampler(EpochSampler):
+    """:class:`EpochSampler` (validation: not shuffled) taking this process's share of the keys
+    under torch.distributed, for loaders Lightning does not shard (a time-driven run)."""
+
+    def __iter__(self):
+        rank, world = _shard()
+        return iter(list(super().__iter__())[rank::world])
+
+
 def _loader(dataset, *, batch_size, sampler, multiple, workers, drop_last, pin_memory):
     from torch.utils.data import DataLoader
 
@@ -151,22 +199,31 @@ def make_datamodule(
     workers: int = 0,
     pin_memory: bool = False,
     seed: int = 0,
+    signal=None,
 ):
     """A ``LightningDataModule`` over the two sample sets (val may be ``None``).
 
     Training batches are full (``drop_last``) when there are more images than one batch, so
-    BatchNorm never sees a batch of one.
+    BatchNorm never sees a batch of one. With ``signal`` (a time-driven run,
+    :mod:`seglab.train.timing`) the training loader draws from a :class:`RoundSampler` until the
+    signal ends the round, and both loaders shard themselves under torch.distributed.
     """
     import lightning.pytorch as pl
 
     drop_last = len(train) > batch_size
+    val_sampler = EpochSampler if signal is None else ShardSampler
+
+    def train_sampler():
+        if signal is None:
+            return EpochSampler(len(train), seed)
+        return RoundSampler(len(train), seed, signal)
 
     class SegDataModule(pl.LightningDataModule):
         def train_dataloader(self):
             return _loader(
                 train,
                 batch_size=batch_size,
-                sampler=EpochSampler(len(train), seed),
+                sampler=train_sampler(),
                 multiple=multiple,
                 workers=workers,
                 drop_last=drop_last,
@@ -179,7 +236,7 @@ def make_datamodule(
             return _loader(
                 val,
                 batch_size=val_batch_size or batch_size,
-                sampler=EpochSampler(len(val), seed, shuffle=False),
+                sampler=val_sampler(len(val), seed, shuffle=False),
                 multiple=multiple,
                 workers=workers,
                 drop_last=False,

@@ -15,7 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, SumMetric
 
 from seglab.errors import SeglabError
 from seglab.train.batch_metrics import image_scores, soft_dice
@@ -36,6 +36,19 @@ class OptimizationPlan:
     scheduler: str = "none"
     scheduler_options: dict[str, Any] = field(default_factory=dict)
     epochs: int = 1
+    time_driven: bool = False  # the run's progress is time: the schedule is set per step by
+    # seglab.train.timing.TimeDriven (reduce_on_plateau still steps after each validation)
+
+    def time_schedule(self, *, steps_per_pass: int):
+        """The schedule over the run's progress that a time-driven run applies, or ``None``
+        (not time-driven, or ``reduce_on_plateau``)."""
+        from seglab.optim.curves import TIME_SCHEDULES, time_schedule
+
+        if not self.time_driven or self.scheduler not in TIME_SCHEDULES:
+            return None
+        return time_schedule(
+            self.scheduler, steps_per_pass=steps_per_pass, **self.scheduler_options
+        )
 
 
 class SegmentationModule(pl.LightningModule):
@@ -62,6 +75,8 @@ class SegmentationModule(pl.LightningModule):
         self.val_dice = MeanMetric(nan_strategy="ignore")
         self.val_soft_dice = MeanMetric(nan_strategy="ignore")
         self.val_iou = MeanMetric(nan_strategy="ignore")
+        self.val_dice_sq = MeanMetric(nan_strategy="ignore")  # for val_dice_sd
+        self.val_images = SumMetric()  # val images scored, over all processes
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The network's logits for ``images`` (``N x C x H x W``)."""
@@ -97,12 +112,25 @@ class SegmentationModule(pl.LightningModule):
         n = images.shape[0]
         self.val_loss.update(loss.detach(), weight=n)
         self.val_dice.update(dice)
+        self.val_dice_sq.update(dice * dice)
+        self.val_images.update(float(dice.numel()))
         self.val_iou.update(iou)
         self.val_soft_dice.update(soft_dice(logits, masks), weight=n)
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val_dice", self.val_dice, on_epoch=True, prog_bar=True)
         self.log("val_soft_dice", self.val_soft_dice, on_epoch=True)
         self.log("val_iou", self.val_iou, on_epoch=True)
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_dice_sd``: the spread of the per-image val Dice (the noise of the val
+        score, which the overfitting verdict weighs a drop against)."""
+        images = float(self.val_images.compute())
+        mean, mean_sq = float(self.val_dice.compute()), float(self.val_dice_sq.compute())
+        if images > 1 and math.isfinite(mean) and math.isfinite(mean_sq):
+            sd = math.sqrt(max(0.0, mean_sq - mean * mean) * images / (images - 1))
+            self.log("val_dice_sd", sd, on_epoch=True)
+        self.val_dice_sq.reset()
+        self.val_images.reset()
 
     def configure_optimizers(self):
         """The optimizer of :attr:`optim` and its schedule, if any (steps per epoch from the
@@ -117,9 +145,9 @@ class SegmentationModule(pl.LightningModule):
             weight_decay=spec.weight_decay,
             **spec.optimizer_options,
         )
-        if spec.scheduler in (None, "none"):
+        if spec.scheduler in (None, "none") or spec.time_schedule(steps_per_pass=1) is not None:
             return optimizer
-        epochs = max(1, spec.epochs)
+        epochs = max(1, spec.epochs) if not spec.time_driven else 1_000_000
         total = self.trainer.estimated_stepping_batches
         steps_per_epoch = max(1, math.ceil(total / epochs)) if math.isfinite(total) else 1
         plan = create_scheduler(

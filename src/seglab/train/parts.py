@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seglab.config import TrainConfig
-from seglab.train.setup import RunPlan, RunSetup
+from seglab.train.setup import RunPlan, RunSetup, is_time_driven
 
 if TYPE_CHECKING:  # heavy: imported where used
     import lightning.pytorch as pl
@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # heavy: imported where used
 
     from seglab.train.callbacks import RunWriter, TimeBudget
     from seglab.train.module import OptimizationPlan, SegmentationModule
+    from seglab.train.timing import RoundSignal, TimeDriven
     from seglab.transforms import Pipeline
     from seglab.transforms.augment import Augmentation
 
@@ -42,8 +43,9 @@ class TrainData:
 class Stops:
     """The callbacks that may end a run early; how it ended is read back from them."""
 
-    budget: TimeBudget | None
+    budget: TimeBudget | TimeDriven | None
     stopper: EarlyStopping | None
+    signal: RoundSignal | None = None  # a time-driven run's end of round (the sampler stops)
 
 
 def build_network(setup: RunSetup) -> Network:
@@ -87,10 +89,11 @@ def optimization_plan(config: TrainConfig, *, has_val: bool) -> OptimizationPlan
         scheduler=config.scheduler or "none",
         scheduler_options=scheduler_options,
         epochs=config.epochs or 1,
+        time_driven=is_time_driven(config),
     )
 
 
-def build_data(setup: RunSetup, net: Network) -> TrainData:
+def build_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
     """The train (and val) samples, preprocessed and augmented, in a datamodule."""
     from seglab.train.data import SampleSpec, SegmentationSamples, make_datamodule
     from seglab.transforms import build_pipeline
@@ -124,22 +127,40 @@ def build_data(setup: RunSetup, net: Network) -> TrainData:
         workers=config.workers or 0,
         pin_memory=net.gpu,
         seed=config.seed,
+        signal=stops.signal,
     )
     return TrainData(datamodule, preprocess, augment)
 
 
-def build_stops(config: TrainConfig, monitor: str) -> Stops:
-    """The time budget (``--time-limit``) and early stopping (``--patience``), when asked for."""
+def build_stops(setup: RunSetup, net: Network, monitor: str) -> Stops:
+    """What ends the run: its time budget (``--time-limit``: :class:`TimeDriven` when time
+    drives the run, a cap on the epochs otherwise) and early stopping (``--patience``)."""
     from lightning.pytorch.callbacks import EarlyStopping
 
     from seglab.train.callbacks import TimeBudget
+    from seglab.train.timing import RoundSignal, TimeDriven
 
-    budget = TimeBudget(config.time_limit) if config.time_limit else None
+    config = setup.config
+    budget, signal = None, None
+    if is_time_driven(config):
+        signal = RoundSignal()
+        batch = (config.batch_size or 8) * config.accumulate
+        budget = TimeDriven(
+            config.time_limit,
+            signal,
+            schedule=net.module.optim.time_schedule(
+                steps_per_pass=max(1, len(setup.train) // batch)
+            ),
+            started=setup.started,
+            first_pause=setup.val_seconds,
+        )
+    elif config.time_limit:
+        budget = TimeBudget(config.time_limit)
     stopper = None
     if config.patience:
         mode = "min" if monitor.endswith("loss") else "max"
         stopper = EarlyStopping(monitor=monitor, patience=config.patience, mode=mode)
-    return Stops(budget, stopper)
+    return Stops(budget, stopper, signal)
 
 
 def build_callbacks(plan: RunPlan, writer: RunWriter, stops: Stops) -> list:
@@ -176,9 +197,12 @@ def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Tra
     root."""
     import lightning.pytorch as pl
 
+    from seglab.train.loggers import build_logger
+
     precision = config.precision if config.precision != "auto" else "32"
+    timed = is_time_driven(config)
     return pl.Trainer(
-        max_epochs=config.epochs,
+        max_epochs=-1 if timed else config.epochs,  # time-driven: the budget ends it
         accelerator=config.accelerator,
         devices=config.devices,
         num_nodes=config.num_nodes,
@@ -186,11 +210,12 @@ def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Tra
         accumulate_grad_batches=config.accumulate,
         deterministic="warn" if config.deterministic else None,
         callbacks=callbacks,
-        logger=False,
+        logger=build_logger(config, plan.run_dir),
         enable_progress_bar=plan.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_train_batches=config.limit_train_batches,
         limit_val_batches=config.limit_val_batches,
         default_root_dir=plan.run_dir,
+        use_distributed_sampler=not timed,  # time-driven samplers shard themselves
     )

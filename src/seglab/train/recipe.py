@@ -20,10 +20,10 @@ data and machine it decides from are measured by :mod:`seglab.train.measure`. Wh
   foreground is under 5 % of the pixels) or CE+Dice (multiclass).
 * **Precision** bf16-mixed on GPUs that have it (else 16-mixed), fp32 on a CPU;
   channels_last on a GPU; loader workers from the cores.
-* **Epochs**: with ``--time-limit``, as many as fit (from a timed probe of a few training steps
-  of this model on this machine), at least 5 validations -- shortening epochs on large datasets
-  (``limit_train_batches``) -- unless validating alone would take half the budget.
-  Without a limit: 40.
+* **Epochs**: with ``--time-limit`` and no ``--epochs``, time drives the run
+  (:mod:`seglab.train.timing`): the schedule follows the share of the budget spent, validation
+  comes at a cadence set by time, and the run ends at the budget. A timed probe of a few
+  training steps is printed and estimates the first validation. Without a limit: 40 epochs.
 
 ``recipe="seed"`` is the seed notebook as written: U-Net width 64 at 512 px, whole images,
 batch 4, RAdam lr 0.005, ReduceLROnPlateau (0.2, 2, 2) on the val loss, BCE+Dice, 32 epochs, no
@@ -103,7 +103,7 @@ def resolve(
     """Fill ``config``'s ``None`` fields for ``stats`` and ``device`` and say why.
 
     ``probe(config) -> (seconds per training step, seconds per validation image)`` times the
-    chosen model on this machine; it is called only to plan epochs for a ``time_limit``.
+    chosen model on this machine; it is called only with a ``time_limit``, to report.
     """
     if config.recipe == "seed":
         config, reasons = seed_recipe(config, stats)
@@ -231,35 +231,28 @@ def _auto_loss(config: TrainConfig, stats: DataStats, update: dict, reasons: lis
 
 
 def _plan_time(config: TrainConfig, stats: DataStats, probe) -> tuple[TrainConfig, list[str]]:
+    """Say what the time limit does: with no ``epochs`` time drives the run
+    (:mod:`seglab.train.timing`); with them the limit only caps the run. The probe's figures
+    are printed and estimate the first validation; nothing is planned from them."""
+    from seglab.train.budget import validation_interval
+
     step_s, val_image_s = probe(config)
     batch = config.batch_size or 1
     steps = max(1, stats.num_images // batch)
-    # x1.2 for the loader, metrics and a busy machine: an unfinished schedule costs more than
-    # a spare minute
-    epoch_s = (steps * step_s * 1.1 + stats.num_val * val_image_s) * 1.2
-    budget = config.time_limit * 0.92
-    update: dict = {}
+    val_s = stats.num_val * val_image_s
     reasons = [
-        f"timed probe: {step_s:.2f} s per training step of {batch}, "
-        f"{val_image_s:.3f} s per validation image -> ~{epoch_s:.0f} s per epoch"
+        f"timed probe: {step_s:.2f} s per training step of {batch}, {val_image_s:.3f} s per "
+        f"validation image (~{steps * step_s:.0f} s per pass over the {stats.num_images} "
+        f"training images, ~{val_s:.0f} s per validation)"
     ]
+    limit = config.time_limit
     if config.epochs is None:
-        epochs = int(budget // epoch_s)
-        val_s = stats.num_val * val_image_s * 1.2
-        if epochs < 5 and config.limit_train_batches is None:
-            # big data, short budget: shorter epochs, so the best model is picked among 5
-            # validations -- fewer when validating alone would take over half the budget
-            runs = 5 if 5 * val_s <= budget / 2 else max(1, int(budget / 2 / max(val_s, 1e-9)))
-            per_epoch = (budget / runs / 1.2 - stats.num_val * val_image_s) / (step_s * 1.1)
-            if per_epoch < steps:
-                update["limit_train_batches"] = max(1, int(per_epoch))
-                epochs = runs
-                reasons.append(
-                    f"epochs of {update['limit_train_batches']} steps (of {steps}) so that "
-                    f"{runs} validation{'s' * (runs > 1)} fit in the time limit"
-                )
-        update["epochs"] = max(1, epochs)
+        every = validation_interval(limit, pause=val_s)
         reasons.append(
-            f"epochs {update['epochs']}: what fits in --time-limit {config.time_limit:.0f} s"
+            f"time drives the run: the {config.scheduler or 'none'} schedule follows the share "
+            f"of the {limit:.0f} s spent, validation about every {every:.0f} s (measured as it "
+            "goes), training stops when only the final validation's margin is left"
         )
-    return config.model_copy(update=update), reasons
+    else:
+        reasons.append(f"epochs {config.epochs}, stopped by --time-limit {limit:.0f} s if longer")
+    return config, reasons

@@ -43,12 +43,16 @@ __all__ = ["RunPlan", "RunSetup", "TrainResult", "train"]
 def _quiet_lightning() -> None:
     """Silence Lightning's info logs and the warnings that do not apply to seglab's runs, so
     the output is the run's own lines."""
+    import lightning.pytorch  # noqa: F401  # its import sets its logger to INFO: import it first
+
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # epoch metrics reach --logger whatever the logging interval
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 
 def train(
@@ -72,19 +76,22 @@ def train(
     SeglabError
         Out of memory, with the batch and image sizes to lower.
     """
+    from seglab.train import budget
+
+    started = budget.now()  # a time budget counts the setup too
     say = print_fn or _quiet
     extra = tuple(callbacks or ())
     if process_rank() > 0:  # a DDP process started for rank > 0: rank 0 reports
         say = _quiet
         if config.resume is None:
-            return _fit(_worker_plan(config, extra))
+            return _fit(_worker_plan(config, extra), started)
     if config.resume is not None:
         plan = _resume_plan(config, say, progress, extra)
     else:
         plan = _new_plan(config, say, progress, extra)
     for reason in plan.setup.reasons:
         say(f"recipe: {reason}")
-    return _fit(plan)
+    return _fit(plan, started)
 
 
 RUN_DIR_VAR = "SEGLAB_RUN_DIR"
@@ -155,9 +162,10 @@ class _Ending:
     seconds: float
 
 
-def _fit(plan: RunPlan) -> TrainResult:
+def _fit(plan: RunPlan, started: float) -> TrainResult:
     """Build the module, data and trainer of ``plan``, train, and close the run however it
-    ended (rank 0 writes the plots and the summary)."""
+    ended (rank 0 writes the plots and the summary); ``started``: the clock when the run
+    began."""
     from seglab.train.parts import (
         build_callbacks,
         build_data,
@@ -167,20 +175,23 @@ def _fit(plan: RunPlan) -> TrainResult:
     )
 
     _quiet_lightning()
+    plan = replace(plan, setup=replace(plan.setup, started=started))
     config = plan.setup.config
     net = build_network(plan.setup)
-    data = build_data(plan.setup, net)
     monitor = config.monitor if plan.setup.val is not None else "train_loss"
-    writer = _card_writer(plan, net, data, monitor)
-    stops = build_stops(config, monitor)
+    stops = build_stops(plan.setup, net, monitor)
+    data = build_data(plan.setup, net, stops)
+    writer = _card_writer(plan, net, data, monitor, stops)
     trainer = build_trainer(config, build_callbacks(plan, writer, stops), plan)
     if config.lr_find and plan.ckpt is None:
         lr_find(trainer, net.module, data.datamodule, plan.run_dir, plan.say)
     ending = _train_to_the_end(trainer, net.module, data.datamodule, plan, stops)
-    return _close(plan, trainer, writer, monitor, ending)
+    return _close(plan, trainer, writer, monitor, ending, stops)
 
 
-def _card_writer(plan: RunPlan, net: Network, data: TrainData, monitor: str) -> RunWriter:
+def _card_writer(
+    plan: RunPlan, net: Network, data: TrainData, monitor: str, stops: Stops
+) -> RunWriter:
     """The model card (what ``model.json`` holds) and the :class:`RunWriter` that writes it
     with the best weights."""
     from seglab.models.build import model_card
@@ -196,7 +207,7 @@ def _card_writer(plan: RunPlan, net: Network, data: TrainData, monitor: str) -> 
         augment=data.augment.to_config(),
         train_long_side=stats.long_side,  # for predict's resize="scale"
     )
-    return RunWriter(plan.run_dir, card, monitor=monitor, print_fn=plan.say)
+    return RunWriter(plan.run_dir, card, monitor=monitor, print_fn=plan.say, budget=stops.budget)
 
 
 def _train_to_the_end(trainer, module, datamodule, plan: RunPlan, stops: Stops) -> _Ending:
@@ -239,13 +250,24 @@ def _stopped_early(trainer, stops: Stops, *, epochs: int) -> str | None:
     """``early stopping`` or ``time limit`` when one of them ended a run that completed."""
     if stops.stopper is not None and stops.stopper.stopped_epoch > 0:
         return "early stopping"
-    budget = stops.budget
-    if budget is not None and budget.stopped_early and trainer.current_epoch < epochs:
+    budget = stops.budget  # a time-driven run ends at its budget: that is completing
+    if getattr(budget, "stopped_early", False) and trainer.current_epoch < epochs:
         return "time limit"
     return None
 
 
-def _close(plan: RunPlan, trainer, writer: RunWriter, monitor: str, ending: _Ending) -> TrainResult:
+def _budget_used(plan: RunPlan, stops: Stops, ending: _Ending) -> float | None:
+    """The share of ``--time-limit`` spent when the fit ended (setup included)."""
+    limit = plan.setup.config.time_limit
+    if limit is None:
+        return None
+    used = getattr(stops.budget, "used", None)
+    return used() if used is not None else ending.seconds / limit
+
+
+def _close(
+    plan: RunPlan, trainer, writer: RunWriter, monitor: str, ending: _Ending, stops: Stops
+) -> TrainResult:
     """Rank 0 writes the plots and the summary; then the run's error, if any, is raised."""
     config = plan.setup.config
     if not trainer.is_global_zero:
@@ -271,6 +293,8 @@ def _close(plan: RunPlan, trainer, writer: RunWriter, monitor: str, ending: _End
         reasons=plan.setup.reasons,
         best_epoch=writer.best_epoch,
         best_score=writer.best,
+        budget_used=_budget_used(plan, stops, ending),
+        num_val=len(plan.setup.val) if plan.setup.val is not None else None,
     )
     result = finish_run(end, say=plan.say)
     if ending.error is not None:

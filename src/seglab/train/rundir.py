@@ -128,8 +128,9 @@ class RunEnd:
 
     ``status`` is ``completed``, ``early stopping``, ``time limit``, ``interrupted``,
     ``stopped: loss not finite`` or ``out of memory``; ``reasons`` are the recipe's lines;
-    ``best_epoch`` and ``best_score`` are the run writer's best so far (``None`` before the first
-    validated epoch).
+    ``best_epoch`` (counted from 1) and ``best_score`` are the run writer's best so far
+    (``None`` before the first validated epoch); ``budget_used`` is the share of
+    ``--time-limit`` the run spent, setup included (``None`` without a limit).
     """
 
     config: TrainConfig
@@ -140,6 +141,8 @@ class RunEnd:
     reasons: list[str]
     best_epoch: int | None = None
     best_score: float | None = None
+    budget_used: float | None = None
+    num_val: int | None = None  # val images per validation: the verdict weighs drops by it
 
 
 def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
@@ -150,7 +153,11 @@ def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
 
     metrics = end.run_dir / "metrics.csv"
     rows = read_metrics(metrics) if metrics.exists() else []
-    verdict = overfitting_verdict(rows, monitor=end.monitor) if rows else None
+    verdict = (
+        overfitting_verdict(rows, monitor=end.monitor, num_val=end.num_val or None)
+        if rows
+        else None
+    )
     if rows:
         plot_history(rows, end.run_dir / "plots")
     _write_summary(end, len(rows), verdict)
@@ -175,8 +182,11 @@ def _write_summary(end: RunEnd, epochs: int, verdict: Verdict | None) -> None:
         "epochs": epochs,
         "monitor": end.monitor,
         "best_epoch": end.best_epoch,
+        "epochs_counted_from": 1,  # older runs (without this key) counted best_epoch from 0
         "best_score": end.best_score,
         "seconds": round(end.seconds, 2),
+        "time_limit": end.config.time_limit,
+        "budget_used": None if end.budget_used is None else round(end.budget_used, 4),
         "verdict": verdict.to_dict() if verdict else None,
         "recipe": end.reasons,
     }
@@ -193,6 +203,6 @@ def _say_ending(end: RunEnd, verdict: Verdict | None, say: PrintFn) -> None:
         say(f"verdict: {verdict.kind}. {verdict.message}")
     if end.best_epoch is not None:
         say(
-            f"best {end.monitor} {end.best_score:.4f} at epoch {end.best_epoch + 1}: "
+            f"best {end.monitor} {end.best_score:.4f} at epoch {end.best_epoch}: "
             f"{end.run_dir / 'model.safetensors'}"
         )

@@ -20,13 +20,21 @@ if TYPE_CHECKING:
     from seglab.train.recipe import DataStats
 
 
+def is_time_driven(config: TrainConfig) -> bool:
+    """Whether time drives the run: a time limit and no fixed number of epochs
+    (:mod:`seglab.train.timing`)."""
+    return config.time_limit is not None and config.epochs is None
+
+
 @dataclass(frozen=True)
 class RunSetup:
     """A run's resolved config and opened data, before anything is built.
 
     ``reasons`` are the recipe's lines (or the resume's) for the output and ``summary.json``;
     ``val`` is ``None`` without a val split; ``stats`` are those the recipe was resolved from
-    (:func:`seglab.train.recipe.data_stats`).
+    (:func:`seglab.train.recipe.data_stats`); ``val_seconds`` estimates one validation (from
+    the timed probe; 0 when not probed) and ``started`` is the clock
+    (:func:`seglab.train.budget.now`) when the run began, so a time budget counts the setup.
     """
 
     config: TrainConfig
@@ -34,6 +42,8 @@ class RunSetup:
     train: SegmentationSource
     val: SegmentationSource | None
     stats: DataStats
+    val_seconds: float = 0.0
+    started: float | None = None
 
 
 @dataclass(frozen=True)
@@ -64,10 +74,12 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
     train_src, val_src = _open_splits(config, say)
     stats = recipe.data_stats(train_src, num_val=len(val_src) if val_src else 0)
     reasons: list[str] = []
+    val_seconds = 0.0
     if resolve:
         device = recipe.device_info()
 
         def probe(cfg: TrainConfig):
+            nonlocal val_seconds
             step_s, val_s = recipe.timed_probe(
                 cfg,
                 in_channels=stats.channels,
@@ -76,10 +88,11 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
             )
             if not cfg.workers:  # loading is not overlapped with compute: time it too
                 step_s += _loading_seconds(cfg, train_src, stats.channels)
+            val_seconds = stats.num_val * val_s
             return step_s, val_s
 
         config, reasons = recipe.resolve(config, stats, device, probe=probe)
-    return RunSetup(config, reasons, train_src, val_src, stats)
+    return RunSetup(config, reasons, train_src, val_src, stats, val_seconds=val_seconds)
 
 
 def _open_splits(

@@ -208,3 +208,31 @@ def test_convert_dataset_refuses_non_empty_out_and_out_inside_dataset(tmp_path):
     with pytest.raises(SeglabError, match="inside the input dataset"):
         convert_dataset(config, tmp_path / "ds" / "converted", to="coco")
     assert not (tmp_path / "ds" / "converted").exists()
+
+
+def test_rle_csv_out_may_name_the_csv_of_a_dataset_with_one_labelled_split(tmp_path):
+    config = DataConfig(path=make_split_dataset(tmp_path / "ds"))  # train + unlabelled test
+    out = tmp_path / "out" / "train.csv"
+    summary = convert_dataset(config, out, to="rle-csv")
+    assert out.is_file() and summary["train"]["path"] == str(out)
+    assert summary["train"]["rows"] == 3 and summary["test"]["path"] is None
+    assert out.read_text().startswith("img_id,class,rle_mask\n")
+    with pytest.raises(SeglabError, match=r"train\.csv: exists already.*--overwrite"):
+        convert_dataset(config, out, to="rle-csv")
+    out.write_text("old")
+    convert_dataset(config, out, to="rle-csv", overwrite=True)
+    assert out.read_text().startswith("img_id,class,rle_mask\n")
+
+
+def test_rle_csv_out_naming_a_csv_with_several_labelled_splits_is_refused(tmp_path):
+    make_coco_dataset(tmp_path / "ds" / "train")
+    make_coco_dataset(tmp_path / "ds" / "val")
+    config = DataConfig(path=tmp_path / "ds")
+    with pytest.raises(ConfigError, match=r"masks\.csv: --out must be a folder.*2 labelled "
+                       r"splits \(train, val\).*train\.csv, val\.csv"):  # fmt: skip
+        convert_dataset(config, tmp_path / "masks.csv", to="rle-csv")
+    assert not (tmp_path / "masks.csv").exists()
+    config = DataConfig(path=tmp_path / "ds" / "train" / "images")  # images only
+    with pytest.raises(ConfigError, match="no labelled split"):
+        convert_dataset(config, tmp_path / "masks.csv", to="rle-csv")
+    assert not (tmp_path / "masks.csv").exists()

@@ -10,7 +10,8 @@ gives class-index masks, so every conversion starts from those. One module per o
 * **coco**: :func:`~seglab.data.convert.to_coco.source_to_coco`, one annotation per object, polygons
   or compressed RLE where polygons fall short, so nothing is lost.
 * **rle-csv**: :func:`~seglab.data.convert.to_csv.source_to_rle_csv`, the seed's ``img_id,rle_mask``
-  (binary) or ``img_id,class,rle_mask`` (multiclass).
+  (binary) or ``img_id,class,rle_mask`` (multiclass): one CSV per labelled split in the output
+  folder, or the ``.csv`` file named when there is one labelled split.
 
 :func:`convert_dataset` converts every split of a dataset folder to one of them.
 
@@ -20,6 +21,7 @@ gives class-index masks, so every conversion starts from those. One module per o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seglab.config import DataConfig
 from seglab.core.checks import check_choice
@@ -30,6 +32,10 @@ from seglab.data.convert.polygons import SEGMENTATIONS
 from seglab.data.convert.to_coco import source_to_coco
 from seglab.data.convert.to_csv import source_to_rle_csv_summary
 from seglab.data.convert.to_masks import source_to_masks
+from seglab.errors import ConfigError, SeglabError
+
+if TYPE_CHECKING:
+    from seglab.data.layout import SplitSpec
 
 FORMATS = ("masks", "coco", "rle-csv")
 
@@ -47,7 +53,8 @@ def convert_dataset(
     ``to="masks"`` writes ``out/<split>/images``, ``out/<split>/masks`` and
     ``out/<split>/classes.json`` (unlabelled splits: images only); ``"coco"`` writes
     ``out/<split>/images/`` and ``out/<split>/annotations.json``; ``"rle-csv"`` writes
-    ``out/<split>.csv``. Unlabelled splits are skipped for ``coco`` and ``rle-csv``. Every
+    ``out/<split>.csv``, or ``out`` itself when it names a ``.csv`` file and the dataset has
+    one labelled split. Unlabelled splits are skipped for ``coco`` and ``rle-csv``. Every
     split is opened (and checked) before anything is written.
 
     Returns
@@ -58,9 +65,11 @@ def convert_dataset(
     Raises
     ------
     ConfigError
-        ``to`` or ``segmentation`` is not one of the choices.
+        ``to`` or ``segmentation`` is not one of the choices, or ``out`` names a ``.csv`` file
+        for a dataset with several labelled splits (or none).
     SeglabError
-        ``out`` is not empty and ``overwrite`` is false, or it lies inside the dataset.
+        ``out`` is not empty (an existing CSV file) and ``overwrite`` is false, or it lies
+        inside the dataset.
     DataError
         No dataset is found, or a split cannot be opened.
     """
@@ -77,48 +86,86 @@ def convert_dataset(
     for spec in specs.values():
         inputs += [p for p in (spec.root, spec.images, spec.masks, spec.annotations) if p]
     inputs = [p.parent if p.is_file() else p for p in map(Path, inputs)]
-    targets = [out / f"{name}.csv" if to == "rle-csv" else out / name for name in specs]
-    refuse_inside(out, inputs, targets)
+    one_csv = _is_one_csv(out, to, specs)
+    targets = {name: out if one_csv else _target(out, name, to) for name in specs}
+    refuse_inside(out, inputs, targets.values())
     sources = {name: open_split(spec, config) for name, spec in specs.items()}
-    prepare_out(out, overwrite, what="converted dataset")
+    if one_csv:
+        _prepare_file(out, overwrite)
+    else:
+        prepare_out(out, overwrite, what="converted dataset")
     result: dict[str, dict] = {}
     for name, source in sources.items():
         warn_problems(source.problems, what=f"split {name}")
-        summary = _convert_split(source, out, name, to, segmentation)
+        summary = _convert_split(source, targets[name], to, segmentation)
         summary["problems"] = len(source.problems)
         result[name] = summary
     return result
 
 
-def _convert_split(
-    source: SegmentationSource, out: Path, name: str, to: str, segmentation: str
-) -> dict:
+def _target(out: Path, name: str, to: str) -> Path:
+    """Where split ``name`` goes in the output folder ``out``."""
+    return out / f"{name}.csv" if to == "rle-csv" else out / name
+
+
+def _is_one_csv(out: Path, to: str, specs: dict[str, SplitSpec]) -> bool:
+    """Whether ``out`` is the one CSV file to write (``to="rle-csv"``, a ``.csv`` name that is
+    not a folder, one labelled split) rather than a folder; a ``.csv`` name with several
+    labelled splits, or none, is refused."""
+    if to != "rle-csv" or out.suffix.lower() != ".csv" or out.is_dir():
+        return False
+    labelled = [name for name, spec in specs.items() if spec.kind != "images"]
+    if len(labelled) == 1:
+        return True
+    if not labelled:
+        raise ConfigError(
+            f"{out}: the dataset has no labelled split ({', '.join(specs)}: images only), so "
+            "there is no RLE CSV to write"
+        )
+    raise ConfigError(
+        f"{out}: --out must be a folder for --to rle-csv here: the dataset has "
+        f"{len(labelled)} labelled splits ({', '.join(labelled)}) and each gets its own CSV "
+        f"({', '.join(f'{name}.csv' for name in labelled)}); give a folder such as "
+        f"--out {out.with_suffix('')}"
+    )
+
+
+def _prepare_file(path: Path, overwrite: bool) -> None:
+    """Create ``path``'s folder; refuse an existing ``path`` unless ``overwrite``."""
+    if path.exists() and not overwrite:
+        raise SeglabError(
+            f"{path}: exists already; pass overwrite=True (--overwrite) to replace it, or "
+            "choose another --out"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _convert_split(source: SegmentationSource, target: Path, to: str, segmentation: str) -> dict:
+    """Convert one split into ``target``: its folder, or its CSV file for ``rle-csv``."""
     base = {"format": to, "images": 0, "objects": 0, "files": 0, "skipped": []}
     if to != "masks" and not source.labelled:
         return {**base, "path": None, "note": "unlabelled split: not converted"}
+    clear_paths(target)
     if to == "masks":
-        clear_paths(out / name)
-        done = source_to_masks(source, out / name, overwrite=True)
+        done = source_to_masks(source, target, overwrite=True)
         return {**base, **{k: done[k] for k in ("path", "images", "objects", "files", "skipped")}}
     if to == "coco":
-        clear_paths(out / name)
         coco = source_to_coco(
             source,
-            out / name / "annotations.json",
-            images_dir=out / name / "images",
+            target / "annotations.json",
+            images_dir=target / "images",
             segmentation=segmentation,
         )
         n = len(coco["images"])
         return {
             **base,
-            "path": str(out / name),
+            "path": str(target),
             "images": n,
             "objects": len(coco["annotations"]),
             "files": n + 1,
             "skipped": coco["info"]["skipped"],
         }
-    clear_paths(out / f"{name}.csv")
-    done = source_to_rle_csv_summary(source, out / f"{name}.csv")
+    done = source_to_rle_csv_summary(source, target)
     return {
         **base,
         "path": done["path"],
