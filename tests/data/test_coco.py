@@ -181,3 +181,16 @@ def test_missing_top_level_key(tmp_path):
     (tmp_path / "ann.json").write_text('{"annotations": []}')
     with pytest.raises(DataError, match=r'ann\.json: missing key "images"'):
         CocoSource(tmp_path / "ann.json")
+
+
+def test_an_image_with_over_255_objects_loads(tmp_path):
+    # pycocotools' area() overflows past 255 objects in one call (numpy 2 refuses the wrap)
+    anns = [
+        _ann(k + 1, 1, 1, [square(4 * (k % 20), 4 * (k // 20), 2)]) for k in range(300)
+    ]
+    images = [{"id": 1, "file_name": "a.png", "width": 80, "height": 60}]
+    coco_dataset(tmp_path, images=images, annotations=anns, size=(60, 80))
+    src = open_dataset(tmp_path, val_fraction=0)
+    mask = src.load_mask(0)
+    assert mask.shape == (60, 80) and int(mask.sum()) == 300 * 4
+    assert len(src.instances(0)) == 300

@@ -144,8 +144,6 @@ class CocoSource(SegmentationSource):
         The validated RLE objects are cached per image, so the checks of compressed strings run
         once per annotation, not once per epoch.
         """
-        from pycocotools import mask as mask_utils
-
         from seglab.data.rle import decode_rle_objects
 
         h, w = self.image_size(index)
@@ -156,7 +154,9 @@ class CocoSource(SegmentationSource):
         rles = self._rles[key]
         if not rles:
             return anns, np.zeros((h, w, 0), np.uint8), np.zeros(0, np.int64)
-        return anns, decode_rle_objects(rles), np.asarray(mask_utils.area(rles), np.int64)
+        stack = decode_rle_objects(rles)
+        # counted from the masks: pycocotools' area() overflows with over 255 objects at once
+        return anns, stack, stack.reshape(h * w, -1).sum(axis=0, dtype=np.int64)
 
     def instances(self, index: int) -> list[Instance]:
         """One :class:`Instance` per usable annotation of item ``index``, in JSON order."""
