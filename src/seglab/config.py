@@ -176,7 +176,9 @@ class TrainConfig(_Config):
     seed, deterministic: reproducibility (deterministic algorithms where torch has them).
     out / name: the run folder is ``out/name``; resume: a run folder or ``last.ckpt``.
     lr_find: run the learning-rate finder first, use its suggestion and save its plot.
-    threshold: probability threshold of the val Dice and of predictions.
+    threshold: probability threshold of the val Dice and of predictions; ``None``: 0.5 for the
+        val Dice, and a binary run with a val split chooses the threshold of its predictions
+        on val (stored in ``model.json``).
     logger: where the epoch metrics also go: ``csv`` (``metrics.csv`` only, always written),
         ``tensorboard`` (``RUN/tensorboard/``) or ``mlflow`` (``MLFLOW_TRACKING_URI``, else
         ``RUN/mlruns/``), see :mod:`seglab.train.loggers`.
@@ -216,7 +218,7 @@ class TrainConfig(_Config):
     overwrite: bool = False
     resume: Path | None = None
     lr_find: bool = False
-    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    threshold: float | None = Field(None, gt=0.0, lt=1.0)
     logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)

@@ -198,6 +198,23 @@ def test_every_file_and_message_counts_epochs_from_one(discs, tmp_path):
     assert f"at epoch {best} " in summary["verdict"]["message"]
 
 
+def test_a_binary_run_chooses_its_threshold_on_val_unless_given_one(discs, tmp_path):
+    from seglab.train.batch_metrics import THRESHOLDS
+
+    lines: list[str] = []
+    result = train(print_fn=lines.append, **{**_fast_settings(discs, tmp_path / "a"), "epochs": 3})
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    card = json.loads((result.run_dir / "model.json").read_text())
+    choice = summary["threshold"]
+    assert choice["chosen"] == card["threshold"] and card["threshold"] in THRESHOLDS
+    assert choice["val_dice"] >= choice["val_dice_default"]
+    assert choice["chosen"] == 0.5 or choice["val_dice"] - choice["val_dice_default"] >= 0.002
+    assert any(line.startswith(f"threshold {choice['chosen']:g} chosen on val") for line in lines)
+    given = fast(discs, tmp_path / "b", epochs=2, threshold=0.6)
+    assert json.loads((given.run_dir / "model.json").read_text())["threshold"] == 0.6
+    assert json.loads((given.run_dir / "summary.json").read_text())["threshold"] is None
+
+
 def test_time_limit_stops_in_time_and_keeps_the_best(discs, tmp_path):
     result = fast(discs, tmp_path, epochs=10_000, time_limit="3s")
     assert result.status == "time limit"

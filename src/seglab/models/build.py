@@ -89,7 +89,7 @@ def model_card(
         ),
         preprocess=tuple(preprocess or ()),
         augment=tuple(augment or ()),
-        threshold=config.threshold,
+        threshold=config.threshold or 0.5,
     )
 
 

@@ -84,3 +84,30 @@ def soft_dice(logits: Tensor, target: Tensor, *, eps: float = 1e-7) -> Tensor:
     inter = (probs * truth).sum(dims)
     total = probs.sum(dims) + truth.sum(dims)
     return (2 * inter / (total + eps)).mean()
+
+
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+"""The probability thresholds a binary run scores at every validation, to choose its own."""
+
+
+def threshold_dice(logits: Tensor, target: Tensor, thresholds=THRESHOLDS) -> Tensor:
+    """``N x T`` per-image Dice of one-channel ``logits`` at each of ``thresholds``."""
+    return torch.stack([image_scores(logits, target, threshold=t)[0] for t in thresholds], 1)
+
+
+def choose_threshold(
+    means: list[float], thresholds=THRESHOLDS, *, default: float = 0.5, min_gain: float = 0.002
+) -> tuple[float, float]:
+    """``(threshold, mean Dice)``: the threshold whose mean val Dice is highest, unless it beats
+    ``default``'s by less than ``min_gain`` (a choice that buys nothing is not made).
+
+    >>> choose_threshold([0.70, 0.72, 0.71], (0.4, 0.5, 0.6))
+    (0.5, 0.72)
+    >>> choose_threshold([0.75, 0.72, 0.71], (0.4, 0.5, 0.6))
+    (0.4, 0.75)
+    """
+    scores = dict(zip(thresholds, means, strict=True))
+    best = max(thresholds, key=lambda t: (scores[t], t == default))
+    if default in scores and scores[best] - scores[default] < min_gain:
+        best = default
+    return best, scores[best]

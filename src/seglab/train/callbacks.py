@@ -16,6 +16,7 @@ import csv
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch
 
 from seglab.core.files import atomic_write
 from seglab.models.card import ModelCard
+from seglab.train.batch_metrics import THRESHOLDS, choose_threshold
 from seglab.train.timing import budget_line
 
 COLUMNS = (
@@ -81,17 +83,19 @@ class RunWriter(pl.Callback):
         self.budget = budget  # a TimeDriven budget: epoch lines say how much of it is spent
         self.best: float | None = None
         self.best_epoch: int | None = None
+        self.threshold: dict[str, float] | None = None  # chosen on val at the best epoch
         self._epoch_start = 0.0
         self._lr = math.nan
         self._pruned = False
 
     # -- state kept in checkpoints, so a resumed run knows its best so far
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch}
+        return {"best": self.best, "best_epoch": self.best_epoch, "threshold": self.threshold}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = state_dict.get("best")
         self.best_epoch = state_dict.get("best_epoch")
+        self.threshold = state_dict.get("threshold")
 
     @property
     def metrics_path(self) -> Path:
@@ -144,9 +148,18 @@ class RunWriter(pl.Callback):
             self.print_fn(self._line(trainer, row, improved))
 
     def save_best(self, pl_module: pl.LightningModule) -> None:
-        """Write the module's network as the run's best model, with its ``model.json``."""
+        """Write the module's network as the run's best model, with its ``model.json`` (and
+        the threshold chosen on this validation, when the module scored several)."""
         save_weights(pl_module.model, self.run_dir / "model.safetensors")
         card = self.card.with_best(self.best_epoch, self.best, self.monitor)
+        means = getattr(pl_module, "threshold_means", None)
+        if means is not None:
+            chosen, score = choose_threshold(means, default=card.threshold)
+            default = (
+                means[THRESHOLDS.index(card.threshold)] if card.threshold in THRESHOLDS else None
+            )
+            self.threshold = {"chosen": chosen, "val_dice": score, "val_dice_default": default}
+            card = replace(card, threshold=chosen)
         card.write(self.run_dir / "model.json")
 
     def _line(self, trainer: pl.Trainer, row: dict[str, Any], improved: bool) -> str:

@@ -15,10 +15,26 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torchmetrics import MeanMetric, SumMetric
+from torchmetrics import MeanMetric, Metric, SumMetric
 
 from seglab.errors import SeglabError
-from seglab.train.batch_metrics import image_scores, soft_dice
+from seglab.train.batch_metrics import THRESHOLDS, image_scores, soft_dice, threshold_dice
+
+
+class ColumnMeans(Metric):
+    """Column means of ``N x K`` rows, summed over processes (per-threshold val Dice)."""
+
+    def __init__(self, columns: int):
+        super().__init__()
+        self.add_state("total", torch.zeros(columns, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, rows: torch.Tensor) -> None:
+        self.total += rows.detach().double().sum(0)
+        self.count += rows.shape[0]
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count.clamp(min=1)
 
 
 class NonFiniteLoss(SeglabError):
@@ -63,6 +79,7 @@ class SegmentationModule(pl.LightningModule):
         *,
         threshold: float = 0.5,
         channels_last: bool = False,
+        score_thresholds: bool = False,
     ):
         super().__init__()
         self.model = model
@@ -77,6 +94,10 @@ class SegmentationModule(pl.LightningModule):
         self.val_iou = MeanMetric(nan_strategy="ignore")
         self.val_dice_sq = MeanMetric(nan_strategy="ignore")  # for val_dice_sd
         self.val_images = SumMetric()  # val images scored, over all processes
+        # binary runs that choose their threshold: the val Dice at each of THRESHOLDS
+        self.score_thresholds = score_thresholds
+        self.val_dice_at = ColumnMeans(len(THRESHOLDS))
+        self.threshold_means: list[float] | None = None  # of the last validation
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The network's logits for ``images`` (``N x C x H x W``)."""
@@ -114,6 +135,8 @@ class SegmentationModule(pl.LightningModule):
         self.val_dice.update(dice)
         self.val_dice_sq.update(dice * dice)
         self.val_images.update(float(dice.numel()))
+        if self.score_thresholds:
+            self.val_dice_at.update(threshold_dice(logits, masks))
         self.val_iou.update(iou)
         self.val_soft_dice.update(soft_dice(logits, masks), weight=n)
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
@@ -131,6 +154,9 @@ class SegmentationModule(pl.LightningModule):
             self.log("val_dice_sd", sd, on_epoch=True)
         self.val_dice_sq.reset()
         self.val_images.reset()
+        if self.score_thresholds:
+            self.threshold_means = self.val_dice_at.compute().tolist()
+            self.val_dice_at.reset()
 
     def configure_optimizers(self):
         """The optimizer of :attr:`optim` and its schedule, if any (steps per epoch from the

@@ -69,7 +69,16 @@ def build_network(setup: RunSetup) -> Network:
         loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
     )
     optim = optimization_plan(config, has_val=setup.val is not None)
-    module = SegmentationModule(net, loss, optim, threshold=config.threshold, channels_last=gpu)
+    # a binary run chooses its probability threshold on val, unless the user gave one
+    choose = len(classes) <= 2 and setup.val is not None and config.threshold is None
+    module = SegmentationModule(
+        net,
+        loss,
+        optim,
+        threshold=config.threshold or 0.5,
+        channels_last=gpu,
+        score_thresholds=choose,
+    )
     return Network(module, classes, multiple, gpu)
 
 

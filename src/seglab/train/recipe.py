@@ -77,6 +77,7 @@ def seed_recipe(config: TrainConfig, stats: DataStats) -> tuple[TrainConfig, lis
         "epochs": config.epochs or 32,
         "precision": "32" if config.precision == "auto" else config.precision,
         "workers": config.workers if config.workers is not None else 0,
+        "threshold": config.threshold or 0.5,  # the seed thresholds at 0.5
     }
     fields = config.model_fields_set
     if "augment" not in fields:

@@ -295,6 +295,7 @@ def _close(
         best_score=writer.best,
         budget_used=_budget_used(plan, stops, ending),
         num_val=len(plan.setup.val) if plan.setup.val is not None else None,
+        threshold=writer.threshold,
     )
     result = finish_run(end, say=plan.say)
     if ending.error is not None:

@@ -143,6 +143,7 @@ class RunEnd:
     best_score: float | None = None
     budget_used: float | None = None
     num_val: int | None = None  # val images per validation: the verdict weighs drops by it
+    threshold: dict[str, Any] | None = None  # chosen on val: chosen, val_dice, val_dice_default
 
 
 def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
@@ -187,6 +188,7 @@ def _write_summary(end: RunEnd, epochs: int, verdict: Verdict | None) -> None:
         "seconds": round(end.seconds, 2),
         "time_limit": end.config.time_limit,
         "budget_used": None if end.budget_used is None else round(end.budget_used, 4),
+        "threshold": end.threshold,
         "verdict": verdict.to_dict() if verdict else None,
         "recipe": end.reasons,
     }
@@ -201,6 +203,12 @@ def _say_ending(end: RunEnd, verdict: Verdict | None, say: PrintFn) -> None:
         )
     if verdict is not None:
         say(f"verdict: {verdict.kind}. {verdict.message}")
+    choice = end.threshold
+    if choice is not None and choice.get("val_dice_default") is not None:
+        say(
+            f"threshold {choice['chosen']:g} chosen on val: val Dice {choice['val_dice']:.4f} "
+            f"({choice['val_dice_default']:.4f} at 0.5), stored in model.json"
+        )
     if end.best_epoch is not None:
         say(
             f"best {end.monitor} {end.best_score:.4f} at epoch {end.best_epoch}: "
