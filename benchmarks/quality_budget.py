@@ -182,22 +182,34 @@ def seglab_run(data: Path, recipe: str, budget: float, out: Path):
         note += f", run's budget used {float(summary['budget_used']):.2f}"
     elif summary.get("seconds") is not None:
         note += f", run's {float(summary['seconds']):.0f} s"
-    return native_dice(result.run_dir, data), len(rows), seconds, note
+    own, fixed = native_dice(result.run_dir, data)
+    if own != fixed:  # the run chose its threshold on val: say what 0.5 gives too
+        note += f"; threshold {load_threshold(result.run_dir):g} (at 0.5: {fixed:.3f})"
+    return own, len(rows), seconds, note
 
 
-def native_dice(run_dir: Path, data: Path) -> float:
-    """Mean per-image val Dice of the run's kept model, each image predicted at its own size."""
+def load_threshold(run_dir: Path) -> float:
+    """The threshold in the run's ``model.json``."""
+    return float(json.loads((run_dir / "model.json").read_text())["threshold"])
+
+
+def native_dice(run_dir: Path, data: Path) -> tuple[float, float]:
+    """Mean per-image val Dice of the run's kept model, each image predicted at its own size:
+    ``(at the model's own threshold, at 0.5)``."""
     from seglab.api import load_model
     from seglab.data.dataset import open_dataset
     from seglab.evaluation.scoring import score_mask
 
     model = load_model(run_dir)
     val = open_dataset(data, split="val")
-    scores = []
+    own, fixed = [], []
     for i in range(len(val)):
         image, target = val.load(i)
-        scores.append(score_mask(model.predict(image), target, num_classes=val.num_classes)["dice"])
-    return float(np.mean(scores))
+        probs = model.predict_proba(image)
+        for scores, threshold in ((own, None), (fixed, 0.5)):
+            mask = model.to_mask(probs, threshold=threshold)
+            scores.append(score_mask(mask, target, num_classes=val.num_classes)["dice"])
+    return float(np.mean(own)), float(np.mean(fixed))
 
 
 def best_classical(data: Path, methods: str, out: Path) -> tuple[float, str]:

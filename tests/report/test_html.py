@@ -153,6 +153,27 @@ def test_report_from_evaluation_files_sorts_worst_first(run_copy):
     assert parsed.scripts == 0
 
 
+def test_header_gives_the_budget_used_and_the_threshold_chosen_on_val(run_copy):
+    run, root = run_copy
+    write_fake_evaluation(run, root)
+    summary = json.loads((run / "summary.json").read_text())
+    summary.update(
+        time_limit=180.0,
+        budget_used=0.9712,
+        threshold={"chosen": 0.4, "val_dice": 0.9013, "val_dice_default": 0.8986},
+        best_epoch=3,
+        epochs_counted_from=1,
+    )
+    (run / "summary.json").write_text(json.dumps(summary))
+    text = " ".join(build_report(run).read_text().split())
+    assert "(97% of the 180 s budget)" in text
+    assert "threshold 0.4 (chosen on val: Dice 0.901, 0.899 at 0.5)" in text
+    assert "epoch 3 of" in text  # counted from 1, as summary.json says
+    del summary["epochs_counted_from"]  # a run written before epochs were counted from 1
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert "epoch 4 of" in " ".join(build_report(run).read_text().split())
+
+
 def _squares(root: Path, *, size: int, side: int, count: int = 3) -> dict[str, tuple[int, int]]:
     """``root/{train,val}/{images,masks}``: ``size`` px images, each with one bright ``side`` px
     square (mask 255) away from the borders. Returns the ``(top, left)`` of each val square."""

@@ -171,6 +171,37 @@ def test_unreadable_image_is_skipped_with_a_warning(discs):
         whole[10]
 
 
+class CountingSource:
+    """A source that counts how often each item is read."""
+
+    def __init__(self, source):
+        self.source, self.reads = source, {}
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+    def load(self, index):
+        self.reads[index] = self.reads.get(index, 0) + 1
+        return self.source.load(index)
+
+
+def test_prepared_images_are_read_once_and_handed_out_as_copies(discs):
+    source = CountingSource(open_dataset(discs, split="train"))
+    data = SegmentationSamples(source, SampleSpec(image_size=16), train=False)
+    first = data.sample(3)
+    first[0][:] = 0  # a crop or an augmentation writing into what it was given
+    again = data.sample(3 + len(data))  # the next epoch
+    assert source.reads == {3: 1}
+    assert again[0].any() and again[0].shape == (16, 16, 3)
+    small = SegmentationSamples(source, SampleSpec(image_size=16), cache_bytes=100)
+    small.sample(5)
+    small.sample(5)
+    assert source.reads[5] == 2  # over the cache's size: read each time
+
+
 def test_unreadable_image_raises_when_strict(discs):
     source = open_dataset(discs, split="train")
     source.items[2].image_path.write_bytes(b"\x89PNG garbage")

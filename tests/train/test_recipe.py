@@ -351,3 +351,26 @@ def test_data_stats_samples_at_most_max_images(discs):
     s = data_stats(open_dataset(discs, split="train"), max_images=3)
     assert s.num_images == 8
     assert min(disc_areas(discs)) <= s.object_p50 <= max(disc_areas(discs))
+
+
+def test_with_a_time_limit_time_drives_the_seed_recipe_too():
+    config, reasons = resolve(
+        TrainConfig(recipe="seed", time_limit=60), stats(), CPU, probe=lambda c: (1.0, 0.1)
+    )
+    assert config.epochs is None and config.scheduler == "reduce_on_plateau"
+    assert "epochs until --time-limit" in reasons[0]
+    assert any("time drives the run" in r for r in reasons)
+    given, _ = resolve(TrainConfig(recipe="seed", time_limit=60, epochs=5), stats(), CPU)
+    assert given.epochs == 5
+
+
+def test_a_mixed_size_set_is_cropped_for_its_large_images():
+    # median 256 px, but a tenth of the images are 1024 px: whole-image batches would be
+    # padded to 1024 px
+    config, reasons = resolve(
+        TrainConfig(), stats(long_side_p90=1024, object_p95=2300.0), CPU, probe=no_probe
+    )
+    assert config.crop_size == 192
+    assert any("training crops 192 px" in r and "from 256-1024 px images" in r for r in reasons)
+    same = resolve(TrainConfig(), stats(object_p95=2300.0), CPU, probe=no_probe)[0]
+    assert same.crop_size is None  # all 256 px: whole images

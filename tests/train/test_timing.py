@@ -43,8 +43,15 @@ class Machine(pl.Callback):
     ``slows_at``: from this share of the budget on, steps cost 3x (a busy machine).
     """
 
-    def __init__(self, clock: FakeClock, *, slows_at: float | None = None, stop_at: int = -1):
-        self.clock, self.slows_at, self.stop_at = clock, slows_at, stop_at
+    def __init__(
+        self,
+        clock: FakeClock,
+        *,
+        slows_at: float | None = None,
+        stop_at: int = -1,
+        step_s: float = STEP_S,
+    ):
+        self.clock, self.slows_at, self.stop_at, self.step_s = clock, slows_at, stop_at, step_s
         self.start = clock.t
         self.lrs: list[float] = []
 
@@ -55,7 +62,7 @@ class Machine(pl.Callback):
 
     def on_train_batch_end(self, trainer, *args):
         slow = self.slows_at is not None and self.clock.t - self.start > self.slows_at * BUDGET
-        self.clock.t += STEP_S * (3 if slow else 1)
+        self.clock.t += self.step_s * (3 if slow else 1)
 
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *args):
         self.clock.t += VAL_S * len(batch[0])
@@ -99,15 +106,15 @@ def rows(run: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    ("factor", "slows_at"),
-    [(1 / 3, None), (3.0, None), (1.0, 0.5)],
-    ids=["probe-3x-optimistic", "probe-3x-pessimistic", "machine-slows-half-way"],
+    ("factor", "slows_at", "step_s"),
+    [(1 / 3, None, STEP_S), (3.0, None, STEP_S), (1.0, 0.5, STEP_S), (1.0, None, 2.0)],
+    ids=["probe-3x-optimistic", "probe-3x-pessimistic", "machine-slows-half-way", "long-steps"],
 )
 def test_the_run_ends_inside_its_budget_having_used_95_percent(
-    discs, tmp_path, clock, monkeypatch, factor, slows_at
+    discs, tmp_path, clock, monkeypatch, factor, slows_at, step_s
 ):
     monkeypatch.setattr(recipe, "timed_probe", probe_off_by(factor))
-    machine = Machine(clock, slows_at=slows_at)
+    machine = Machine(clock, slows_at=slows_at, step_s=step_s)
     result = train(callbacks=[machine], **settings(discs, tmp_path))
     spent = clock.t - machine.start
     summary = json.loads((result.run_dir / "summary.json").read_text())
@@ -122,6 +129,20 @@ def test_the_run_ends_inside_its_budget_having_used_95_percent(
     assert 5 <= len(table) <= 20  # validations at a cadence set by time
     assert [int(r["epoch"]) for r in table] == list(range(1, len(table) + 1))
     assert summary["best_epoch"] in [int(r["epoch"]) for r in table]
+
+
+def test_the_lr_finder_and_a_slow_setup_count_once(discs, tmp_path, clock, monkeypatch):
+    def slow_probe(config, **kwargs):  # setup takes 10 s of the budget
+        clock.t += 10.0
+        return STEP_S, VAL_S
+
+    monkeypatch.setattr(recipe, "timed_probe", slow_probe)
+    machine = Machine(clock)
+    result = train(callbacks=[machine], **settings(discs, tmp_path, lr_find=True))
+    spent = clock.t - machine.start
+    assert result.status == "completed"
+    assert 0.95 * BUDGET <= spent <= BUDGET
+    assert (result.run_dir / "plots" / "lr_find.png").is_file()
 
 
 def test_validation_cadence_keeps_validation_under_a_tenth_of_the_budget():

@@ -98,6 +98,9 @@ def run_header(run: Path, files: RunFiles, version: str) -> dict[str, Any]:
         "best_epoch": _epoch_from_one(best, summary),
         "best_score": summary.get("best_score"),
         "seconds": summary.get("seconds"),
+        "time_limit": summary.get("time_limit"),
+        "budget_used": summary.get("budget_used"),
+        "threshold": _threshold_choice(summary.get("threshold")),
         "trained": trained.astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "run_version": files.card.seglab_version,
         "version": version,
@@ -298,3 +301,13 @@ def _epoch_from_one(epoch: Any, summary: dict[str, Any]) -> int | None:
     if not isinstance(epoch, int) or isinstance(epoch, bool):
         return None
     return epoch if summary.get("epochs_counted_from") == 1 else epoch + 1
+
+
+def _threshold_choice(choice: Any) -> dict[str, Any] | None:
+    """``summary.json``'s threshold chosen on val, when it is complete."""
+    keys = ("chosen", "val_dice", "val_dice_default")
+    if not isinstance(choice, dict):
+        return None
+    if not all(isinstance(choice.get(k), float | int) for k in keys):
+        return None
+    return {k: choice[k] for k in keys}

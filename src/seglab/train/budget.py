@@ -23,7 +23,7 @@ TAIL_SECONDS = 2.0
 """Kept for what follows the last validation outside the fit: the plots and ``summary.json``."""
 
 SAFETY = 1.25
-"""The final validation is budgeted at this multiple of the slowest one so far."""
+"""The final validation is budgeted at this multiple of the last one measured."""
 
 
 def now() -> float:

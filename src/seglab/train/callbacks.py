@@ -190,14 +190,18 @@ class RunWriter(pl.Callback):
 
 
 class TimeBudget(pl.Callback):
-    """Stop training when the next epoch would not finish within ``seconds`` of the fit's start
-    (validation included), or at the first step past it."""
+    """A cap on a run with ``--epochs`` and ``--time-limit``: stop training when the next epoch
+    would not finish within ``seconds`` of the fit's start, or mid-epoch when what is left is
+    the validation that follows (the slowest so far, else ``first_val``, with a quarter more).
+    """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, *, first_val: float = 0.0):
         self.seconds = seconds
         self.start = 0.0
         self.epoch_start = 0.0
         self.longest = 0.0
+        self.val = first_val
+        self._val_start: float | None = None
         self.stopped_early = False
 
     def elapsed(self) -> float:
@@ -210,6 +214,14 @@ class TimeBudget(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.epoch_start = time.perf_counter()
 
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._val_start is not None:
+            self.val = max(self.val, time.perf_counter() - self._val_start)
+            self._val_start = None
+
     def _stop(self, trainer: pl.Trainer, decision: bool) -> None:
         # rank 0's clock decides for every process (as Lightning's Timer), so DDP ranks agree
         if trainer.world_size > 1:
@@ -219,7 +231,7 @@ class TimeBudget(pl.Callback):
             trainer.should_stop = True
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        self._stop(trainer, self.elapsed() > self.seconds)
+        self._stop(trainer, self.elapsed() + 1.25 * self.val > self.seconds)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.longest = max(self.longest, time.perf_counter() - self.epoch_start)

@@ -4,7 +4,8 @@ A training sample is made in this order: read (unreadable files skipped with a w
 :func:`seglab.transforms.prepare.prepare_image` (channels matched to the model, preprocessing,
 resize to the longer side ``image_size``: what prediction does too) -> mosaic (with its
 probability) -> crop (``crop_size``, centred on an object with probability ``object_crop``) ->
-copy-paste (with its probability) -> augmentation. Validation samples stop after the resize;
+copy-paste (with its probability) -> augmentation. What precedes mosaic is done once per image
+and kept in memory (up to :data:`CACHE_BYTES`). Validation samples stop after the resize;
 batches of any sizes are padded to the network's stride by
 :func:`seglab.train.sizing.pad_collate` (padding is ignored by losses and metrics).
 
@@ -23,6 +24,10 @@ from seglab.data.base import SegmentationSource
 from seglab.data.dataset import SegmentationDataset, image_to_tensor
 from seglab.train.sizing import pad_collate, random_crop
 from seglab.transforms.prepare import prepare_image
+
+CACHE_BYTES = 2 * 2**30
+"""Prepared images (read, decoded, resized) are kept in memory up to this many bytes per set
+(and per loader worker): a small set is read from disk once, not once per epoch."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +57,36 @@ class SegmentationSamples(SegmentationDataset):
         augment=None,
         train: bool = False,
         strict: bool = False,
+        cache_bytes: int = CACHE_BYTES,
     ):
         super().__init__(source, None, strict=strict)
         self.spec = spec
         self.preprocess = preprocess
         self.augment = augment
         self.train = train
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cached_bytes = 0
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        cached = self._cache.get(index)
+        if cached is not None:  # copies: crops and augmentations may write into them
+            return cached[0].copy(), cached[1].copy()
         image, mask = self.source.load(index)
         # the same function prepares images for prediction (LoadedModel.prepare)
-        return prepare_image(  # type: ignore[return-value]  # a mask in gives a mask out
+        pair = prepare_image(
             image,
             mask,
             channels=self.spec.channels,
             preprocess=self.preprocess,
             long_side=self.spec.image_size,
         )
+        size = pair[0].nbytes + pair[1].nbytes
+        if self._cached_bytes + size <= self.cache_bytes:
+            # read, decoded (COCO: every object's RLE) and resized once, not once per epoch
+            self._cache[index] = (pair[0].copy(), pair[1].copy())  # type: ignore[assignment]
+            self._cached_bytes += size
+        return pair  # type: ignore[return-value]  # a mask in gives a mask out
 
     def sample(self, key: int) -> tuple[np.ndarray, np.ndarray]:
         """The numpy ``(image, mask)`` for sampler key ``key`` (epoch * len + index)."""

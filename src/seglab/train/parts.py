@@ -164,7 +164,7 @@ def build_stops(setup: RunSetup, net: Network, monitor: str) -> Stops:
             first_pause=setup.val_seconds,
         )
     elif config.time_limit:
-        budget = TimeBudget(config.time_limit)
+        budget = TimeBudget(config.time_limit, first_val=setup.val_seconds)
     stopper = None
     if config.patience:
         mode = "min" if monitor.endswith("loss") else "max"

@@ -74,7 +74,8 @@ def seed_recipe(config: TrainConfig, stats: DataStats) -> tuple[TrainConfig, lis
         "lr": config.lr or 0.005,
         "scheduler": config.scheduler or "reduce_on_plateau",
         "loss": config.loss or ("bce_dice" if stats.num_classes <= 2 else "ce_dice"),
-        "epochs": config.epochs or 32,
+        # with a time limit, time drives the seed's run too (its 32 epochs may not fit)
+        "epochs": config.epochs or (None if config.time_limit else 32),
         "precision": "32" if config.precision == "auto" else config.precision,
         "workers": config.workers if config.workers is not None else 0,
         "threshold": config.threshold or 0.5,  # the seed thresholds at 0.5
@@ -89,7 +90,8 @@ def seed_recipe(config: TrainConfig, stats: DataStats) -> tuple[TrainConfig, lis
     reasons = [
         "recipe 'seed': the seed notebook as written -- U-Net width 64 at 512 px, whole images, "
         "batch 4, RAdam lr 0.005, ReduceLROnPlateau(0.2, 2, 2) on val loss, BCE+Dice, "
-        "32 epochs, no augmentation, best by val loss"
+        f"{'32 epochs' if update['epochs'] else 'epochs until --time-limit'}, no augmentation, "
+        "best by val loss"
     ]
     return config.model_copy(update=update), reasons
 
@@ -185,20 +187,24 @@ def _auto_image_size(
 def _auto_crop(
     config: TrainConfig, stats: DataStats, gpu: bool, scale: float, update: dict, reasons: list
 ) -> None:
-    """Training crops about 4x the large objects, unless they would be nearly whole images."""
+    """Training crops about 4x the large objects, unless they would be nearly whole images --
+    of the large images: in a mixed-size set a few large images padded into every batch would
+    cost more than all the others."""
     if config.crop_size is not None:
         return
     size = config.image_size or update.get("image_size") or stats.long_side
+    largest = max(size, round(stats.largest_side * scale))
     low, high = (256, 512) if gpu else (96, 256)
     side = 4 * math.sqrt(stats.object_p95) * scale if stats.object_p95 else low * 2
     fits = max(32, int(stats.short_side * scale) // 32 * 32)  # whole crops, little padding
     crop = min(_round32(min(max(side, low), high)), fits)
-    if crop < 0.75 * size:  # crops nearly as large as the images: train on whole images
+    if crop < 0.75 * largest:  # crops nearly as large as the images: train on whole images
         why = "about 4x the large objects" if stats.object_p95 else "no objects sampled"
+        sizes = f"{size} px" if largest <= size else f"{size}-{largest} px"
         update["crop_size"] = crop
         reasons.append(
             f"training crops {crop} px ({why}, {config.object_crop:.0%} centred on an object) "
-            f"from {size} px images"
+            f"from {sizes} images"
         )
 
 

@@ -88,7 +88,9 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
             )
             if not cfg.workers:  # loading is not overlapped with compute: time it too
                 step_s += _loading_seconds(cfg, train_src, stats.channels)
-            val_seconds = stats.num_val * val_s
+            # the probe validates one median image: a mixed-size set's large images cost more
+            per_image = stats.mean_pixels / float(stats.long_side * stats.short_side)
+            val_seconds = stats.num_val * val_s * max(1.0, per_image)
             return step_s, val_s
 
         config, reasons = recipe.resolve(config, stats, device, probe=probe)

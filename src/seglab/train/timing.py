@@ -13,8 +13,8 @@ way. :class:`TimeDriven` is the Lightning callback that does it:
   (:func:`seglab.train.budget.validation_interval`);
 * **the end**: training stops when what is left of the budget is the margin the final
   validation, the checkpoint, the model and the plots need (measured from the rounds so far:
-  :func:`seglab.train.budget.training_end`), so the run ends inside the budget having used
-  nearly all of it;
+  :func:`seglab.train.budget.training_end`), a step early when the next one would end past
+  it, so the run ends inside the budget having used nearly all of it;
 * **resume**: the budget spent, the measured costs and the schedule's progress are in the
   callback's state, saved in every checkpoint.
 
@@ -25,6 +25,7 @@ every rank steps with the same learning rate and ends rounds at the same batch.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -82,14 +83,19 @@ class TimeDriven(pl.Callback):
         self._clock = clock
         self.started = self.clock() if started is None else started
         self.spent_before = 0.0  # budget spent by earlier processes of this run (resume)
-        self.pause = max(0.0, first_pause)  # slowest validation + best-model writing so far
+        self.pause = max(0.0, first_pause)  # the last validation + best-model writing
         self.save = 0.0  # slowest checkpoint so far
         self.measured = False
         self.fraction = 0.0  # schedule progress, monotone
+        self.step = 0.0  # a training step's seconds (moving average, loading included)
+        self._last_step_end: float | None = None
         self.round_start = self.started
         self._pause_start: float | None = None
         self._save_start: float | None = None
         self.stopped = False
+        # a checkpoint of this very callback (Lightning's lr finder restores one before the
+        # fit) restores nothing: the budget already counts that time
+        self._token = uuid.uuid4().hex
 
     def clock(self) -> float:
         return (self._clock or _budget.now)()
@@ -100,7 +106,7 @@ class TimeDriven(pl.Callback):
         return self.spent_before + self.clock() - self.started
 
     def training_end(self) -> float:
-        """The elapsed seconds at which training stops, from the slowest pause so far."""
+        """The elapsed seconds at which training stops, from the last pause measured."""
         return _budget.training_end(self.seconds, pause=self.pause + self.save)
 
     def interval(self) -> float:
@@ -120,15 +126,20 @@ class TimeDriven(pl.Callback):
             "measured": self.measured,
             "fraction": self.fraction,
             "rounds": self.signal.round,
+            "step": self.step,
+            "token": self._token,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("token") == self._token:
+            return
         self.spent_before = float(state_dict.get("spent", 0.0))
         self.pause = float(state_dict.get("pause", self.pause))
         self.save = float(state_dict.get("save", 0.0))
         self.measured = bool(state_dict.get("measured", False))
         self.fraction = float(state_dict.get("fraction", 0.0))
         self.signal.round = int(state_dict.get("rounds", 0))
+        self.step = float(state_dict.get("step", 0.0))
 
     # -- hooks
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -140,11 +151,16 @@ class TimeDriven(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.signal.over = False
         self.round_start = self.clock()
+        self._last_step_end = None
         if self._save_start is not None:  # the checkpoint written after the last validation
             self.save = max(self.save, self.round_start - self._save_start)
             self._save_start = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        now = self.clock()
+        since = now - (self._last_step_end if self._last_step_end is not None else self.round_start)
+        self.step = since if self.step == 0 else 0.7 * self.step + 0.3 * since
+        self._last_step_end = now
         self._decide(trainer)
         self._apply(trainer)
 
@@ -159,8 +175,8 @@ class TimeDriven(pl.Callback):
         end = self.clock()
         self.signal.round += 1
         if self._pause_start is not None:
-            pause = end - self._pause_start
-            self.pause = pause if not self.measured else max(self.pause, pause)
+            # the latest: the first validation also reads and decodes the val images once
+            self.pause = end - self._pause_start
             self.measured = True
             self._pause_start = None
         self._save_start = end
@@ -171,8 +187,9 @@ class TimeDriven(pl.Callback):
         takes its decision."""
         elapsed = self.elapsed()
         end = self.training_end()
-        fraction = max(self.fraction, min(1.0, elapsed / end))
-        stop = elapsed >= end
+        # the progress at the end of the next step, which that step's learning rate is for
+        fraction = max(self.fraction, min(1.0, (elapsed + self.step) / end))
+        stop = elapsed + self.step >= end  # the next step would end past it
         round_over = stop or self.clock() - self.round_start >= self.interval()
         if trainer.world_size > 1:
             fraction, stop, round_over = trainer.strategy.broadcast((fraction, stop, round_over))
