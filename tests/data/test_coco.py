@@ -185,9 +185,7 @@ def test_missing_top_level_key(tmp_path):
 
 def test_an_image_with_over_255_objects_loads(tmp_path):
     # pycocotools' area() overflows past 255 objects in one call (numpy 2 refuses the wrap)
-    anns = [
-        _ann(k + 1, 1, 1, [square(4 * (k % 20), 4 * (k // 20), 2)]) for k in range(300)
-    ]
+    anns = [_ann(k + 1, 1, 1, [square(4 * (k % 20), 4 * (k // 20), 2)]) for k in range(300)]
     images = [{"id": 1, "file_name": "a.png", "width": 80, "height": 60}]
     coco_dataset(tmp_path, images=images, annotations=anns, size=(60, 80))
     src = open_dataset(tmp_path, val_fraction=0)
