@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from seglab.cli import main
 from seglab.predict.export import read_export_info, weights_digest
+from tests.builders import retrain_in_place
 from tests.conftest import copy_run
-
-
-def _retrain(run_dir):
-    from safetensors.torch import load_file, save_file
-
-    weights = run_dir / "model.safetensors"
-    state = load_file(weights)
-    head = next(k for k in state if k.startswith("head.") and k.endswith("bias"))
-    state[head] = state[head] + 2.0
-    save_file(state, weights)
-    return weights_digest(weights)
 
 
 def test_export_after_predict_with_onnx_runtime(tiny_run, tmp_path, capsys):
@@ -35,7 +25,7 @@ def test_export_after_predict_with_onnx_runtime(tiny_run, tmp_path, capsys):
     assert "nothing to do" in out and "max probability difference" in out
     assert (run_dir / "model.onnx").read_bytes() == cached
 
-    digest = _retrain(run_dir)
+    digest = retrain_in_place(run_dir)
     assert main(["export", "--model", str(run_dir)]) == 0
     out = capsys.readouterr().out
     assert "replaced" in out and "other weights" in out and "wrote" in out

@@ -14,6 +14,7 @@ from seglab.cli import main
 from seglab.errors import ConfigError, DataError
 from seglab.predict import load_model
 from seglab.predict.export import export_model, read_export_info, weights_digest
+from tests.builders import retrain_in_place
 from tests.conftest import copy_run
 
 
@@ -93,18 +94,6 @@ def test_an_existing_export_is_kept_unless_overwrite(run):
     assert read_export_info(path)["architecture"] == "unet"
 
 
-def _retrain(run_dir):
-    """Change the run's weights in place, as a retraining into the same folder would."""
-    from safetensors.torch import load_file, save_file
-
-    weights = run_dir / "model.safetensors"
-    state = load_file(weights)
-    head = next(k for k in state if k.startswith("head.") and k.endswith("bias"))
-    state[head] = state[head] + 2.0
-    save_file(state, weights)
-    return weights_digest(weights)
-
-
 def _foreign_onnx(path):
     """A valid ONNX file that seglab did not write."""
     import onnx
@@ -133,7 +122,7 @@ def test_export_replaces_seglab_s_stale_model_onnx_but_not_a_stale_file_elsewher
     run_dir, _ = run
     load_model(run_dir, device="cpu", backend="onnxruntime")
     deploy = export_model(run_dir, out=tmp_path / "deploy.onnx").path
-    digest = _retrain(run_dir)
+    digest = retrain_in_place(run_dir)
     result = export_model(run_dir)
     assert result.written and "other weights" in result.replaced
     assert read_export_info(result.path)["weights_sha256"] == digest

@@ -18,26 +18,14 @@ from seglab.config import TrainConfig
 from seglab.errors import ConfigError
 from seglab.train.callbacks import COLUMNS
 from seglab.train.loggers import EXPERIMENT, build_logger, hyperparameters
+from tests.builders import TINY_UNET, tiny_train_settings
 
-TINY = {"name": "unet", "options": {"base_width": 4, "depth": 2}}
 EPOCHS = 2
 
 
 def fast(root: Path, out: Path, **options):
-    """A quiet two-epoch run of a 4-wide U-Net on the 32 px discs."""
-    settings = {
-        "data": root,
-        "model": TINY,
-        "out": out,
-        "epochs": EPOCHS,
-        "batch_size": 4,
-        "augment": "none",
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "scheduler": "none",
-    }
-    return train(print_fn=None, **{**settings, **options})
+    """A quiet run of a 4-wide U-Net on the 32 px discs (EPOCHS epochs)."""
+    return train(print_fn=None, **tiny_train_settings(root, out, epochs=EPOCHS, **options))
 
 
 def metrics_csv(run: Path) -> list[dict[str, str]]:
@@ -72,7 +60,7 @@ def no_tracking_server(monkeypatch):
 
 def test_hyperparameters_are_the_config_flattened_to_dotted_names():
     config = TrainConfig(
-        data={"path": "d"}, model=TINY, augment=["flip", "rotate"], loss_options={"eps": 1.0}
+        data={"path": "d"}, model=TINY_UNET, augment=["flip", "rotate"], loss_options={"eps": 1.0}
     )
     params = hyperparameters(config)
     assert params["model.name"] == "unet" and params["model.options.depth"] == 2

@@ -23,16 +23,16 @@ from seglab.losses import LOSSES
 from seglab.models import ACTIVATIONS, INITS
 from seglab.optim import OPTIMIZERS
 from seglab.train.module import NonFiniteLoss
-from tests.builders import write_discs
+from tests.builders import TINY_UNET, tiny_train_settings, write_discs
 
 pytestmark = pytest.mark.slow  # every test here trains a network end to end
 
-TINY = {"name": "unet", "options": {"base_width": 4, "depth": 2}}
+TINY = TINY_UNET
 
 
 def fast(root: Path, out: Path, **options):
     """A run of a 4-wide U-Net on 32 px discs, quiet, seconds long."""
-    return train(print_fn=None, **{**_fast_settings(root, out), **options})
+    return train(print_fn=None, **{**tiny_train_settings(root, out), **options})
 
 
 def rows(run: Path) -> list[dict]:
@@ -119,7 +119,7 @@ def test_interrupt_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_pat
     cut = train(
         print_fn=None,
         callbacks=[InterruptAt(epoch=2, batch=1)],
-        **{**_fast_settings(root, tmp_path / "b"), **options},
+        **{**tiny_train_settings(root, tmp_path / "b"), **options},
     )
     assert cut.status == "interrupted" and cut.epochs == 2
     resumed = train(print_fn=None, resume=cut.run_dir)
@@ -133,23 +133,10 @@ def test_interrupt_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_pat
     ]
 
 
-def _fast_settings(root: Path, out: Path) -> dict:
-    return {
-        "data": root,
-        "model": TINY,
-        "out": out,
-        "epochs": 2,
-        "batch_size": 4,
-        "augment": "none",
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "scheduler": "none",
-    }
-
-
 def test_ctrl_c_in_the_first_epoch_still_saves_last_ckpt(discs, tmp_path):
-    result = train(print_fn=None, callbacks=[InterruptAt(0, 1)], **_fast_settings(discs, tmp_path))
+    result = train(
+        print_fn=None, callbacks=[InterruptAt(0, 1)], **tiny_train_settings(discs, tmp_path)
+    )
     assert result.status == "interrupted"
     assert (result.run_dir / "checkpoints" / "last.ckpt").is_file()
     assert json.loads((result.run_dir / "summary.json").read_text())["status"] == "interrupted"
@@ -179,7 +166,7 @@ def test_early_stopping_stops_when_the_monitored_value_stops_improving(discs, tm
 
 def test_every_file_and_message_counts_epochs_from_one(discs, tmp_path):
     lines: list[str] = []
-    result = train(print_fn=lines.append, **{**_fast_settings(discs, tmp_path), "epochs": 4})
+    result = train(print_fn=lines.append, **{**tiny_train_settings(discs, tmp_path), "epochs": 4})
     run = result.run_dir
     table = rows(run)
     best_row = max(table, key=lambda r: float(r["val_dice"]))
@@ -202,7 +189,9 @@ def test_a_binary_run_chooses_its_threshold_on_val_unless_given_one(discs, tmp_p
     from seglab.train.batch_metrics import THRESHOLDS
 
     lines: list[str] = []
-    result = train(print_fn=lines.append, **{**_fast_settings(discs, tmp_path / "a"), "epochs": 3})
+    result = train(
+        print_fn=lines.append, **{**tiny_train_settings(discs, tmp_path / "a"), "epochs": 3}
+    )
     summary = json.loads((result.run_dir / "summary.json").read_text())
     card = json.loads((result.run_dir / "model.json").read_text())
     choice = summary["threshold"]
@@ -236,7 +225,7 @@ class Poison(pl.Callback):
 
 
 def test_nan_loss_stops_within_one_step_naming_step_and_terms(discs, tmp_path):
-    settings = _fast_settings(discs, tmp_path)
+    settings = tiny_train_settings(discs, tmp_path)
     settings["epochs"] = 5
     with pytest.raises(NonFiniteLoss) as info:
         train(print_fn=None, callbacks=[Poison(step=3)], **settings)
@@ -255,7 +244,7 @@ class OutOfMemory(pl.Callback):
 
 def test_out_of_memory_suggests_a_smaller_batch(discs, tmp_path):
     with pytest.raises(SeglabError, match=r"--batch-size 2"):
-        train(print_fn=None, callbacks=[OutOfMemory()], **_fast_settings(discs, tmp_path))
+        train(print_fn=None, callbacks=[OutOfMemory()], **tiny_train_settings(discs, tmp_path))
 
 
 def test_images_of_mixed_and_odd_sizes_train_without_collate_errors(tmp_path):

@@ -55,12 +55,20 @@ class OptimizationPlan:
     time_driven: bool = False  # the run's progress is time: the schedule is set per step by
     # seglab.train.timing.TimeDriven (reduce_on_plateau still steps after each validation)
 
+    @property
+    def follows_time(self) -> bool:
+        """Whether the learning rate is a function of the run's progress (set per step by
+        ``TimeDriven``), not a torch scheduler."""
+        from seglab.optim.curves import TIME_SCHEDULES
+
+        return self.time_driven and self.scheduler in TIME_SCHEDULES
+
     def time_schedule(self, *, steps_per_pass: int):
         """The schedule over the run's progress that a time-driven run applies, or ``None``
         (not time-driven, or ``reduce_on_plateau``)."""
-        from seglab.optim.curves import TIME_SCHEDULES, time_schedule
+        from seglab.optim.curves import time_schedule
 
-        if not self.time_driven or self.scheduler not in TIME_SCHEDULES:
+        if not self.follows_time:
             return None
         return time_schedule(
             self.scheduler, steps_per_pass=steps_per_pass, **self.scheduler_options
@@ -171,7 +179,7 @@ class SegmentationModule(pl.LightningModule):
             weight_decay=spec.weight_decay,
             **spec.optimizer_options,
         )
-        if spec.scheduler in (None, "none") or spec.time_schedule(steps_per_pass=1) is not None:
+        if spec.scheduler in (None, "none") or spec.follows_time:
             return optimizer
         epochs = max(1, spec.epochs) if not spec.time_driven else 1_000_000
         total = self.trainer.estimated_stepping_batches
