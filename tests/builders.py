@@ -161,3 +161,18 @@ def retrain_in_place(run_dir: Path) -> str:
     state[head] = state[head] + 2.0
     save_file(state, weights)
     return weights_digest(weights)
+
+
+def tiny_card(**changes):
+    """A binary :class:`~seglab.models.card.ModelCard` of :data:`TINY_UNET` (3 channels,
+    stride multiple 4) with ``changes``."""
+    from seglab.models.card import InputSpec, ModelCard
+
+    fields = {
+        "architecture": "unet",
+        "options": {"base_width": 4, "depth": 2},
+        "in_channels": 3,
+        "classes": ("background", "disc"),
+        "input": InputSpec(multiple=4),
+    }
+    return ModelCard(**{**fields, **changes})

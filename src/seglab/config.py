@@ -29,6 +29,8 @@ class DataConfig(_Config):
     classes / num_classes: declare the classes of mask folders (values outside are errors).
     allow_large_images: lift Pillow's decompression-bomb limit for trusted images.
     strict: make a corrupt image met while training fatal instead of skipped with a warning.
+    skip_bad: train even when the data check finds errors, leaving the faulty records out
+        (``seglab train`` stops before it starts otherwise).
     """
 
     path: Path | None = None
@@ -42,6 +44,7 @@ class DataConfig(_Config):
     num_classes: int | None = Field(None, ge=2)
     allow_large_images: bool = False
     strict: bool = False
+    skip_bad: bool = False
 
 
 def split_top(text: str) -> list[str]:
@@ -179,6 +182,8 @@ class TrainConfig(_Config):
     threshold: probability threshold of the val Dice and of predictions; ``None``: 0.5 for the
         val Dice, and a binary run with a val split chooses the threshold of its predictions
         on val (stored in ``model.json``).
+    val_images: validate on this many val images (a seeded subset; ``None``: all). A run with a
+        time limit sets it when one whole validation would take over a quarter of the budget.
     logger: where the epoch metrics also go: ``csv`` (``metrics.csv`` only, always written),
         ``tensorboard`` (``RUN/tensorboard/``) or ``mlflow`` (``MLFLOW_TRACKING_URI``, else
         ``RUN/mlruns/``), see :mod:`seglab.train.loggers`.
@@ -219,6 +224,7 @@ class TrainConfig(_Config):
     resume: Path | None = None
     lr_find: bool = False
     threshold: float | None = Field(None, gt=0.0, lt=1.0)
+    val_images: int | None = Field(None, ge=1)
     logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
@@ -229,11 +235,58 @@ class TrainConfig(_Config):
         return parse_duration(value)
 
 
-def describe_validation(exc) -> str:
-    """pydantic's ``ValidationError`` as ``field.sub: message; ...`` for people."""
+# ``seglab train`` flags whose name is not the field's last part with dashes, and fields no flag
+# sets; tests/cli/test_train_flags.py checks this against the CLI's table of flags.
+_FLAG_NAMES = {
+    "data.path": "--data",
+    "data.strict": "--strict-data",
+    "data.skip_bad": "--skip-bad-data",
+    "data.seed": "--seed",
+    "model.name": "--model",
+    "model.options": "--model-option",
+    "loss_options": "--loss-option",
+    "optimizer_options": "--optimizer-option",
+    "scheduler_options": "--scheduler-option",
+}
+NO_FLAG_FIELDS = frozenset(
+    {
+        "limit_train_batches",
+        "limit_val_batches",
+        "data.annotations",
+        "data.images",
+        "data.masks",
+        "data.crowd",
+        "data.allow_large_images",
+    }
+)
+
+
+def flag_of(field: str) -> str | None:
+    """The ``seglab train`` flag that sets the TrainConfig ``field`` (dotted: ``data.path``),
+    or ``None`` when only a config file sets it.
+
+    >>> flag_of("batch_size"), flag_of("data.path"), flag_of("limit_val_batches")
+    ('--batch-size', '--data', None)
+    """
+    parts = field.split(".")
+    known = {"data": DataConfig.model_fields, "model": ModelConfig.model_fields}
+    fields = known.get(parts[0]) if len(parts) == 2 else TrainConfig.model_fields
+    if field in NO_FLAG_FIELDS or fields is None or parts[-1] not in fields or field in known:
+        return None  # a config file's field, or a field TrainConfig does not have
+    if field in _FLAG_NAMES:
+        return _FLAG_NAMES[field]
+    return "--" + field.split(".")[-1].replace("_", "-")
+
+
+def describe_validation(exc, *, flags: bool = False) -> str:
+    """pydantic's ``ValidationError`` as ``field.sub: message; ...`` for people; with ``flags``
+    (a TrainConfig's errors) each field is followed by the ``seglab train`` flag that sets it."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "config"
+        flag = flag_of(where) if flags else None
+        if flag is not None:
+            where = f"{where} ({flag})"
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown field"
@@ -302,7 +355,7 @@ def train_config(
     try:
         return TrainConfig.model_validate(deep_merge(data, top))
     except ValidationError as exc:
-        raise ConfigError(f"{source}{describe_validation(exc)}") from None
+        raise ConfigError(f"{source}{describe_validation(exc, flags=True)}") from None
 
 
 def load_config(path: str | Path, **overrides: Any) -> TrainConfig:

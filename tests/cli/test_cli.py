@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 from PIL import Image
@@ -115,3 +116,19 @@ def test_defaults_written_in_brackets_show_in_help(capsys, monkeypatch):
     assert "[the run's]" in capsys.readouterr().out
     assert main(["train", "--help"]) == 0
     assert "[runs]" in capsys.readouterr().out
+
+
+def test_classical_exits_1_and_names_each_skipped_image_every_time(tmp_path, capsys):
+    # a second main() in one process still shows its warnings: logging's capture of warnings
+    # is put back each time, whoever restored warnings.showwarning in between
+    from tests.builders import write_image
+
+    images = tmp_path / "in"
+    write_image(images / "a.png")
+    (images / "b.png").write_bytes(b"")
+    for run in range(2):
+        args = ["classical", "otsu", "--input", str(images), "--out", str(tmp_path / f"o{run}")]
+        with warnings.catch_warnings():  # restores warnings.showwarning when it ends
+            assert main(args) == 1
+        err = " ".join(capsys.readouterr().err.split())
+        assert "b.png: the file is empty (0 bytes)" in err

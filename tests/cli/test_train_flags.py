@@ -12,7 +12,14 @@ import yaml
 
 from seglab.cli import app, main
 from seglab.cli.train import FLAGS, Flag, train_options
-from seglab.config import DataConfig, ModelConfig, TrainConfig, train_config
+from seglab.config import (
+    NO_FLAG_FIELDS,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    flag_of,
+    train_config,
+)
 from seglab.train.rundir import write_config
 
 # Values the field's constraints accept where the type's plain example would not.
@@ -26,16 +33,6 @@ EXAMPLES: dict[str, tuple[list[str], Any]] = {
     "crop_size": (["64"], 64),
     "devices": (["2"], 2),
     "classes": (["bg, disc"], ["bg", "disc"]),
-}
-# TrainConfig fields set by a config file or the API only (tests, advanced reading options).
-NOT_FLAGS = {
-    "limit_train_batches",
-    "limit_val_batches",
-    "data.annotations",
-    "data.images",
-    "data.masks",
-    "data.crowd",
-    "data.allow_large_images",
 }
 
 
@@ -87,8 +84,16 @@ def test_every_trainconfig_field_has_a_flag_or_is_listed():
     fields |= {f"data.{name}" for name in DataConfig.model_fields}
     fields |= {f"model.{name}" for name in ModelConfig.model_fields}
     set_by_flags = {path for flag in FLAGS for path in flag.paths}
-    assert fields - set_by_flags == NOT_FLAGS
+    assert fields - set_by_flags == NO_FLAG_FIELDS  # set by a config file or the API only
     assert {p for p in set_by_flags if not p.startswith("model.options.")} <= fields
+
+
+def test_validation_errors_name_the_flag_that_sets_each_field():
+    fields = {name for name in TrainConfig.model_fields if name not in ("data", "model")}
+    fields |= {f"data.{name}" for name in DataConfig.model_fields}
+    fields |= {f"model.{name}" for name in ModelConfig.model_fields}
+    flags = {path: flag.decls.split()[0].split("/")[0] for flag in FLAGS for path in flag.paths}
+    assert {field: flag_of(field) for field in fields} == {f: flags.get(f) for f in fields}
 
 
 class _Called(Exception):

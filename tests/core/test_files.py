@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from seglab.core.files import atomic_write, is_image_file, prepare_out, safe_name, unique_name
-from seglab.errors import SeglabError
+from seglab.core.files import (
+    NAME_MAX,
+    atomic_write,
+    check_output_path,
+    is_image_file,
+    make_folder,
+    prepare_file,
+    prepare_out,
+    safe_name,
+    unique_name,
+)
+from seglab.errors import ConfigError, SeglabError
 
 
 def test_is_image_file_goes_by_the_extension_in_any_case():
@@ -47,3 +57,41 @@ def test_safe_name():
     assert safe_name("a/b c?.jpg") == "a__b_c"
     assert safe_name("../x.png") == "x"
     assert safe_name("???") == "item"
+
+
+def test_an_output_path_under_a_file_names_the_option_and_the_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for call in (
+        lambda: prepare_out(tmp_path / "file" / "out", False, what="masks"),
+        lambda: make_folder(tmp_path / "file" / "a" / "b", option="--out"),
+        lambda: check_output_path(tmp_path / "file" / "x.csv", option="--out"),
+    ):
+        with pytest.raises(ConfigError, match=r"--out .*: .*file is a file, not a folder"):
+            call()
+    with pytest.raises(ConfigError, match=r"--rle-csv .*file is a file"):
+        prepare_file(tmp_path / "file" / "x.csv", option="--rle-csv")
+    assert not (tmp_path / "file").is_dir()
+
+
+def test_a_name_longer_than_the_file_system_takes_is_refused_before_any_write(tmp_path):
+    long = "é" * 130  # 260 bytes in UTF-8, 130 characters: bytes are what is counted
+    with pytest.raises(ConfigError, match=rf"--name: the name .* is 260 bytes long.*{NAME_MAX}"):
+        make_folder(tmp_path / "runs" / long, option="--name")
+    assert not (tmp_path / "runs").exists()  # nothing made on the way
+    with pytest.raises(ConfigError, match="--out: the name"):
+        prepare_out(tmp_path / ("n" * 300), False, what="masks")
+    assert make_folder(tmp_path / ("n" * NAME_MAX)).is_dir()  # the limit itself is fine
+
+
+def test_a_folder_that_cannot_be_made_is_a_config_error(tmp_path, monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "mkdir", refuse)
+    with pytest.raises(ConfigError, match=r"--out .*cannot create the folder \(no permission"):
+        make_folder(tmp_path / "new")
+
+
+def test_prepare_file_makes_the_folder_of_a_file(tmp_path):
+    path = prepare_file(tmp_path / "a" / "b" / "masks.csv", option="--rle-csv")
+    assert path.parent.is_dir() and not path.exists()

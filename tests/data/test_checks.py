@@ -126,7 +126,7 @@ def test_duplicate_ids(tmp_path):
     report = check_dataset(coco_dataset(tmp_path, images=images, annotations=anns, categories=cats))
     _one(report, "error", JSON, "images[1] (id=1).id", "duplicate image id 1")
     _one(report, "error", JSON, "annotations[1] (id=5).id", "duplicate annotation id 5")
-    _one(report, "error", JSON, "categories[1].id", "duplicate category id 1")
+    _one(report, "error", JSON, "categories[1] (id=1).id", "duplicate category id 1")
 
 
 @pytest.mark.parametrize(

@@ -192,3 +192,62 @@ def test_an_image_with_over_255_objects_loads(tmp_path):
     mask = src.load_mask(0)
     assert mask.shape == (60, 80) and int(mask.sum()) == 300 * 4
     assert len(src.instances(0)) == 300
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "found"),
+    [
+        ("annotations.json", "", True),  # empty: broken, not "no annotations"
+        ("notes.json", "not json at all", True),  # not JSON text
+        ("_annotations.coco.json", "{}", True),  # named as annotations, no COCO key
+        ("meta.json", '{"classes": ["a"]}', False),  # some other JSON: not the annotations
+    ],
+)
+def test_a_broken_annotation_file_is_found_not_ignored(tmp_path, name, text, found):
+    write_image(tmp_path / "images" / "a.png")
+    (tmp_path / name).write_text(text)
+    assert (find_annotation_file(tmp_path) == tmp_path / name) is found
+
+
+def test_an_empty_or_deeply_nested_file_says_so(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "ann.json").write_text(" \n")
+    with pytest.raises(DataError, match=r"ann\.json: the annotation file is empty"):
+        CocoSource(tmp_path / "ann.json")
+    (tmp_path / "ann.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match=r"ann\.json: JSON nested too deeply"):
+        CocoSource(tmp_path / "ann.json")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"iscrowd": "0"}, "(id=1).iscrowd"),  # a string is not read as crowd
+        ({"iscrowd": 2}, "(id=1).iscrowd"),
+        ({"image_id": [1]}, "(id=1).image_id"),
+        ({"category_id": {"id": 1}}, "(id=1).category_id"),
+        ({"id": [1]}, "annotations[0].id"),
+    ],
+)
+def test_loose_types_are_errors_and_the_annotation_is_left_out(tmp_path, change, field):
+    coco_dataset(tmp_path, annotations=[{**_ann(1, 1, 1, [square(4, 4, 8)]), **change}])
+    src = CocoSource(tmp_path / "coco_annotations.json")
+    errors = [str(p) for p in src.log.errors]
+    assert len(errors) == 1 and field in errors[0]
+    assert src.load_mask(0).sum() == 0  # left out: not painted, not ignored as a crowd
+
+
+def test_far_polygon_vertices_are_clipped_drawing_the_same_pixels(tmp_path):
+    from seglab.data.coco_fields import clip_polygon
+
+    poly = [4.0, 4.0, 300.0, 10.0, 20.0, 250.0]  # far outside: pycocotools walks every pixel
+    clipped = clip_polygon(poly, 32, 32)
+    assert max(clipped) <= 64 and min(clipped) >= -32
+    assert clip_polygon([4, 4, 50, 4, 4, -20], 32, 32) == [4, 4, 50, 4, 4, -20]  # near: as is
+    direct = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([poly], 32, 32)))
+    drawn = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects([clipped], 32, 32)))
+    assert (direct != drawn).sum() <= 2 and direct.sum() > 300  # an edge pixel's rounding
+    huge = [4, 4, 2.0**40, 4, 4, 2.0**40]  # past C ints: would crash pycocotools unclipped
+    coco_dataset(tmp_path, annotations=[_ann(1, 1, 1, [huge])])
+    mask = CocoSource(tmp_path / "coco_annotations.json").load_mask(0)
+    assert mask[5, 5] == 1 and mask[31, 31] == 1 and mask[2, 2] == 0

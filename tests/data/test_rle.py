@@ -17,7 +17,9 @@ from seglab.data.rle import (
     decode_rle,
     encode_coco_rle,
     encode_rle,
+    read_csv_header,
     read_rle_csv,
+    read_rle_csv_rows,
     seed_rle_to_coco,
     write_rle_csv,
 )
@@ -430,5 +432,117 @@ def test_read_rle_csv_errors_name_file_and_line(tmp_path, text, message):
 def test_read_rle_csv_refuses_non_utf8(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("img_id,rle_mask\ncafé.png,1 1\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1.csv: not UTF-8 text .*save it as UTF-8"):
+    with pytest.raises(DataError, match=r"latin1.csv: line 2: not UTF-8 text .*save it as UTF-8"):
         read_rle_csv(path)
+
+
+def test_read_rle_csv_rows_keep_line_numbers(tmp_path):
+    # a run-length string is decoded once the image size is known: the line names it then
+    path = tmp_path / "m.csv"
+    path.write_text("img_id,rle_mask\na,1 1\n\nb,300 2\n", encoding="utf-8")
+    rows = read_rle_csv_rows(path)
+    assert [(r.img_id, r.rle, r.line) for r in rows] == [("a", "1 1", 2), ("b", "300 2", 4)]
+    with pytest.raises(DataError, match=r"m.csv: line 4: bad run-length mask: the last run"):
+        decode_rle(rows[1].rle, (16, 16), path=path, field=f"line {rows[1].line}")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("img_id,rle_mask\na,1 1\n".encode("utf-16"), r"line 1: not UTF-8 text \(byte 0xff"),
+        (bytes(range(256)), r"line 2: not UTF-8 text \(byte 0x80 at character 118"),
+        (  # past the decoder's first block: the reader's own line count would be wrong
+            b"img_id,rle_mask\n" + b"".join(b"a%d,1 1\n" % i for i in range(4000)) + b"b\xff,\n",
+            r"line 4002: not UTF-8 text \(byte 0xff at character 2",
+        ),
+    ],
+)
+def test_non_utf8_csv_names_the_line_of_the_first_bad_byte(tmp_path, data, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    for read in (read_rle_csv, read_rle_csv_rows):
+        with pytest.raises(DataError, match=message):
+            read(path)
+
+
+def test_read_csv_header(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("\ufeff img_id , class,rle_mask\na,b,1 1\n", encoding="utf-8")
+    assert read_csv_header(path) == ["img_id", "class", "rle_mask"]
+    path.write_text("", encoding="utf-8")
+    assert read_csv_header(path) == []
+    path.write_bytes(b"\xff\xfe\x00junk")
+    with pytest.raises(DataError, match=r"h\.csv: line 1: not UTF-8"):
+        read_csv_header(path)
+    with pytest.raises(DataError, match=r"missing\.csv: cannot read it"):
+        read_csv_header(tmp_path / "missing.csv")
+
+
+def _compressed(counts: list[int]) -> str:
+    """pycocotools' counts string (rleToString), for counts it refuses to encode itself."""
+    out = []
+    for i, count in enumerate(counts):
+        x = count - counts[i - 2] if i > 2 else count
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr((c | 0x20 if more else c) + 48))
+    return "".join(out)
+
+
+def test_compressed_helper_matches_pycocotools():
+    mask = np.random.default_rng(0).random((5, 7)) < 0.5
+    expected = encode_coco_rle(mask)["counts"]
+    assert _compressed(coco_uncompressed_rle(mask)["counts"]) == expected
+
+
+@pytest.mark.parametrize(
+    "segmentation",
+    [
+        # a uint64 sum wraps around to h*w: 2**64 - 1 + 2 == 1
+        {"size": [1, 1], "counts": np.array([2**64 - 1, 2], dtype=np.uint64)},
+        {"size": [1, 2**32 + 5], "counts": [2**32, 5]},
+        {"size": [2, 2**32], "counts": _compressed([2**33])},
+    ],
+)
+def test_counts_pycocotools_would_cut_to_32_bits_are_refused(segmentation):
+    # pycocotools stores counts as uint32: it would decode another mask, or uninitialised memory
+    from seglab.data.rle import coco_rle_object
+
+    with pytest.raises(DataError, match=r"is larger than COCO RLE holds \(4294967295\)"):
+        coco_rle_object(segmentation)
+
+
+def test_an_rle_bomb_is_refused_unless_the_image_gives_the_size(monkeypatch):
+    monkeypatch.delenv("SEGLAB_ALLOW_LARGE_IMAGES", raising=False)
+    bomb = {
+        "size": [100_000, 100_000],
+        "counts": [3_333_333_334, 0, 3_333_333_333, 0, 3_333_333_333],
+    }
+    with pytest.raises(DataError, match=r"crowd\.json: ann 3: .*10,000,000,000 pixels, more than"):
+        decode_coco_rle(bomb, path="crowd.json", field="ann 3")
+    monkeypatch.setattr("PIL.Image.MAX_IMAGE_PIXELS", 4)
+    with pytest.raises(DataError, match="SEGLAB_ALLOW_LARGE_IMAGES=1"):
+        decode_coco_rle({"size": [2, 3], "counts": "2111"})
+    np.testing.assert_array_equal(
+        decode_coco_rle({"size": [2, 3], "counts": "2111"}, height=2, width=3), EXAMPLE
+    )
+    monkeypatch.setenv("SEGLAB_ALLOW_LARGE_IMAGES", "1")
+    np.testing.assert_array_equal(decode_coco_rle({"size": [2, 3], "counts": "2111"}), EXAMPLE)
+
+
+@pytest.mark.parametrize("space", ["\xa0", "\u2003", "\x1c", "\t"])
+def test_any_whitespace_separates_numbers(tmp_path, space):
+    # a spreadsheet's non-breaking space: str.split() splits on it, so the parser must too
+    np.testing.assert_array_equal(decode_rle(f"2{space}2 6{space}1", (2, 3)), EXAMPLE)
+    path = tmp_path / "m.csv"
+    path.write_text(f"img_id,rle_mask\na,2{space}2 6 1\n", encoding="utf-8")
+    np.testing.assert_array_equal(decode_rle(read_rle_csv(path)["a"], (2, 3)), EXAMPLE)
+
+
+def test_a_none_count_is_named():
+    # found by tests/robustness/test_fuzz_files.py: None was taken for "no bad count found"
+    with pytest.raises(DataError, match="flat list of integers, found None"):
+        decode_coco_rle({"size": [1, 1], "counts": [None, 0]})

@@ -253,6 +253,13 @@ def test_malformed_predictions_and_bad_arguments_raise(handmade, tmp_path):
         evaluate(pred=pred, data=root, split="dev", out=None)
     with pytest.raises(DataError, match="no 'train' split"):
         evaluate(pred=pred, data=root, split="train", out=None)
+    with pytest.raises(ConfigError, match="--worst -1: expected a whole number"):
+        evaluate(pred=pred, data=root, worst=-1, out=None)
+    with pytest.raises(ConfigError, match=r"--threshold 2 is outside \[0, 1\]"):
+        evaluate("no-run", data=root, threshold=2, out=None)  # before the run is read
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out .* is a file, not a folder"):
+        evaluate(pred=pred, data=root, out=tmp_path / "file" / "eval")
 
 
 def test_cli_end_to_end_exits_1_on_an_unreadable_image(tiny_run, tmp_path, capsys):
@@ -272,9 +279,9 @@ def test_cli_end_to_end_exits_1_on_an_unreadable_image(tiny_run, tmp_path, capsy
     shutil.copytree(root, data)
     (data / "val" / "images" / "val1.png").write_bytes(b"not a png")
     args = ["evaluate", "--model", str(run), "--data", str(data), "--out", str(tmp_path / "ev")]
-    with pytest.warns(RuntimeWarning, match="val1.png"):
-        assert main([*args, "-q"]) == 1
-    assert "1 unreadable images skipped" in capsys.readouterr().err
+    assert main([*args, "-q"]) == 1
+    err = " ".join(capsys.readouterr().err.split())  # main logs its warnings on its console
+    assert "1 unreadable images skipped" in err and "val1.png: the file holds text" in err
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert summary["images"] == 5 and summary["skipped"][0].endswith("val1.png")
     assert main([*args, "-q"]) == 2  # not empty: --overwrite needed

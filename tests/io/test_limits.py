@@ -45,3 +45,21 @@ def test_limit_restored_after_failure(tmp_path, monkeypatch):
     with pytest.raises(DataError):
         read_image(path, allow_large=True)
     assert Image.MAX_IMAGE_PIXELS == 1000
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_environment_variable_lifts_the_limit(tmp_path, monkeypatch, suffix):
+    # commands without --allow-large-images (predict, train) read a trusted large image so
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".tif":
+        tifffile.imwrite(path, np.zeros((100, 100), np.uint8))
+    else:
+        _save(path, np.zeros((100, 100), np.uint8))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setenv("SEGLAB_ALLOW_LARGE_IMAGES", "0")
+    with pytest.raises(DataError, match="SEGLAB_ALLOW_LARGE_IMAGES=1"):
+        read_image(path)
+    monkeypatch.setenv("SEGLAB_ALLOW_LARGE_IMAGES", "1")
+    for read in (read_image, read_mask):
+        assert read(path)[0].shape[:2] == (100, 100)
+    assert Image.MAX_IMAGE_PIXELS == 1000

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from seglab.io import read_image
+from seglab.io import read_image, read_mask
 from tests.io.synthetic import PALETTE, H, W, _grey, _indices, _rgb
 
 # any warning (a leaked file handle, a Pillow conversion warning...) is a failure
@@ -99,8 +99,12 @@ def test_tiff_multipage_gives_first_page(tmp_path):
         tif.write(_grey())
         tif.write(255 - _grey())
         tif.write(np.zeros((3, 4), np.uint8))
-    image, _ = read_image(tmp_path / "a.tif")
+    with pytest.warns(UserWarning, match=r"a\.tif: multi-page TIFF: seglab reads page 1 of 3"):
+        image, _ = read_image(tmp_path / "a.tif")
     np.testing.assert_array_equal(image[..., 0], _grey())
+    with pytest.warns(UserWarning, match="page 1 of 3"):
+        mask, _ = read_mask(tmp_path / "a.tif")
+    np.testing.assert_array_equal(mask, _grey())
 
 
 def test_tiff_alpha_by_extrasamples(tmp_path):

@@ -13,6 +13,7 @@ from seglab.config import ModelConfig, TrainConfig
 from seglab.errors import DataError
 from seglab.models.build import build_network, model_card
 from seglab.models.card import MODEL_FORMAT, InputSpec, ModelCard, read_card
+from tests.builders import tiny_card
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy_runs"
 KEYS = [
@@ -23,14 +24,9 @@ KEYS = [
 
 
 def _card(**changes) -> ModelCard:
-    fields = {
-        "architecture": "unet",
-        "options": {"base_width": 4, "depth": 2},
-        "in_channels": 3,
-        "classes": ("background", "disc"),
-        "input": InputSpec(image_size=16, multiple=4, train_long_side=32),
-    }
-    return ModelCard(**{**fields, **changes})
+    return tiny_card(
+        **({"input": InputSpec(image_size=16, multiple=4, train_long_side=32)} | changes)
+    )
 
 
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
@@ -151,3 +147,53 @@ def test_a_missing_field_and_a_broken_file_are_named(tmp_path):
     path.write_text("[]")
     with pytest.raises(DataError, match="expected a JSON object"):
         read_card(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"out_channels": 3}, "out_channels", "3 does not fit the 2 classes"),
+        ({"threshold": 1.5}, "threshold", "expected a number from 0 to 1, got 1.5"),
+        ({"threshold": -0.1}, "threshold", "expected a number from 0 to 1"),
+        ({"input": {"image_size": 4}}, "input.image_size", "pixels >= 8"),
+        ({"input": {"crop_size": 0}}, "input.crop_size", "pixels >= 8"),
+        ({"options": "x" * 500}, "options", r"got 'xxx+\.\.\. "),  # a long value is cut
+    ],
+)
+def test_values_no_run_writes_are_named_with_the_file(tmp_path, change, field, message):
+    info = {**json.loads((LEGACY / "binary" / "model.json").read_text()), **change}
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(info))
+    with pytest.raises(DataError, match=message) as error:
+        read_card(path)
+    assert error.value.path == str(path) and error.value.field == field
+    assert "model.json is written by `seglab train`" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the file is empty"),
+        ("   \n", "the file is empty"),
+        ("{not json", "it is not JSON"),
+        ("null", "expected a JSON object, got null"),
+        ("[1]", "expected a JSON object, got a list"),
+        ('"card"', "expected a JSON object, got a string"),
+        ("{}", "missing: every model.json seglab writes has format"),
+    ],
+)
+def test_a_file_that_is_no_card_says_what_it_is_and_what_to_do(tmp_path, text, message):
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message) as error:
+        read_card(path)
+    assert error.value.path == str(path)
+    assert "retrain" in str(error.value)
+
+
+def test_a_file_that_is_not_utf8_is_a_data_error(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(b"\xff\xfe\x00{")
+    with pytest.raises(DataError, match="cannot read the model description") as error:
+        read_card(path)
+    assert error.value.path == str(path)

@@ -157,6 +157,8 @@ def test_too_small_input_says_the_minimum():
         ({"depth": 0}, "depth must be a positive integer"),
         ({"base_width": 64, "width_cap": 32}, "width_cap"),
         ({"dropout": 1.0}, "dropout"),
+        ({"dropout": "half"}, r"dropout must be in \[0, 1\), got 'half'"),  # not a TypeError
+        ({"depth": 13}, "depth must be at most 12"),  # not 2**13 px inputs and a long build
         ({"act_layer": "relu"}, "get_activation"),
     ],
 )

@@ -198,3 +198,18 @@ def test_an_export_that_differs_from_pytorch_is_refused(tmp_path, fmt):
     with pytest.raises(ExportError, match=r"drift\.\w+: the export's probabilities differ"):
         write(_Drifting().eval(), path, meta=meta)
     assert list(tmp_path.iterdir()) == []  # nothing left behind, not even the temporary file
+
+
+@pytest.mark.parametrize("opset", [3, 10, 99, "17", True])
+def test_an_opset_this_pytorch_does_not_export_as_asked_is_refused(opset, tmp_path):
+    from seglab.predict.exporters import MIN_OPSET, check_opset, max_opset
+
+    with pytest.raises(ConfigError, match=f"--opset .*from {MIN_OPSET} to {max_opset()}"):
+        export_model(tmp_path / "no-run", opset=opset)  # refused before the run is read
+    assert check_opset(MIN_OPSET) == MIN_OPSET and check_opset(max_opset()) == max_opset()
+
+
+def test_an_export_path_nothing_can_be_written_at_is_refused_first(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out .* is a file, not a folder"):
+        export_model(tmp_path / "no-run", out=tmp_path / "file" / "m.onnx")

@@ -143,7 +143,9 @@ def test_mask_folder_reads_0_255_and_class_indices_keyed_by_relative_path(tmp_pa
 
 def test_csv_needs_the_image_size_and_names_the_image(tmp_path):
     path = write_rle_predictions(tmp_path / "p.csv", [["val0.png", "1 3"]], BINARY)
-    with pytest.raises(DataError, match=r"p\.csv: img_id 'val0.png': the image size is unknown"):
+    with pytest.raises(
+        DataError, match=r"p\.csv: img_id 'val0.png' \(line 2\): the image size is unknown"
+    ):
         read_predictions(path)
 
 
@@ -167,7 +169,7 @@ def test_malformed_csv_names_the_file_and_line(tmp_path, text, match):
 
 def test_run_outside_the_image_names_the_file_and_image(tmp_path):
     path = write_rle_predictions(tmp_path / "p.csv", [["a.png", "10 9"]], BINARY)
-    with pytest.raises(DataError, match=r"p\.csv: img_id 'a.png'"):
+    with pytest.raises(DataError, match=r"p\.csv: img_id 'a.png' \(line 2\): bad run-length"):
         read_predictions(path, shapes={"a.png": (4, 4)})
 
 
@@ -201,3 +203,14 @@ def test_unknown_prediction_paths_are_refused(tmp_path):
     (tmp_path / "p.txt").write_text("x")
     with pytest.raises(DataError, match="folder of mask PNGs"):
         read_predictions(tmp_path / "p.txt")
+
+
+@pytest.mark.parametrize("header", ["img_id,rle_mask", "img_id,class,rle_mask"])
+def test_csv_that_is_not_utf8_is_a_data_error(tmp_path, header):
+    path = tmp_path / "p.csv"
+    path.write_bytes(f"{header}\n".encode() + "café.png,1 2\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"p\.csv: .*not UTF-8"):
+        read_predictions(path, shapes={"café.png": (4, 4)})
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match=r"p\.csv: line 2: not UTF-8"):
+        read_predictions(path)

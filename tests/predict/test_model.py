@@ -4,6 +4,8 @@ errors, and a multiclass model's probabilities."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,3 +217,51 @@ def test_resize_errors_name_the_mode_or_the_missing_field(resized_run, tmp_path)
     with pytest.raises(DataError, match=r"input\.train_long_side"):
         load_model(old, resize="scale")
     assert load_model(old).resize == "fit"
+
+
+LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy_runs" / "binary"
+
+
+def _legacy_copy(tmp_path, **changes) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(LEGACY, run)
+    card = {**json.loads((run / "model.json").read_text()), **changes}
+    (run / "model.json").write_text(json.dumps(card))
+    return run
+
+
+def test_a_device_the_machine_lacks_is_refused_before_the_run_is_read(tmp_path, monkeypatch):
+    from seglab.core import devices
+
+    monkeypatch.setattr(devices, "cuda_count", lambda: 0)
+    with pytest.raises(ConfigError, match="--device cuda:3: PyTorch sees no CUDA GPU"):
+        load_model(tmp_path / "no-run-here", device="cuda:3")
+    assert load_model(_legacy_copy(tmp_path), device="cpu").device.type == "cpu"
+
+
+def test_every_card_error_of_the_loader_names_model_json_and_the_field(tmp_path):
+    run = _legacy_copy(tmp_path, architecture="nope")
+    with pytest.raises(DataError, match="unknown model 'nope'") as error:
+        load_model(run)
+    assert error.value.path == str(run / "model.json") and error.value.field == "architecture"
+
+
+def test_a_preprocessing_step_seglab_cannot_rebuild_is_the_card_s_error(tmp_path):
+    run = _legacy_copy(tmp_path, preprocess=[{"name": "clahe", "params": {"clip": 2}}])
+    with pytest.raises(DataError, match="unknown parameter 'clip'") as error:
+        load_model(run)
+    assert error.value.path == str(run / "model.json") and error.value.field == "preprocess"
+
+
+def test_weights_that_do_not_fit_the_card_name_both_files(tmp_path):
+    run = _legacy_copy(tmp_path, options={"base_width": 8, "depth": 2})
+    with pytest.raises(DataError, match=r"model\.json and model\.safetensors are not") as error:
+        load_model(run)
+    assert error.value.path == str(run / "model.safetensors")
+
+
+@pytest.mark.parametrize("threshold", [1.5, -0.5, float("nan")])
+def test_a_threshold_outside_0_1_is_refused_by_the_api_too(tmp_path, threshold):
+    model = load_model(_legacy_copy(tmp_path))
+    with pytest.raises(ConfigError, match="outside \\[0, 1\\]"):
+        model.predict(np.zeros((8, 8, 3), np.uint8), threshold=threshold)

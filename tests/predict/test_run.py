@@ -12,6 +12,7 @@ from seglab.api import load_model, predict
 from seglab.cli import main
 from seglab.errors import DataError
 from seglab.io import read_mask
+from tests.builders import write_image
 
 
 @pytest.fixture
@@ -182,3 +183,22 @@ def test_cli_predictions_score_the_same_as_the_model_in_evaluate(run, tmp_path):
     for pred in (csv_path, json_path, tmp_path / "out" / "masks"):
         rows = evaluate(pred=pred, data=root, out=None).rows
         assert {r["image"]: (r["dice"], r["iou"]) for r in rows} == expected, pred
+
+
+def test_bad_options_and_output_paths_are_refused_before_the_model_loads(tmp_path):
+    from seglab.errors import ConfigError
+
+    images = tmp_path / "in"
+    images.mkdir()
+    write_image(images / "a.png")
+    nowhere = tmp_path / "no-run"  # never read: the options are refused first
+    with pytest.raises(ConfigError, match=r"--threshold 1\.5 is outside \[0, 1\]"):
+        predict(nowhere, input=images, out=tmp_path / "out", threshold=1.5)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"--out .* is a file, not a folder"):
+        predict(nowhere, input=images, out=tmp_path / "file" / "out")
+    with pytest.raises(ConfigError, match=r"--rle-csv .* is a file, not a folder"):
+        predict(nowhere, input=images, out=tmp_path / "out", rle_csv=tmp_path / "file" / "x.csv")
+    with pytest.raises(ConfigError, match="--coco-json: the name"):
+        predict(nowhere, input=images, out=tmp_path / "out", coco_json=tmp_path / ("n" * 300))
+    assert not (tmp_path / "out").exists()

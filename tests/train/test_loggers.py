@@ -169,8 +169,7 @@ def test_a_missing_package_stops_the_run_before_training_with_the_pip_command(
     with pytest.raises(ConfigError, match=what) as caught:
         fast(discs, tmp_path / "runs", logger=logger)
     assert f"pip install 'seglab[{logger}]'" in str(caught.value)
-    run = tmp_path / "runs" / "train"
-    assert not (run / "metrics.csv").exists() and not any((run / "checkpoints").iterdir())
+    assert not (tmp_path / "runs" / "train").exists()  # nothing started: no run folder left
 
 
 @pytest.mark.slow

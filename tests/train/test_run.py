@@ -142,10 +142,86 @@ def test_ctrl_c_in_the_first_epoch_still_saves_last_ckpt(discs, tmp_path):
     assert json.loads((result.run_dir / "summary.json").read_text())["status"] == "interrupted"
 
 
-def test_resume_without_a_checkpoint_says_so(tmp_path):
+def test_resume_of_a_folder_that_is_not_a_run_says_so(tmp_path):
     (tmp_path / "run").mkdir()
-    with pytest.raises(SeglabError, match="no checkpoint to resume"):
+    with pytest.raises(SeglabError, match=r"nothing to resume: no config\.yaml"):
         train(print_fn=None, resume=tmp_path / "run")
+
+
+def test_resume_before_the_first_checkpoint_starts_the_run_again_in_its_folder(discs, tmp_path):
+    first = train(**tiny_train_settings(discs, tmp_path / "runs"), print_fn=None)
+    (first.run_dir / "checkpoints" / "last.ckpt").unlink()  # as if killed before it was written
+    (first.run_dir / "model.json.tmp").write_text("{half")  # and killed mid-write
+    said = []
+    again = train(resume=first.run_dir, print_fn=said.append)
+    assert again.run_dir == first.run_dir and again.epochs == 2
+    assert any("restarting" in line and "from the beginning" in line for line in said)
+    assert not (first.run_dir / "model.json.tmp").exists()
+    assert (first.run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_relative_data_path_is_stored_absolute_and_resumes_from_anywhere(
+    discs, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    result = fast(Path("discs"), Path("runs"), epochs=1)
+    stored = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert stored["data"]["path"] == str(discs.resolve())
+    monkeypatch.chdir(tmp_path / "runs")  # resumed from another folder
+    resumed = train(print_fn=None, resume=Path("train"), epochs=2)
+    assert resumed.epochs == 2
+
+
+def test_a_resume_finds_a_relative_data_path_of_an_older_run(discs, tmp_path, monkeypatch):
+    from seglab.train.plans import _started_in
+
+    run = fast(discs, tmp_path / "runs", epochs=1).run_dir
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["path"], config["out"] = "discs", "runs"  # as written before
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(discs / "train")
+    assert _started_in(Path("runs"), run) == tmp_path
+    assert train(print_fn=None, resume=run, epochs=2).epochs == 2
+
+
+def test_a_resume_whose_data_moved_says_to_pass_data_and_takes_it(discs, tmp_path):
+    run = fast(discs, tmp_path / "runs", epochs=1).run_dir
+    moved = discs.rename(tmp_path / "moved")
+    with pytest.raises(SeglabError, match="--data PATH") as error:
+        train(print_fn=None, resume=run, epochs=2)
+    assert error.value.path == str(run / "config.yaml") and error.value.field == "data.path"
+    assert train(print_fn=None, resume=run, epochs=2, data=moved).epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("out", "run", "started"),
+    [
+        ("runs", "/p/runs/train", "/p"),
+        ("a/runs", "/p/a/runs/train", "/p"),
+        (".", "/p/train", "/p"),
+        ("runs", "/p/other/train", None),  # the run folder was moved
+        ("/abs/runs", "/abs/runs/train", None),  # absolute: nothing to find
+    ],
+)
+def test_started_in_undoes_a_relative_out(out, run, started):
+    from seglab.train.plans import _started_in
+
+    found = _started_in(Path(out), Path(run))
+    assert found == (None if started is None else Path(started))
+
+
+def test_a_damaged_checkpoint_is_refused_before_lightning_reads_it(discs, tmp_path):
+    run = fast(discs, tmp_path / "runs", epochs=1).run_dir
+    ckpt = run / "checkpoints" / "last.ckpt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    with pytest.raises(SeglabError, match="damaged") as error:
+        train(print_fn=None, resume=run, epochs=2)
+    assert error.value.path == str(ckpt)
+
+
+def test_device_options_are_checked_before_the_data_is_read(tmp_path):
+    with pytest.raises(ConfigError, match="--accelerator 'abacus'"):
+        train(print_fn=None, data=tmp_path / "nowhere", out=tmp_path, accelerator="abacus")
 
 
 def test_early_stopping_stops_when_the_monitored_value_stops_improving(discs, tmp_path):
@@ -342,9 +418,11 @@ def test_cli_trains_from_flags_and_from_a_config_file(discs, tmp_path, capsys):
     assert yaml.safe_load((run / "config.yaml").read_text())["lr"] == 0.01
     out = capsys.readouterr().out
     assert "epoch 2/2" in out and "run folder" in out
-    code = main(["train", "--data", str(discs), "--optimizer", "sparseadam", "-q"])
+    code = main(["train", "--data", str(discs), "--optimizer", "sparseadam", "-q", "--out",
+                 str(tmp_path / "refused")])  # fmt: skip
     assert code == 2
     assert "sparse" in capsys.readouterr().err
+    assert not (tmp_path / "refused" / "train").exists()  # no empty run folder left behind
 
 
 def test_two_process_ddp_on_cpu_writes_one_run_folder(discs, tmp_path):

@@ -16,6 +16,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from seglab import __version__
 from seglab.cli.classical import classical_cmd, compare_cmd
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except SeglabError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

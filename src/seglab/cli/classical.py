@@ -59,7 +59,8 @@ def classical_cmd(
     per-image Dice/IoU (scores.csv) and a summary (summary.json).
 
     Polarity left at auto is chosen on the training labels when there are any (otherwise the
-    smaller side of the threshold is the object). --tune grid-searches the method's parameters on
+    smaller side of the threshold is the object). Unreadable images are skipped with a warning
+    that names them, and the command exits 1. --tune grid-searches the method's parameters on
     the train split, then scores the val split: val is never used to choose.
 
     Examples:
@@ -89,6 +90,8 @@ def classical_cmd(
         overwrite=overwrite,
     )
     print_classical_summary(summary, out, console)
+    if summary.get("skipped"):  # as seglab predict: the warnings named them
+        raise typer.Exit(1)
 
 
 def compare_cmd(

@@ -7,6 +7,7 @@ package that assembles the commands (which imports them: a cycle).
 from __future__ import annotations
 
 import logging
+import warnings
 
 from rich.console import Console
 
@@ -24,4 +25,18 @@ def setup_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=err_console, show_time=False, show_path=False)],
         force=True,
     )
+    # Off, then on: captureWarnings(True) does nothing when it was on before, yet whoever
+    # restored warnings.showwarning since (a second main() in one process, a test runner's
+    # warnings capture) left the warnings going elsewhere than this console.
+    logging.captureWarnings(False)
     logging.captureWarnings(True)
+    # A person needs the message, not the source line that raised it (--verbose keeps both).
+    warnings.formatwarning = _formatwarning if verbose else _plain_warning
+
+
+_formatwarning = warnings.formatwarning
+
+
+def _plain_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as its message alone (the CLI's log line already says "WARNING")."""
+    return str(message)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -78,11 +79,15 @@ def print_check_report(report: CheckReport, console: Console, *, max_problems: i
         )
         for p in problems[:max_problems]:
             colour = "red" if p.severity == "error" else "yellow"
-            console.print(f"[{colour}]{p.severity}[/{colour}] {p}", highlight=False, soft_wrap=True)
+            console.print(
+                f"[{colour}]{p.severity}[/{colour}] {escape(str(p))}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if len(problems) > max_problems:
             console.print(f"... {len(problems) - max_problems} more (use --max-problems or --json)")
     verdict = "[green]OK[/green]" if report.ok else "[red]FAILED[/red]"
-    console.print(f"\ndata check {verdict}: {report.path}")
+    console.print(f"\ndata check {verdict}: {escape(str(report.path))}")
 
 
 def print_classical_summary(summary: dict, out, console: Console) -> None:
@@ -103,7 +108,7 @@ def print_classical_summary(summary: dict, out, console: Console) -> None:
         console.print(t)
     spi = summary.get("seconds_per_image")
     timing = f", {spi:.3f} s/image" if spi is not None else ""
-    console.print(f"{summary['images']} masks in {out}/masks{timing}")
+    console.print(f"{summary['images']} masks in {escape(str(out))}/masks{timing}")
     if summary.get("skipped"):
         console.print(f"[yellow]{len(summary['skipped'])} images skipped[/yellow] (see warnings)")
 
@@ -126,23 +131,23 @@ def print_compare(result: CompareResult, console: Console) -> None:
         )
     console.print(t)
     for f in result.files:
-        console.print(f"wrote {f}", highlight=False)
+        console.print(f"wrote {escape(str(f))}", highlight=False)
 
 
 def print_preview(paths: list[Path], console: Console) -> None:
     """Print what ``seglab data preview`` wrote (``paths``: the previews, the grid last)."""
-    console.print(f"wrote {len(paths) - 1} previews and {paths[-1]}")
+    console.print(f"wrote {len(paths) - 1} previews and {escape(str(paths[-1]))}")
 
 
 def print_sample(summary: dict[str, Any], out: Path, console: Console) -> None:
     """Print where ``seglab data sample`` wrote the dataset and its summary."""
-    console.print(f"wrote the sample dataset to {out}")
+    console.print(f"wrote the sample dataset to {escape(str(out))}")
     console.print(summary, highlight=False)
 
 
 def print_conversion(summary: dict[str, Any], to: str, out: Path, console: Console) -> None:
     """Print what ``seglab data convert`` wrote."""
-    console.print(f"converted to {to} in {out}")
+    console.print(f"converted to {to} in {escape(str(out))}")
     console.print(summary, highlight=False)
 
 
@@ -167,7 +172,7 @@ def print_predictions(result: PredictResult, console: Console) -> None:
     )
     for label, path in (("RLE CSV", result.rle_csv), ("COCO JSON", result.coco_json)):
         if path:
-            console.print(f"{label}: {path}", highlight=False)
+            console.print(f"{label}: {escape(str(path))}", highlight=False)
     if result.skipped:
         console.print(
             f"[yellow]{len(result.skipped)} unreadable images skipped:[/yellow] "
@@ -238,4 +243,6 @@ def print_evaluation(result: EvaluationResult, console: Console) -> None:
         )
     if result.out is not None:
         files = ["scores.csv", "summary.json"] + (["masks/"] if "model" in summary else [])
-        console.print(f"wrote {', '.join(files)} in {result.out}", highlight=False)
+        console.print(
+            f"wrote {escape(', '.join(files))} in {escape(str(result.out))}", highlight=False
+        )

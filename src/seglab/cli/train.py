@@ -136,8 +136,12 @@ FLAGS: tuple[Flag, ...] = (
          "logger"),
     Flag("--val-fraction", float | None, "Held out of train when there is no val split.",
          "data.val_fraction"),
+    Flag("--val-images", int | None, "Validate on this many val images (a seeded subset).",
+         "val_images"),
     Flag("--strict-data", bool, "Stop at an unreadable image instead of skipping it.",
          "data.strict", default=False),
+    Flag("--skip-bad-data", bool, "Train even when the data check finds errors, leaving the "
+         "faulty records out.", "data.skip_bad", default=False),
     Flag("--num-classes", int | None, None, "data.num_classes"),
     Flag("--classes", str | None, "Class names, background first.", "data.classes", _names),
     Flag("--quiet -q", bool, "No progress bar.", default=False),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Collection
 
 from seglab.errors import ConfigError
@@ -31,3 +33,22 @@ def check_batch_size(batch_size: object) -> int:
     if int(batch_size) != batch_size or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size} must be a whole number of at least 1")
     return int(batch_size)
+
+
+def check_threshold(threshold: object, *, option: str = "--threshold") -> float | None:
+    """``threshold`` as a float if it is a probability in [0, 1] (``None`` passes: the run's
+    own), else :class:`ConfigError` naming ``option``.
+
+    >>> check_threshold(0.4), check_threshold(None)
+    (0.4, None)
+    """
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise ConfigError(f"{option} {threshold!r}: expected a probability between 0 and 1")
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise ConfigError(
+            f"{option} {threshold:g} is outside [0, 1]: it is the probability above which a "
+            "pixel is foreground (leave it out to use the run's own, from model.json)"
+        )
+    return float(threshold)  # numpy scalars too

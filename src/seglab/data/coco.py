@@ -30,6 +30,7 @@ import numpy as np
 
 from seglab.core.constants import IGNORE_INDEX
 from seglab.data.base import FileLog, Instance, ProblemLog, SegmentationSource
+from seglab.data.coco_fields import clip_polygon
 from seglab.data.coco_parse import (
     coco_annotations,
     find_annotation_file,
@@ -120,6 +121,20 @@ class CocoSource(SegmentationSource):
         w, h = read_image_size(item.image_path)
         return h, w
 
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image and mask of item ``index``; the JSON's size is compared with the image before
+        any mask is painted at it (a wrong size is a :class:`DataError` naming the record)."""
+        image = self.load_image(index)
+        item = self.items[index]
+        h, w = image.shape[:2]
+        if item.height is not None and (item.height, item.width) != (h, w):
+            raise DataError(
+                f"JSON says {item.width}x{item.height} but {item.image_path.name} is {w}x{h}",
+                path=self.json_path,
+                field=f"images (id={item.image_id!r}).width/height",
+            )
+        return image, self.load_mask(index)
+
     def annotation_rle(self, ann: dict[str, Any], height: int, width: int) -> dict:
         """One annotation (polygons or RLE) as a validated pycocotools RLE object."""
         from seglab.data.rle import coco_rle_object, polygons_to_rle
@@ -128,8 +143,12 @@ class CocoSource(SegmentationSource):
         if isinstance(seg, dict):
             fld = f"annotation id={ann.get('id')!r}.segmentation"
             return coco_rle_object(seg, height=height, width=width, path=self.json_path, field=fld)
-        polys = [p for p in seg if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0]
-        return polygons_to_rle(polys, height, width)
+        polys = [
+            clip_polygon(p, width, height)
+            for p in seg
+            if isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0
+        ]
+        return polygons_to_rle([p for p in polys if len(p) >= 6], height, width)
 
     def annotation_mask(self, ann: dict[str, Any], height: int, width: int) -> np.ndarray:
         """Binary ``H x W`` uint8 mask of one annotation (polygons or RLE) via pycocotools."""

@@ -31,6 +31,8 @@ def resolve_file_name(file_name: str, images_dir: Path, root: Path) -> tuple[Pat
     Tries ``images_dir/file_name``, ``root/file_name`` and ``images_dir/<basename>``, in that
     order. Returns ``(path or None, reason)``; the reason is empty when the path is usable.
     """
+    if any(ord(c) < 32 or ord(c) == 127 for c in file_name):
+        return None, "file name holds control characters (NUL, newline, ...): fix the export"
     name = file_name.replace("\\", "/")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":") or Path(name).is_absolute():
         return None, "absolute path refused: file names must be relative to the images folder"
@@ -38,8 +40,12 @@ def resolve_file_name(file_name: str, images_dir: Path, root: Path) -> tuple[Pat
         return None, "path with '..' refused: it would read a file outside the dataset"
     candidates = [images_dir / name, root / name, images_dir / Path(name).name]
     for cand in candidates:
-        if cand.is_file():
-            return cand, ""
+        try:
+            if cand.is_file():
+                return cand, ""
+        except (OSError, ValueError) as exc:  # over-long names, NUL bytes
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return None, f"unusable file name ({reason})"
     return None, f"image file not found (looked for {candidates[0]})"
 
 
@@ -162,3 +168,47 @@ def check_rle(seg: dict[str, Any], h: int | None, w: int | None, fld: str, log: 
         )
         return False
     return True
+
+
+def clip_polygon(poly: list[float], width: int, height: int) -> list[float]:
+    """``poly`` (flat ``[x1, y1, ...]``) clipped to a box one image size around the image.
+
+    pycocotools walks every edge pixel by pixel in C ints: a vertex thousands of images away
+    costs gigabytes and one past 2^31 crashes the process. Clipping (Sutherland-Hodgman) keeps
+    what is drawn inside the image (up to the rounding of an edge's pixels where it is cut).
+    Polygons inside that box, every real one, are returned as given.
+    """
+    side = float(max(width, height))
+    low_x, low_y, high_x, high_y = -side, -side, width + side, height + side
+    xs, ys = poly[0::2], poly[1::2]
+    if min(xs) >= low_x and min(ys) >= low_y and max(xs) <= high_x and max(ys) <= high_y:
+        return poly
+    points = list(zip(xs, ys, strict=True))
+    for axis, bound, keep_above in ((0, low_x, True), (0, high_x, False),
+                                    (1, low_y, True), (1, high_y, False)):  # fmt: skip
+        points = _clip_edge(points, axis, bound, keep_above)
+        if not points:
+            return []
+    return [v for point in points for v in point]
+
+
+def _clip_edge(points, axis: int, bound: float, keep_above: bool) -> list[tuple[float, float]]:
+    """One Sutherland-Hodgman pass: the part of a closed polygon on one side of a line."""
+
+    def inside(p) -> bool:
+        return p[axis] >= bound if keep_above else p[axis] <= bound
+
+    def cross(p, q) -> tuple[float, float]:
+        t = (bound - p[axis]) / (q[axis] - p[axis])
+        return (p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]))
+
+    out = []
+    for k, q in enumerate(points):
+        p = points[k - 1]
+        if inside(q):
+            if not inside(p):
+                out.append(cross(p, q))
+            out.append(q)
+        elif inside(p):
+            out.append(cross(p, q))
+    return out

@@ -18,6 +18,8 @@ from seglab.data.base import FileLog, Item, ProblemLog
 from seglab.data.coco_fields import check_geometry, is_id, is_number, resolve_file_name
 from seglab.errors import DataError
 
+MAX_PIXELS = 1 << 31
+"""Largest ``width * height`` a COCO image record may give (46,000 px a side)."""
 _IMAGE_DIR_NAMES = ("images", "image", "imgs", "img", "JPEGImages", "data")
 
 
@@ -26,25 +28,53 @@ _IMAGE_DIR_NAMES = ("images", "image", "imgs", "img", "JPEGImages", "data")
 
 def is_coco_json(path: Path) -> bool:
     """Cheap test: does ``path`` look like a COCO annotation file (has "images" near the start)?"""
+    head = _head(path)
+    return head is not None and any(f'"{key}"' in head for key in COCO_KEYS)
+
+
+COCO_KEYS = ("images", "annotations", "categories")
+_NAME_HINTS = ("annotation", "coco", "instances", "labels")
+
+
+def _head(path: Path, size: int = 1 << 16) -> str | None:
+    """The first ``size`` characters of ``path`` (``None`` when it cannot be read)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            head = fh.read(1 << 16)
+            return fh.read(size)
     except OSError:
-        return False
-    return '"images"' in head or '"annotations"' in head or '"categories"' in head
+        return None
+
+
+def is_broken_annotations(path: Path, folder: Path) -> bool:
+    """Is ``path`` a JSON that was meant to hold the annotations but cannot: empty, not JSON
+    text, or named (or placed) as annotations without any COCO key? Such a file must be reported,
+    not taken for "no annotations"."""
+    head = _head(path)
+    if head is None:
+        return True
+    text = head.lstrip("\ufeff \t\r\n")
+    if not text or text[0] not in "{[":
+        return True  # empty, or not a JSON object or array: nothing else in a dataset is
+    named = any(hint in path.name.lower() for hint in _NAME_HINTS)
+    return named or folder.name == "annotations"
 
 
 def find_annotation_file(folder: str | Path) -> Path | None:
     """Find the COCO JSON of a split folder: in the folder itself or in ``annotations/``.
 
-    Returns ``None`` when there is none; raises :class:`DataError` listing the candidates when
-    several files qualify (pass ``--annotations FILE`` to choose).
+    A JSON that is empty, not JSON, or named as annotations without holding COCO keys is
+    returned too, so reading it reports what is wrong instead of the folder passing for
+    unlabelled images. Returns ``None`` when there is none; raises :class:`DataError` listing
+    the candidates when several files qualify (pass ``--annotations FILE`` to choose).
     """
     folder = Path(folder)
     for place in (folder, folder / "annotations"):
         if not place.is_dir():
             continue
-        found = sorted(p for p in place.glob("*.json") if p.is_file() and is_coco_json(p))
+        jsons = sorted(p for p in place.glob("*.json") if p.is_file())
+        found = [p for p in jsons if is_coco_json(p)]
+        if not found:
+            found = [p for p in jsons if is_broken_annotations(p, place)]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
@@ -67,20 +97,37 @@ def find_images_dir(annotations: Path, split_dir: Path) -> Path:
 
 
 def read_coco_json(path: Path) -> Any:
-    """The parsed JSON of ``path``; :class:`DataError` naming the line and column when it is not
-    JSON."""
+    """The parsed JSON of ``path``; :class:`DataError` saying why when it cannot be read: not
+    found, not UTF-8, empty, not JSON (with the line and column), nested too deeply."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError("annotation file not found", path=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"not UTF-8 text (byte {exc.start}: {exc.reason}); COCO JSON must be saved as UTF-8",
+            path=path,
+        ) from None
+    except (OSError, MemoryError) as exc:
         raise DataError(f"cannot read annotation file ({exc})", path=path) from None
+    if not text.strip():
+        raise DataError(
+            "the annotation file is empty; export the annotations again (COCO JSON)", path=path
+        )
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path=path
         ) from None
+    except RecursionError:
+        raise DataError(
+            "JSON nested too deeply to be a COCO file (arrays or objects thousands of levels "
+            "deep); export the annotations again",
+            path=path,
+        ) from None
+    except MemoryError:
+        raise DataError("annotation file too large for this machine's memory", path=path) from None
 
 
 # -- validating the records ----------------------------------------------------------------------
@@ -142,11 +189,24 @@ def parse_categories(
         if not isinstance(cat, dict) or not is_id(cat.get("id")):
             log.error(path, fld, "category needs an integer or string 'id'")
             continue
+        fld = f"categories[{i}] (id={cat['id']!r})"
         if cat["id"] in seen:
             log.error(path, f"{fld}.id", f"duplicate category id {cat['id']!r}")
             continue
+        if "name" in cat and not (isinstance(cat["name"], str) and cat["name"]):
+            log.error(path, f"{fld}.name", f"must be a non-empty string, got {cat['name']!r}")
+            continue
+        if cat.get("supercategory") is not None and not isinstance(cat["supercategory"], str):
+            log.warning(
+                path,
+                f"{fld}.supercategory",
+                f"must be a string, got {cat['supercategory']!r}: ignored",
+            )
+            cat = {k: v for k, v in cat.items() if k != "supercategory"}
         seen[cat["id"]] = cat
-    used = {a.get("category_id") for a in anns if isinstance(a, dict)}
+    used = {
+        a.get("category_id") for a in anns if isinstance(a, dict) and is_id(a.get("category_id"))
+    }
     supers = {c.get("supercategory") for c in seen.values()}
     kept = []
     for cid, cat in seen.items():
@@ -181,6 +241,8 @@ def parse_images(
     when its id, file name or size is unusable, or its file is missing or listed twice."""
     images: dict[Any, Item] = {}
     by_key: set[str] = set()
+    if not records:
+        log.error(path, "images", "lists no images: nothing to train or check on")
     for i, rec in enumerate(records):
         fld = f"images[{i}]"
         if not isinstance(rec, dict):
@@ -230,6 +292,14 @@ def _image_size(
             f"width and height must be positive integers, got {w!r}x{h!r}",
         )
         return None
+    if int(w) * int(h) > MAX_PIXELS:
+        # masks are painted at the JSON's size: refuse before allocating gigabytes
+        log.error(
+            path,
+            f"{fld}.width/height",
+            f"{int(w)}x{int(h)} is over {MAX_PIXELS:,} pixels: not a size an image has; fix it",
+        )
+        return None
     return int(w), int(h)
 
 
@@ -251,12 +321,19 @@ def parse_annotations(
             log.error(path, f"annotations[{i}]", "annotation must be an object")
             continue
         aid = ann.get("id")
+        if aid is not None and not is_id(aid):
+            log.error(path, f"annotations[{i}].id", f"must be an integer or a string, got {aid!r}")
+            continue
         fld = f"annotations[{i}] (id={aid!r})"
-        if aid is not None:
-            if aid in seen_ids:
-                log.error(path, f"{fld}.id", f"duplicate annotation id {aid!r}")
-                continue
+        if aid is None:
+            log.warning(path, f"{fld}.id", "annotation without an id (COCO requires one)")
+        elif aid in seen_ids:
+            log.error(path, f"{fld}.id", f"duplicate annotation id {aid!r}")
+            continue
+        else:
             seen_ids.add(aid)
+        if not _typed_fields(ann, fld, path, log):
+            continue
         iid = ann.get("image_id")
         if iid not in images:
             if str(iid) in str_ids:
@@ -281,6 +358,37 @@ def parse_annotations(
         if check_geometry(ann, item.width, item.height, fld, file_log):
             found[item.key].append(ann)
     return found
+
+
+def _typed_fields(ann: dict[str, Any], fld: str, path: Path, log: ProblemLog) -> bool:
+    """Check the types of an annotation's ids, ``iscrowd`` and ``area``; ``False`` (logged)
+    when it cannot be used. A loose type is never read as truth: ``"iscrowd": "0"`` is an
+    error, not a crowd."""
+    for key in ("image_id", "category_id"):
+        if not is_id(ann.get(key)):
+            log.error(
+                path,
+                f"{fld}.{key}",
+                f"must be an integer or a string id, got {ann.get(key)!r}",
+            )
+            return False
+    crowd = ann.get("iscrowd", 0)
+    if not (isinstance(crowd, (int, bool)) and crowd in (0, 1)):
+        log.error(
+            path,
+            f"{fld}.iscrowd",
+            f"must be 0 or 1 (a number, not a string), got {crowd!r}; fix it or delete the key",
+        )
+        return False
+    area = ann.get("area")
+    if area is not None and not (is_number(area) and area >= 0):
+        log.warning(
+            path,
+            f"{fld}.area",
+            f"must be a non-negative number, got {area!r}: ignored (areas are counted from "
+            "the masks)",
+        )
+    return True
 
 
 def find_unlisted(

@@ -40,6 +40,7 @@ def open_split(spec: SplitSpec, config: DataConfig | None = None) -> Segmentatio
             root=spec.root,
             classes=config.classes,
             num_classes=config.num_classes,
+            allow_large=config.allow_large_images,
         )
     else:
         source = ImageFolderSource(spec.images, root=spec.root)

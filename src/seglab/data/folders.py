@@ -5,34 +5,52 @@ Pairing
 An image ``cat.jpg`` is matched with the mask whose stem is ``cat`` or ``cat`` plus one of
 ``_mask``, ``-mask``, ``_masks``, ``_label``, ``_labels``, ``_gt``, ``_seg``, ``_segmentation``
 (any image extension, PNG recommended). Files in sub-folders are matched by their relative path.
+An image without a mask, or a mask without an image, is left out with a warning; when a mask
+nearly matches (a name that differs in upper/lower case, an unknown suffix, another sub-folder)
+the warning names it. A broken symbolic link is an error of its own, not a missing file.
 
 What mask values mean (:func:`infer_mapping`), decided once over the whole dataset
 ----------------------------------------------------------------------------------
 * Declared classes (``classes=[...]`` or ``num_classes=K``): a value ``v`` is class ``v``; 255 is
   ignored; any other value is an error naming the file and the values. (Exception: a 2-class
-  dataset stored as 0/255 is read as binary.)
+  dataset stored as 0/255, or 0/65535 in 16 bits, is read as binary.)
 * Otherwise, grayscale or palette masks:
-  ``{0, 255}`` or ``{0, 1}`` (or either alone) -> binary, nonzero is the object;
+  ``{0, 255}``, ``{0, 1}`` or ``{0, 65535}`` (or either alone) -> binary, nonzero is the object;
+  some masks 0/1 and the others 0/255 -> binary too, with a warning (declare 2 classes to read
+  255 as "ignore" instead);
   values ``0..k`` plus 255 -> classes ``0..k`` with 255 ignored (the VOC convention);
-  any other set of values -> the sorted values become classes ``0..K-1`` (e.g. 0/128/255 -> 0/1/2).
+  any other set of values -> the sorted values become classes ``0..K-1`` (e.g. 0/128/255 -> 0/1/2),
+  with a warning for a value found in one mask only (a stray value looks just like a class).
+  More than 254 values is an error: those masks are images, not labels.
 * A ``classes.json`` beside the mask folder (as ``seglab data convert --to masks`` writes) gives
   the class names and ``mask_values`` (raw value -> class) and takes precedence over inference.
 * Colour (RGB) masks: black is the background (class 0); the other colours, sorted, are classes
-  ``1..K``; one colour besides black -> binary.
+  ``1..K``; one colour besides black -> binary. More colours than declared classes is an error
+  that names the masks holding each colour.
+* JPEG masks are an error when compression changed their values (anything but 0 and 255 in each
+  channel): class values cannot be recovered from them. Save masks as PNG.
 The mapping (value or colour -> class) is kept in :attr:`FolderSource.mapping` and written to
-runs and conversions as ``classes.json`` by :func:`mapping_to_json`.
+runs and conversions as ``classes.json`` by :meth:`~seglab.data.mask_mapping.MaskMapping.to_json`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from seglab.core.constants import IGNORE_INDEX
 from seglab.data.base import Item, ProblemLog, SegmentationSource
+from seglab.data.mask_mapping import (
+    LOSSY_FORMATS,
+    MaskMapping,
+    clean_lossy_values,
+    describe_value,
+    infer_mapping,
+    lossy_message,
+    mask_values,
+    read_classes_json,
+)
 from seglab.errors import DataError
 from seglab.io import is_image_file, read_mask
 
@@ -61,7 +79,6 @@ MASK_DIR_NAMES = (
     "targets",
     "y",
 )
-MAX_CLASSES = 254
 
 
 def find_folder_pair(folder: str | Path) -> tuple[Path, Path] | None:
@@ -73,25 +90,38 @@ def find_folder_pair(folder: str | Path) -> tuple[Path, Path] | None:
             continue
         for mask_name in MASK_DIR_NAMES:
             mask_dir = folder / mask_name
-            if mask_dir.is_dir() and any(is_image_file(p) for p in mask_dir.rglob("*")):
+            if not mask_dir.is_dir():
+                continue
+            files = [p for p in mask_dir.rglob("*") if not p.is_dir()]
+            # an empty mask folder is a pair with its masks missing (reading it says so), not
+            # an unlabelled image folder; one of other files (YOLO .txt labels) is not masks
+            if not files or any(is_image_file(p) for p in files):
                 return img_dir, mask_dir
     return None
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+def image_files(folder: Path) -> list[Path]:
+    """The files with an image extension under ``folder``, sorted; broken symbolic links are
+    kept (reading them says what is wrong), folders named like images are not."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if is_image_file(p) and (p.is_file() or p.is_symlink()) and not p.is_dir()
+    )
+
+
+def _stems(folder: Path) -> dict[str, list[Path]]:
+    """The image files under ``folder`` by their path relative to it, without extension."""
+    stems: dict[str, list[Path]] = {}
+    for p in image_files(folder):
+        stems.setdefault(p.relative_to(folder).with_suffix("").as_posix(), []).append(p)
+    return stems
 
 
 def pair_files(images_dir: Path, masks_dir: Path, log: ProblemLog) -> list[Item]:
     """Match images with masks by stem; unmatched and ambiguous files are logged."""
-    masks: dict[str, list[Path]] = {}
-    for m in _image_files(masks_dir):
-        rel = m.relative_to(masks_dir).with_suffix("").as_posix()
-        masks.setdefault(rel, []).append(m)
-    images: dict[str, list[Path]] = {}
-    for p in _image_files(images_dir):
-        images.setdefault(p.relative_to(images_dir).with_suffix("").as_posix(), []).append(p)
-    items, used = [], set()
+    masks, images = _stems(masks_dir), _stems(images_dir)
+    items, used, unmatched = [], set(), []
     for stem, paths in sorted(images.items()):
         if len(paths) > 1:
             names = ", ".join(p.name for p in paths)
@@ -99,7 +129,7 @@ def pair_files(images_dir: Path, masks_dir: Path, log: ProblemLog) -> list[Item]
             continue
         found = [(s, masks[stem + s]) for s in MASK_SUFFIXES if stem + s in masks]
         if not found:
-            log.warning(paths[0], None, f"no mask found in {masks_dir} (image left out)")
+            unmatched.append((stem, paths[0]))
             continue
         suffix, candidates = found[0]
         if len(candidates) > 1:
@@ -108,182 +138,53 @@ def pair_files(images_dir: Path, masks_dir: Path, log: ProblemLog) -> list[Item]
             continue
         used.add(stem + suffix)
         items.append(Item(key=stem, image_path=paths[0], mask_path=candidates[0]))
-    orphans = sorted(set(masks) - used)
-    for stem in orphans:
-        log.warning(masks[stem][0], None, "mask has no matching image (left out)")
+    orphans = {stem: masks[stem][0] for stem in sorted(set(masks) - used)}
+    for stem, path in unmatched:
+        hint = _near_miss(stem, orphans, masks_dir)
+        log.warning(path, None, f"no mask found in {masks_dir} (image left out){hint}")
+    for path in orphans.values():
+        log.warning(path, None, "mask has no matching image (left out)")
     return items
 
 
-@dataclass
-class MaskMapping:
-    """How raw mask values (or colours) become class indices."""
-
-    kind: str  # "binary", "values" or "colors"
-    classes: list[str]
-    lookup: dict[Any, int] = field(default_factory=dict)
-    palette: list[tuple[int, int, int]] | None = None
-
-    def apply(self, raw: np.ndarray, path: Path) -> np.ndarray:
-        """Map one raw mask to an int64 class-index mask; unknown values raise DataError."""
-        if self.kind == "binary":
-            if raw.ndim == 3:
-                return (raw.any(axis=-1)).astype(np.int64)
-            out = (raw != 0).astype(np.int64)
-            if 1 in self.lookup.values() and self.lookup.get(255) == IGNORE_INDEX:
-                out[raw == 255] = IGNORE_INDEX
-            return out
-        if self.kind == "colors":
-            if raw.ndim != 3:
-                raw = np.repeat(raw[..., None], 3, axis=-1)
-            codes = _colour_codes(raw)
-            table = {_code(c): v for c, v in self.lookup.items()}
-            return _lookup(codes, table, path, describe=_describe_colour)
-        if raw.ndim == 3:
-            raise DataError(
-                "colour mask in a dataset of grayscale masks; save every mask the same way",
-                path=path,
+def _near_miss(stem: str, orphans: dict[str, Path], masks_dir: Path) -> str:
+    """A hint naming the unmatched mask that was probably meant for image ``stem``: one whose
+    name differs only in upper/lower case, has an unknown suffix, or is in another sub-folder."""
+    name = stem.rsplit("/", 1)[-1]
+    names = {stem + s for s in MASK_SUFFIXES}
+    for other, path in orphans.items():
+        shown = path.relative_to(masks_dir).as_posix()
+        if other.lower() in {n.lower() for n in names}:
+            return f"; {shown} differs from it only in upper/lower case: rename one of them"
+        if other.rsplit("/", 1)[-1] in {n.rsplit("/", 1)[-1] for n in names}:
+            return (
+                f"; {shown} has its name but is in another folder (masks are matched by their "
+                "path inside the mask folder): move it"
             )
-        return _lookup(raw.astype(np.int64), self.lookup, path, describe=str)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able description of the mapping (written as ``classes.json``)."""
-        key = hex_colour if self.kind == "colors" else str
-        return {
-            "kind": self.kind,
-            "classes": self.classes,
-            "mapping": {key(k): v for k, v in self.lookup.items()},
-            "ignore_index": IGNORE_INDEX,
-        }
-
-
-def hex_colour(colour: tuple[int, int, int]) -> str:
-    """``(255, 0, 0)`` -> ``"#ff0000"``."""
-    return "#{:02x}{:02x}{:02x}".format(*colour)
-
-
-def _code(colour: tuple[int, int, int]) -> int:
-    return (int(colour[0]) << 16) | (int(colour[1]) << 8) | int(colour[2])
-
-
-def _colour_codes(raw: np.ndarray) -> np.ndarray:
-    raw = raw.astype(np.int64)
-    return (raw[..., 0] << 16) | (raw[..., 1] << 8) | raw[..., 2]
-
-
-def _describe_colour(code: int) -> str:
-    return f"#{code:06x}"
-
-
-def _lookup(values: np.ndarray, table: dict[int, int], path: Path, *, describe) -> np.ndarray:
-    uniq, inverse = np.unique(values, return_inverse=True)
-    unknown = [u for u in uniq.tolist() if u not in table]
-    if unknown:
-        shown = ", ".join(describe(u) for u in unknown[:8])
-        raise DataError(
-            f"mask values outside the classes: {shown} (known: "
-            f"{', '.join(describe(k) for k in sorted(table))}); fix the mask or declare the "
-            "classes (--num-classes / --classes)",
-            path=path,
-        )
-    mapped = np.array([table[u] for u in uniq.tolist()], dtype=np.int64)
-    return mapped[inverse].reshape(values.shape)
-
-
-def mask_values(raw: np.ndarray) -> set:
-    """Distinct raw values (ints) or colours (RGB tuples) of one mask."""
-    if raw.ndim == 3:
-        return {((c >> 16) & 255, (c >> 8) & 255, c & 255) for c in np.unique(_colour_codes(raw))}
-    return set(np.unique(raw).tolist())
-
-
-def infer_mapping(
-    values: set,
-    *,
-    classes: list[str] | None = None,
-    num_classes: int | None = None,
-    colour: bool = False,
-) -> MaskMapping:
-    """Decide what the raw values mean (rules in the module docstring)."""
-    if classes is not None:
-        num_classes = len(classes)
-    if colour:
-        colours = sorted(v for v in values if v != (0, 0, 0))
-        lookup = {(0, 0, 0): 0, **{c: i + 1 for i, c in enumerate(colours)}}
-        names = classes or ["background"] + [hex_colour(c) for c in colours]
-        if num_classes is not None and len(lookup) > num_classes:
-            raise DataError(
-                f"the masks hold {len(lookup)} colours but {num_classes} classes were declared"
+    for other, path in orphans.items():
+        if len(other) > len(stem) and other.startswith(stem) and not other[len(stem)].isalnum():
+            known = ", ".join(s for s in MASK_SUFFIXES if s)
+            return (
+                f"; {path.relative_to(masks_dir).as_posix()} starts with its name, but the "
+                f"suffix {other[len(stem) :]!r} is not one seglab knows ({known}): rename it "
+                f"{name}_mask{path.suffix}"
             )
-        kind = "binary" if len(lookup) == 2 and classes is None else "colors"
-        if kind == "binary":
-            names = ["background", "foreground"]
-        return MaskMapping(kind, names, lookup, palette=list(lookup))
-    ints = sorted(int(v) for v in values)
-    if num_classes is not None:
-        names = classes or ["background"] + [f"class_{i}" for i in range(1, num_classes)]
-        if num_classes == 2 and set(ints) <= {0, 255}:
-            return MaskMapping("binary", names, {0: 0, 255: 1})
-        lookup = {v: v for v in range(num_classes)}
-        lookup[IGNORE_INDEX] = IGNORE_INDEX
-        return MaskMapping("values", names, lookup)
-    if set(ints) <= {0, 1} or set(ints) <= {0, 255}:
-        return MaskMapping("binary", ["background", "foreground"], {v: int(v > 0) for v in ints})
-    others = [v for v in ints if v != 255]
-    if 255 in ints and others == list(range(len(others))):
-        if len(others) == 2:
-            return MaskMapping("binary", ["background", "foreground"], {0: 0, 1: 1, 255: 255})
-        lookup = {v: v for v in others}
-        lookup[IGNORE_INDEX] = IGNORE_INDEX
-        return MaskMapping("values", ["background"] + [f"class_{v}" for v in others[1:]], lookup)
-    if len(ints) > MAX_CLASSES:
-        raise DataError(
-            f"the masks hold {len(ints)} distinct values: these look like images, not class "
-            "masks (JPEG-compressed or anti-aliased?). Save masks as PNG with one value per "
-            "class, or declare --num-classes"
-        )
-    lookup = {v: i for i, v in enumerate(ints)}
-    names = ["background" if ints[0] == 0 else f"value_{ints[0]}"] + [
-        f"value_{v}" for v in ints[1:]
-    ]
-    return MaskMapping("values", names, lookup)
-
-
-def read_classes_json(path: Path) -> MaskMapping | None:
-    """The mapping declared by a ``classes.json`` file, or None when there is no such file."""
-    import json
-
-    if not path.is_file():
-        return None
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        names = [str(c) for c in info["classes"]]
-        values = {int(k): int(v) for k, v in info["mask_values"].items()}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read it ({exc})", path=path) from None
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise DataError(
-            'expected {"classes": [names], "mask_values": {"value": class}}',
-            path=path,
-            field=str(exc),
-        ) from None
-    bad = [v for v in values.values() if not (0 <= v < len(names) or v == IGNORE_INDEX)]
-    if len(names) < 2 or bad:
-        raise DataError(
-            f"needs at least 2 classes and class indices below {len(names)} (or 255)",
-            path=path,
-            field="mask_values",
-        )
-    binary = len(names) == 2 and set(values) <= {0, 1, 255} and values.get(255, 1) == 1
-    if binary:
-        return MaskMapping("binary", names, values)
-    return MaskMapping("values", names, values)
+    return ""
 
 
 class FolderSource(SegmentationSource):
     """An image folder and a mask folder matched by stem.
 
-    Opening reads every mask once to learn the value mapping; masks whose values do not fit the
-    declared classes, or whose size differs from their image, are recorded as problems.
+    Opening reads every mask once to learn the value mapping; masks that cannot be read, JPEG
+    masks whose values compression changed, and masks whose values do not fit the declared
+    classes are recorded as problems (errors: the item is left out). ``allow_large`` lifts the
+    decompression-bomb limit for the masks (see :func:`seglab.io.read_mask`).
+
+    Raises
+    ------
+    DataError
+        A folder is missing or the mask folder holds no mask files; the masks together hold
+        more values or colours than any class mask (or than the declared classes).
     """
 
     kind = "masks"
@@ -296,48 +197,166 @@ class FolderSource(SegmentationSource):
         root: str | Path | None = None,
         classes: list[str] | None = None,
         num_classes: int | None = None,
+        allow_large: bool = False,
     ):
         self.images_dir, self.masks_dir = Path(images), Path(masks)
         log = ProblemLog()
         for d in (self.images_dir, self.masks_dir):
             if not d.is_dir():
                 raise DataError("folder not found", path=d)
+        if not image_files(self.masks_dir):
+            raise DataError(
+                "no mask files in this folder (PNG masks named like their images are expected)",
+                path=self.masks_dir,
+            )
         items = pair_files(self.images_dir, self.masks_dir, log)
+        if not items and not log.errors:
+            log.error(
+                self.masks_dir,
+                None,
+                f"no mask matches an image of {self.images_dir} by name (see the warnings)",
+            )
         super().__init__(Path(root) if root else self.images_dir.parent, items, [], log)
+        self.allow_large = allow_large
         self.mapping = self._learn_mapping(classes, num_classes)
         self.classes = self.mapping.classes
+
+    def _read_values(self) -> None:
+        """Read every mask's distinct values into ``mask_values``; leave out (and log) the
+        masks that cannot be read or that lossy compression changed."""
+        self.mask_values: dict[str, set] = {}
+        self._colour_keys: set[str] = set()
+        kept = []
+        for item in self.items:
+            try:
+                raw, meta = read_mask(item.mask_path, allow_large=self.allow_large)
+            except DataError as exc:
+                self.log.error(exc.path or item.mask_path, exc.field, exc.reason)
+                continue
+            vals = mask_values(raw)
+            if meta.format in LOSSY_FORMATS and not clean_lossy_values(vals):
+                self.log.error(item.mask_path, None, lossy_message(meta.format, vals))
+                continue
+            self.mask_values[item.key] = vals
+            if raw.ndim == 3:
+                self._colour_keys.add(item.key)
+            kept.append(item)
+        self.items = kept
 
     def _learn_mapping(self, classes: list[str] | None, num_classes: int | None) -> MaskMapping:
         declared = None
         if classes is None and num_classes is None:
             declared = read_classes_json(self.masks_dir.parent / "classes.json")
-        grey: set = set()
-        colour: set = set()
-        self.mask_values: dict[str, set] = {}
-        kept = []
-        for item in self.items:
-            try:
-                raw, _ = read_mask(item.mask_path)
-            except DataError as exc:
-                self.log.error(exc.path or item.mask_path, exc.field, exc.reason)
-                continue
-            vals = mask_values(raw)
-            self.mask_values[item.key] = vals
-            (colour if raw.ndim == 3 else grey).update(vals)
-            kept.append(item)
-        self.items = kept
+        self._read_values()
         if declared is not None:
-            mapping = declared
+            self._drop_out_of_range(declared)
+            return declared
+        grey = set().union(*(v for k, v in self.mask_values.items() if k not in self._colour_keys))
+        colour = set().union(*(v for k, v in self.mask_values.items() if k in self._colour_keys))
+        undeclared = classes is None and num_classes is None
+        try:
+            if colour:
+                colour |= {(v, v, v) for v in grey}
+                mapping = infer_mapping(
+                    colour, classes=classes, num_classes=num_classes, colour=True
+                )
+            elif undeclared and (mixed := self._mixed_binary(grey)) is not None:
+                return mixed
+            else:
+                mapping = infer_mapping(grey, classes=classes, num_classes=num_classes)
+        except DataError as exc:
+            raise DataError(
+                exc.reason + self._where_values(), path=exc.path or self.masks_dir, field=exc.field
+            ) from None
+        if not undeclared:
             self._drop_out_of_range(mapping)
-            return mapping
-        if colour:
-            colour |= {(v, v, v) for v in grey}
-            mapping = infer_mapping(colour, classes=classes, num_classes=num_classes, colour=True)
-        else:
-            mapping = infer_mapping(grey, classes=classes, num_classes=num_classes)
-        if num_classes is not None or classes is not None:
-            self._drop_out_of_range(mapping)
+        elif mapping.kind != "binary":
+            self._warn_rare_values(mapping)
         return mapping
+
+    def _masks_holding(self, value) -> list[str]:
+        """The keys of the masks holding ``value`` (a grey colour also as the grey value)."""
+        grey = value[0] if isinstance(value, tuple) and len(set(value)) == 1 else None
+        return [
+            k
+            for k, vals in self.mask_values.items()
+            if value in vals or (grey is not None and grey in vals)
+        ]
+
+    def _mask_path(self, key: str) -> Path:
+        return next(it.mask_path for it in self.items if it.key == key)
+
+    def _mask_name(self, key: str) -> str:
+        return self._mask_path(key).relative_to(self.masks_dir).as_posix()
+
+    def _where_values(self) -> str:
+        """Where the values (or colours) of the masks are: each one's masks, rarest first."""
+        values = set().union(*self.mask_values.values())
+        if not values or len(values) > 24:
+            ranked = sorted(self.mask_values, key=lambda k: -len(self.mask_values[k]))[:3]
+            shown = ", ".join(f"{self._mask_name(k)} ({len(self.mask_values[k])})" for k in ranked)
+            return f". Most values: {shown}" if shown else ""
+        parts = []
+        for v in sorted(values, key=lambda v: (len(self._masks_holding(v)), describe_value(v))):
+            keys = self._masks_holding(v)
+            names = ", ".join(self._mask_name(k) for k in keys[:2])
+            more = f" and {len(keys) - 2} more" if len(keys) > 2 else ""
+            parts.append(f"{describe_value(v)} in {names}{more}")
+        return ". Found: " + "; ".join(parts)
+
+    def _mixed_binary(self, grey: set) -> MaskMapping | None:
+        """Binary masks stored two ways (some 0/1, the others 0/255): a binary mapping and a
+        warning; ``None`` for any other set of masks. In the VOC convention a mask with 255
+        (ignore) also holds classes, so a mask of only 0/255 is not one of those."""
+        if grey != {0, 1, 255} or self._colour_keys:
+            return None
+        sets = list(self.mask_values.values())
+        if not all(vals <= {0, 1} or vals <= {0, 255} for vals in sets):
+            return None
+        ones, full = self._masks_holding(1), self._masks_holding(255)
+        self.log.warning(
+            self.masks_dir,
+            None,
+            f"the masks mix 0/1 ({self._mask_name(ones[0])}, {len(ones)} masks) and 0/255 "
+            f"({self._mask_name(full[0])}, {len(full)} masks): both are read as binary, nonzero "
+            "is the object. If 255 means 'ignore' instead, declare --num-classes 2",
+        )
+        return MaskMapping("binary", ["background", "foreground"], {0: 0, 1: 1, 255: 1})
+
+    def _warn_rare_values(self, mapping: MaskMapping) -> None:
+        """Warn about the values (or colours) that are classes only because one mask holds
+        them: a stray value in one mask looks just like a class (with 3 masks or more)."""
+        if len(self.mask_values) < 3:
+            return
+        rare = []
+        for value, index in mapping.lookup.items():
+            keys = self._masks_holding(value)
+            if index not in (0, IGNORE_INDEX) and len(keys) == 1:
+                rare.append((value, index, keys[0]))
+        fix = (
+            "if it is not a class, fix the mask, or declare the classes (--num-classes / "
+            "--classes) so values outside them are errors"
+        )
+        if len(rare) > 3:  # one warning, not one per value: noise holds hundreds of them
+            shown = ", ".join(
+                f"{describe_value(v)} in {self._mask_name(k)}" for v, _, k in rare[:6]
+            )
+            self.log.warning(
+                self.masks_dir,
+                None,
+                f"{len(rare)} values are each in one mask only ({shown}"
+                f"{', ...' if len(rare) > 6 else ''}), yet each becomes a class: stray values "
+                f"(blended edges, resampling?) or real classes? {fix.capitalize()}",
+            )
+            return
+        for value, index, key in rare:
+            self.log.warning(
+                self._mask_path(key),
+                None,
+                f"value {describe_value(value)} is only in this mask "
+                f"(1 of {len(self.mask_values)}), "
+                f"yet it becomes class {index} ({mapping.classes[index]!r}); {fix}",
+            )
 
     def _drop_out_of_range(self, mapping: MaskMapping) -> None:
         kept = []
@@ -345,11 +364,17 @@ class FolderSource(SegmentationSource):
             vals = self.mask_values.get(item.key, set())
             bad = sorted(v for v in vals if v not in mapping.lookup and not isinstance(v, tuple))
             if bad and mapping.kind != "binary":
+                hint = (
+                    "; values above 255 look like instance ids or intensities: a mask holds one "
+                    "class index per pixel"
+                    if bad[-1] > 255
+                    else ""
+                )
                 self.log.error(
                     item.mask_path,
                     None,
                     f"mask values {bad[:8]} are outside the {len(mapping.classes)} declared "
-                    f"classes (0..{len(mapping.classes) - 1}, 255 = ignore)",
+                    f"classes (0..{len(mapping.classes) - 1}, 255 = ignore){hint}",
                 )
                 continue
             kept.append(item)

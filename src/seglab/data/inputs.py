@@ -19,7 +19,9 @@ class ImageFolderSource(SegmentationSource):
         folder = Path(images)
         if not folder.is_dir():
             raise DataError("folder not found", path=folder)
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+        from seglab.data.folders import image_files
+
+        files = image_files(folder)  # broken links kept: reading them names the fault
         items = [Item(key=p.relative_to(folder).as_posix(), image_path=p) for p in files]
         super().__init__(Path(root) if root else folder, items, ["background"], ProblemLog())
         self.images_dir = folder

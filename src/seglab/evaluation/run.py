@@ -166,12 +166,15 @@ def evaluate(
     if (model is None) == (pred is None):
         raise ConfigError("give exactly one of model (a run folder) and pred (predictions)")
     empty = parse_empty_score(empty_score)
+    if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
+        raise ConfigError(f"--worst {worst!r}: expected a whole number of images, 0 or more")
+    options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
     loaded = None
     if model is not None:
         from seglab.predict import load_model
 
         loaded = load_model(model, device=device, backend=backend, resize=resize)
-    source = _Source(model, pred, loaded, PredictOptions(threshold, tta, tile, overlap, batch_size))
+    source = _Source(model, pred, loaded, options)
     scoring = _scoring(data, split, empty, out, overwrite, loaded)
     scored = _score(scoring, source, progress)
     if scored.missing:

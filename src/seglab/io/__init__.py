@@ -18,11 +18,17 @@ Rules for images (:func:`read_image`)
   file asked for it and ``meta.stored_size`` keeps the size as stored.
 * Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels) is kept,
   for TIFFs too: a larger image is refused with a message; pass ``allow_large=True``
-  (``--allow-large-images``) for images you trust. The global limit is never left changed.
+  (``--allow-large-images``), or set ``SEGLAB_ALLOW_LARGE_IMAGES=1`` (any command), for images
+  you trust. The global limit is never left changed.
+* The reader is chosen by the file's content, not its extension: a PNG named ``.jpg`` or
+  ``.tif`` is read as a PNG, a TIFF named ``.png`` as a TIFF.
 * TIFF files are read with tifffile (16-bit RGB, float, multi-channel, ``C x H x W`` planar
-  pages and ImageJ ``CYX`` channel stacks); any other multi-page TIFF gives its first page.
+  pages and ImageJ ``CYX`` channel stacks); any other multi-page TIFF gives its first page, with
+  a warning that names the file and the number of pages.
 * Every failure (missing, unreadable, truncated, too large) is a :class:`~seglab.errors.DataError`
-  that names the file.
+  that names the file and says what it holds instead where that tells (an empty file, text or
+  HTML, a PDF, a folder, a broken symbolic link); the libraries' own complaints about a broken
+  file (tifffile's log, OpenCV's and libpng's messages) are kept off the terminal.
 
 Rules for masks (:func:`read_mask`)
 -----------------------------------
@@ -38,7 +44,8 @@ Modules
 :mod:`~seglab.io.images` (:func:`read_image`, :func:`read_image_size`), :mod:`~seglab.io.masks`
 (:func:`read_mask`, :func:`write_mask`) and :mod:`~seglab.io.meta` (:class:`ImageMeta`, the
 extensions) hold the public API; the format details they share live in :mod:`~seglab.io.pillow`
-(opening a file with Pillow), :mod:`~seglab.io.png` (16-bit colour PNGs, late eXIf chunks),
+(opening a file with Pillow), :mod:`~seglab.io.sniff` (the reader by content, what a
+non-image file holds), :mod:`~seglab.io.png` (16-bit colour PNGs, late eXIf chunks),
 :mod:`~seglab.io.tiff` (tifffile), :mod:`~seglab.io.orientation` (EXIF/TIFF orientation) and
 :mod:`~seglab.io.limits` (the decompression-bomb limit). Import from ``seglab.io`` itself.
 """

@@ -12,10 +12,11 @@ from PIL import Image
 
 from seglab.core.arrays import image_to_float
 from seglab.errors import DataError
-from seglab.io.meta import TIFF_EXTENSIONS, ImageMeta
+from seglab.io.meta import ImageMeta
 from seglab.io.orientation import orient
 from seglab.io.pillow import open_pillow, sample_dtype
 from seglab.io.png import PNG16_MODES, png16_colour_type, read_png16
+from seglab.io.sniff import is_tiff
 from seglab.io.tiff import read_tiff
 
 
@@ -81,7 +82,7 @@ def read_image(
     ((512, 512, 3), dtype('uint8'), False)
     """
     path = Path(path)
-    if path.suffix.lower() in TIFF_EXTENSIONS:
+    if is_tiff(path):  # by content: a TIFF named .png is still a TIFF
         tif = read_tiff(path, allow_large)
         arr, stored_dtype = tif.array, tif.array.dtype
         if tif.palette is not None:
@@ -139,7 +140,7 @@ def read_image_size(path: str | Path, *, exif: bool = True) -> tuple[int, int]:
         The file is missing or its header is unreadable.
     """
     path = Path(path)
-    if path.suffix.lower() in TIFF_EXTENSIONS:
+    if is_tiff(path):  # by content: a TIFF named .png is still a TIFF
         tif = read_tiff(path, allow_large=True, decode=False)
         w, h, orientation = tif.width, tif.height, tif.orientation
     else:

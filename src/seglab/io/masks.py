@@ -11,10 +11,11 @@ import numpy as np
 from PIL import Image
 
 from seglab.errors import DataError
-from seglab.io.meta import TIFF_EXTENSIONS, ImageMeta
+from seglab.io.meta import ImageMeta
 from seglab.io.orientation import orient
 from seglab.io.pillow import open_pillow, sample_dtype
 from seglab.io.png import PNG16_MODES, png16_colour_type, read_png16
+from seglab.io.sniff import is_tiff
 from seglab.io.tiff import read_tiff
 
 
@@ -105,7 +106,7 @@ def read_mask(path: str | Path, *, allow_large: bool = False) -> tuple[np.ndarra
     ((512, 512), dtype('uint8'), True)
     """
     path = Path(path)
-    if path.suffix.lower() in TIFF_EXTENSIONS:
+    if is_tiff(path):  # by content: a TIFF named .png is still a TIFF
         tif = read_tiff(path, allow_large)
         raw, palette, orientation = tif.array, tif.palette, tif.orientation
         fmt, mode, bit_depth = "TIFF", tif.photometric, tif.bit_depth

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from seglab.errors import DataError
 from seglab.io.limits import pillow_limits
 from seglab.io.orientation import exif_orientation
+from seglab.io.sniff import PERMISSION_DENIED, missing_reason, unreadable_reason
 
 # stored sample type of the Pillow modes that are not 8-bit
 _MODE_DTYPES = {"1": "bool", "I": "int32", "F": "float32"}
@@ -27,7 +28,7 @@ def open_pillow(path: Path, allow_large: bool, *, decode: bool) -> tuple[Image.I
     Returns the image, its format and its EXIF orientation; the file is closed on return.
     """
     if not path.is_file():
-        raise DataError("file not found", path=path)
+        raise DataError(missing_reason(path), path=path)
     with pillow_limits(path, allow_large):
         try:
             with Image.open(path) as img:
@@ -35,12 +36,13 @@ def open_pillow(path: Path, allow_large: bool, *, decode: bool) -> tuple[Image.I
                 if decode:
                     img.load()
                 orientation = exif_orientation(img, path, decoded=decode)
+        except PermissionError:
+            raise DataError(PERMISSION_DENIED, path=path) from None
         except UnidentifiedImageError:
-            raise DataError(
-                "not an image Pillow can read (unknown format or corrupt header); "
-                "re-export or remove the file",
-                path=path,
-            ) from None
+            reason = unreadable_reason(path) or (
+                "not an image Pillow can read (unknown format or corrupt header)"
+            )
+            raise DataError(f"{reason}; re-export or remove the file", path=path) from None
         except _DECODE_ERRORS as exc:
             raise DataError(
                 f"unreadable or truncated image ({type(exc).__name__}: {exc}); "

@@ -5,16 +5,27 @@ a :class:`~seglab.models.card.ModelCard` describes, for prediction and export)."
 
 from __future__ import annotations
 
+import inspect
+import re
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
 from seglab._version import __version__
 from seglab.config import ModelConfig, TrainConfig
-from seglab.errors import ConfigError
+from seglab.errors import ConfigError, DataError
 from seglab.models.card import InputSpec, ModelCard, output_channels
 
-__all__ = ["build_model", "build_network", "model_card", "output_channels", "size_multiple"]
+__all__ = [
+    "MAX_PARAMETERS",
+    "build_model",
+    "build_network",
+    "load_network_weights",
+    "model_card",
+    "output_channels",
+    "size_multiple",
+]
 
 
 def build_model(model: ModelConfig, *, in_channels: int, num_classes: int) -> nn.Module:
@@ -93,7 +104,209 @@ def model_card(
     )
 
 
-def build_network(card: ModelCard) -> nn.Module:
-    """The network that ``card`` describes, ready for its weights: the card is all it needs."""
+MAX_PARAMETERS = 2_000_000_000
+"""The most parameters a model card may describe (8 GB of float32): far above the zoo's largest
+networks, and far below what a hand-edited width (``base_width: 1000000``) would allocate."""
+
+_PRETRAINED_OPTIONS = ("encoder_weights", "weights_backbone")
+
+
+def build_network(card: ModelCard, *, source: str | Path = "model.json") -> nn.Module:
+    """The network that ``card`` describes, ready for its weights: the card is all it needs.
+
+    ``source`` is the card's file, named in errors.
+
+    Raises
+    ------
+    DataError
+        seglab cannot build that network: an unknown ``architecture``, an option the
+        architecture does not take or of the wrong type or value (``options.NAME``), more than
+        :data:`MAX_PARAMETERS` parameters, or an ``input.multiple`` the network's stride does
+        not divide. The message names ``source`` and the field.
+    """
+    import torch
+
+    from seglab.models import MODELS
+
+    if card.architecture not in MODELS:
+        raise _card_error(
+            source,
+            "architecture",
+            f"unknown model {card.architecture!r}; this seglab builds {', '.join(MODELS)}",
+        )
+    _check_option_types(card, source)
+    if not any(key in card.options for key in _PRETRAINED_OPTIONS):
+        # built first on the meta device (no memory, no initialisation): the size and the stride
+        # are checked before a hand-edited width could allocate gigabytes
+        with torch.device("meta"):
+            probe = _build(card, source)
+        parameters = sum(p.numel() for p in probe.parameters())
+        if parameters > MAX_PARAMETERS:
+            raise _card_error(
+                source,
+                "options",
+                f"describes a network of {parameters:,} parameters (at most "
+                f"{MAX_PARAMETERS:,}): a width or depth was edited",
+            )
+        _check_multiple(card, probe, source)
+        del probe
+    net = _build(card, source)
+    _check_multiple(card, net, source)
+    return net
+
+
+def _build(card: ModelCard, source: str | Path) -> nn.Module:
+    """:func:`build_model` of the card; any error building it is the card's, named as such."""
     model = ModelConfig(name=card.architecture, options=dict(card.options))
-    return build_model(model, in_channels=card.in_channels, num_classes=len(card.classes))
+    try:
+        return build_model(model, in_channels=card.in_channels, num_classes=len(card.classes))
+    except Exception as exc:  # the builders raise many types for options they cannot take
+        field = _culprit(card, str(exc))
+        message = f"cannot build {card.architecture}: {_first_line(exc)}"
+        raise _card_error(source, field, message) from None
+
+
+def _check_option_types(card: ModelCard, source: str | Path) -> None:
+    """Each option the builder declares must have the type of its default (JSON has no
+    classes: a name, not a layer); options a builder without ``**kwargs`` lacks are refused."""
+    from seglab.models import MODELS
+    from seglab.models._checks import accepts_var_keywords
+
+    builder = MODELS[card.architecture]
+    params = {
+        p.name: p
+        for p in inspect.signature(builder).parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and p.name not in ("in_channels", "num_classes")
+    }
+    for key, value in card.options.items():
+        if key not in params:
+            if accepts_var_keywords(builder):
+                continue  # smp's own options: checked by smp when built
+            raise _card_error(
+                source,
+                f"options.{key}",
+                f"{card.architecture} has no option {key!r}; its options: {', '.join(params)}",
+            )
+        kind = _default_kind(params[key].default)
+        if kind is not None and not _is_kind(value, kind):
+            raise _card_error(
+                source, f"options.{key}", f"expected {_KIND_WORDS[kind]}, got {value!r}"
+            )
+
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}
+
+
+def _default_kind(default: Any) -> type | None:
+    """The JSON type an option with this default takes (``None``: any, e.g. a ``None``
+    default or none at all)."""
+    for kind in (bool, int, float, str):  # bool before int: True is an int
+        if isinstance(default, kind):
+            return kind
+    return None
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _culprit(card: ModelCard, message: str) -> str:
+    """The card field a builder's error is about: the option it names first (by name, or by
+    its value as ``got VALUE``), else ``options`` (or ``in_channels``/``classes`` when those
+    are named)."""
+    named = {
+        key: found.start()
+        for key in card.options
+        if (found := re.search(rf"\b{re.escape(key)}\b", message))
+    }
+    if named:  # the option the message starts with, "width_cap must be >= base_width"
+        return f"options.{min(named, key=named.__getitem__)}"
+    for key, value in card.options.items():
+        if f"got {value!r}" in message:
+            return f"options.{key}"
+    if "in_channels" in message:
+        return "in_channels"
+    return "options"
+
+
+def _check_multiple(card: ModelCard, net: nn.Module, source: str | Path) -> None:
+    """``input.multiple`` (what inputs are padded to) must be a multiple of the stride."""
+    stride = size_multiple(net)
+    if card.input.multiple % stride:
+        raise _card_error(
+            source,
+            "input.multiple",
+            f"{card.input.multiple} is not a multiple of the stride ({stride}) of the network "
+            "that architecture and options describe: images padded to it would not fit it",
+        )
+
+
+def _card_error(source: str | Path, field: str, message: str) -> DataError:
+    return DataError(
+        f"{message} (model.json is written by `seglab train`; if it was edited, put back the "
+        "original or retrain the run)",
+        path=source,
+        field=field,
+    )
+
+
+def load_network_weights(net: nn.Module, weights: str | Path, *, card: str | Path) -> None:
+    """Load the safetensors ``weights`` into ``net``, built from the model card ``card``.
+
+    Raises
+    ------
+    DataError
+        The file is damaged or not safetensors, or its tensors do not fit the network (missing,
+        unexpected, or of another shape: the message names the first one and both files).
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    weights = Path(weights)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise DataError(
+            f"cannot read the weights ({_first_line(exc)}): the file is damaged or not a "
+            "safetensors file; copy the run folder again from where it was trained, or retrain",
+            path=weights,
+        ) from None
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        if wrong:
+            key = wrong[0]
+            first = (
+                f"{key} is {_shape(state[key].shape)} in the file but "
+                f"{_shape(own[key].shape)} for the card"
+            )
+        elif missing:
+            first = f"{missing[0]} is missing"
+        else:
+            first = f"{unexpected[0]} is not in the network"
+        raise DataError(
+            f"the weights do not fit the network {Path(card).name} describes ({first}; "
+            f"{len(wrong)} of another shape, {len(missing)} missing, {len(unexpected)} "
+            f"unexpected): {Path(card).name} and {weights.name} are not from the same run, or "
+            "one was edited; put back the pair `seglab train` wrote, or retrain",
+            path=weights,
+        )
+    net.load_state_dict(state)
+
+
+def _shape(shape: Any) -> str:
+    return "x".join(str(int(n)) for n in shape) or "a scalar"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

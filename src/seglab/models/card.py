@@ -43,6 +43,8 @@ MODEL_FORMAT = "seglab.model/1"
 SCALE_NOTE = "uint8 / 255; 16-bit / 65535; float as read"
 """How image values reach the network (``input.scale``): what
 :func:`seglab.core.arrays.image_to_float` does."""
+MIN_SIDE = 8
+"""The smallest ``input.image_size`` / ``crop_size``, px (TrainConfig's minimum)."""
 TASKS = ("semantic",)
 """What a card's network predicts: one class per pixel (instances come later)."""
 
@@ -174,12 +176,33 @@ def read_card(path: str | Path) -> ModelCard:
         file and the field.
     """
     path = Path(path)
+    redo = (
+        "model.json is written by `seglab train`: copy the run folder again from where it was "
+        "trained, or retrain"
+    )
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the model description: {exc}", path=path) from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8
+        raise DataError(f"cannot read the model description ({exc}); {redo}", path=path) from None
+    if not text.strip():
+        raise DataError(f"cannot read the model description: the file is empty; {redo}", path=path)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DataError(
+            f"cannot read the model description: it is not JSON ({exc}); {redo}", path=path
+        ) from None
     if not isinstance(data, dict):
-        raise DataError("the model description: expected a JSON object", path=path)
+        raise DataError(
+            f"the model description: expected a JSON object, got {_json_type(data)}; {redo}",
+            path=path,
+        )
+    if "format" not in data:
+        raise DataError(
+            f"missing: every model.json seglab writes has format {MODEL_FORMAT!r}; {redo}",
+            path=path,
+            field="format",
+        )
     if data.get("format") != MODEL_FORMAT:
         raise DataError(
             f"format {data.get('format')!r} is not {MODEL_FORMAT!r}: this run was written by "
@@ -188,6 +211,23 @@ def read_card(path: str | Path) -> ModelCard:
             field="format",
         )
     return _card(_Fields(data, path))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type: null, true/false, a number, a string, a list."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "a list"
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (a hand-edited value can be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Fields:
@@ -203,7 +243,7 @@ class _Fields:
             return default
         value = self.data[key]
         if not check(value):
-            self.fail(key, f"expected {kind}, got {value!r}")
+            self.fail(key, f"expected {kind}, got {_shown(value)}")
         return value
 
     def section(self, key: str) -> _Fields:
@@ -227,8 +267,17 @@ def _is_size(value: Any) -> bool:
     return value is None or _is_int(value, 1)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _is_side(value: Any) -> bool:
+    return value is None or _is_int(value, MIN_SIDE)
+
+
+def _is_probability(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= 1
+    )
 
 
 def _is_steps(value: Any) -> bool:
@@ -249,8 +298,18 @@ def _card(fields: _Fields) -> ModelCard:
     num_classes = fields.get("num_classes", "a whole number", _is_int, len(classes))
     if num_classes != len(classes):
         fields.fail("num_classes", f"{num_classes} differs from the {len(classes)} classes")
+    channels = output_channels(len(classes))
+    out_channels = fields.get("out_channels", "a whole number", _is_int, channels)
+    if out_channels != channels:
+        fields.fail(
+            "out_channels",
+            f"{out_channels} does not fit the {len(classes)} classes: a network has one output "
+            f"channel for two classes and one per class for more, so {channels}",
+        )
     given = fields.section("input")
     size = "a whole number of pixels >= 1, or null"
+    # what TrainConfig accepts for image_size and crop_size: smaller ones were never trained
+    side = f"a whole number of pixels >= {MIN_SIDE}, or null"
     return ModelCard(
         format=MODEL_FORMAT,
         seglab_version=str(fields.get("seglab_version", "a string", lambda v: True, "unknown")),
@@ -259,20 +318,18 @@ def _card(fields: _Fields) -> ModelCard:
         options=fields.get("options", "a JSON object", lambda v: isinstance(v, dict), {}),
         in_channels=fields.get("in_channels", "a whole number >= 1", lambda v: _is_int(v, 1)),
         num_classes=num_classes,
-        out_channels=fields.get(
-            "out_channels", "a whole number", _is_int, output_channels(len(classes))
-        ),
+        out_channels=out_channels,
         classes=tuple(classes),
         input=InputSpec(
-            image_size=given.get("image_size", size, _is_size, None),
-            crop_size=given.get("crop_size", size, _is_size, None),
+            image_size=given.get("image_size", side, _is_side, None),
+            crop_size=given.get("crop_size", side, _is_side, None),
             multiple=given.get("multiple", "a whole number >= 1", lambda v: _is_int(v, 1), 1),
             scale=given.get("scale", "a string", lambda v: isinstance(v, str), SCALE_NOTE),
             train_long_side=given.get("train_long_side", size, _is_size, None),
         ),
         preprocess=tuple(fields.get("preprocess", "a list of steps", _is_steps, [])),
         augment=tuple(fields.get("augment", "a list of augmentation names", _is_names, [])),
-        threshold=fields.get("threshold", "a number", _is_number, 0.5),
+        threshold=fields.get("threshold", "a number from 0 to 1", _is_probability, 0.5),
         best_epoch=fields.get("best_epoch", "a whole number or null", _is_optional_int, None),
         best_score=fields.get("best_score", "a number or null", _is_optional_number, None),
         monitor=fields.get("monitor", "a metric name", _is_optional_str, None),

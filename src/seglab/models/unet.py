@@ -22,9 +22,11 @@ from torch import nn
 from seglab.errors import ConfigError
 from seglab.models.layers import DoubleConv, LayerFactory, get_activation, get_norm
 
-__all__ = ["UPSAMPLING", "UNet", "build_unet", "unet_widths"]
+__all__ = ["MAX_DEPTH", "UPSAMPLING", "UNet", "build_unet", "unet_widths"]
 
 UPSAMPLING = ("transpose", "bilinear")
+MAX_DEPTH = 12
+"""The deepest U-Net built: inputs must be at least ``2**depth`` pixels a side (4096 at 12)."""
 
 
 def unet_widths(base_width: int, depth: int, width_cap: int) -> list[int]:
@@ -160,11 +162,18 @@ def _check_unet_options(
         raise ConfigError(
             f"UNet width_cap must be an integer >= base_width ({base_width}), got {width_cap!r}"
         )
+    if depth > MAX_DEPTH:
+        # each level halves the image: inputs would need 2**depth pixels a side
+        raise ConfigError(f"UNet depth must be at most {MAX_DEPTH}, got {depth}")
     if upsampling not in UPSAMPLING:
         raise ConfigError(
             f"unknown UNet upsampling {upsampling!r}; valid names: {', '.join(UPSAMPLING)}"
         )
-    if not 0.0 <= dropout < 1.0:
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, int | float)
+        or not 0.0 <= dropout < 1.0
+    ):
         raise ConfigError(f"UNet dropout must be in [0, 1), got {dropout!r}")
 
 

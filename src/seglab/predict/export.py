@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seglab.core.files import check_output_path, prepare_file
 from seglab.errors import ConfigError, DataError
 from seglab.predict.exporters import (
     DEFAULT_OPSET,
@@ -36,6 +37,7 @@ from seglab.predict.exporters import (
     ONNX_EXPORT_UNSUPPORTED,
     TOLERANCE,
     ExportError,
+    check_opset,
     export_metadata,
     export_problem,
     onnx_session,
@@ -119,6 +121,10 @@ def export_model(
         )
     if opset is not None and format != "onnx":
         raise ConfigError("--opset is an ONNX option; leave it out with --format torchscript")
+    if opset is not None:
+        check_opset(opset)
+    if out is not None:
+        check_output_path(out, option="--out")
     model = load_model(run, device="cpu", backend="torch")
     path = Path(out) if out is not None else model.run_dir / DEFAULT_FILES[format]
     if path.is_dir():
@@ -133,7 +139,7 @@ def export_model(
         if replaced is None:
             return ExportResult(path, read_export_info(path), written=False)
         _check_replaceable(path, replaced, cache=model.run_dir / DEFAULT_FILES["onnx"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_file(path, option="--out")
     if format == "onnx":
         write_onnx(model.net, path, meta=meta, opset=opset)
     else:

@@ -42,18 +42,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seglab.core.arrays import probabilities, round_up
-from seglab.errors import DataError, SeglabError
+from seglab.errors import ConfigError, DataError, SeglabError
 
 if TYPE_CHECKING:
     from seglab.models.card import ModelCard
 
 __all__ = [
     "EXPORT_FORMAT",
+    "MIN_OPSET",
     "ONNX_EXPORT_UNSUPPORTED",
     "TOLERANCE",
     "ExportError",
+    "check_opset",
     "export_metadata",
     "export_problem",
+    "max_opset",
     "onnx_session",
     "read_export_info",
     "weights_digest",
@@ -74,6 +77,32 @@ ONNX_EXPORT_UNSUPPORTED = frozenset({"smp.pspnet", "smp.upernet"})
 INPUT_NAME, OUTPUT_NAME = "image", "logits"
 _META_KEY = "seglab"
 _TS_META = "seglab.json"
+
+
+MIN_OPSET = 11
+"""The oldest opset that has what the exported networks need with a dynamic size (``Pad`` and
+``Resize`` taking their sizes as inputs); older ones are silently exported as another."""
+
+
+def max_opset() -> int:
+    """The newest opset this PyTorch's ONNX exporter writes."""
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET
+    except ImportError:  # a private module: fall back to the default when it moves
+        return DEFAULT_OPSET
+    return int(ONNX_MAX_OPSET)
+
+
+def check_opset(opset: object) -> int:
+    """``opset`` as an int if this PyTorch exports it as asked, else :class:`ConfigError`
+    naming ``--opset`` and the range."""
+    newest = max_opset()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ConfigError(
+            f"--opset {opset!r}: choose a whole number from {MIN_OPSET} to {newest} (the opsets "
+            f"this PyTorch exports; {DEFAULT_OPSET} when left out)"
+        )
+    return opset
 
 
 class ExportError(SeglabError, RuntimeError):

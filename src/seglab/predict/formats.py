@@ -37,7 +37,8 @@ from seglab.data.rle import (
     decode_rle,
     encode_coco_rle,
     encode_rle,
-    read_rle_csv,
+    read_csv_header,
+    read_rle_csv_rows,
 )
 from seglab.data.rle.seed import RLE_SYNTAX
 from seglab.errors import DataError
@@ -68,8 +69,9 @@ def rle_rows(key: str, mask: np.ndarray, classes: list[str]) -> list[list[str]]:
 def write_rle_predictions(path: str | Path, rows: Iterable[list[str]], classes: list[str]) -> Path:
     """Write :func:`rle_rows` rows with the header ``img_id,rle_mask`` (binary, the seed's) or
     ``img_id,class,rle_mask`` (multiclass); return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from seglab.core.files import prepare_file
+
+    path = prepare_file(path, option="--rle-csv")
     header = RLE_CSV_HEADER if len(classes) <= 2 else MULTICLASS_HEADER
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
@@ -116,8 +118,9 @@ def coco_entries(
 
 def write_coco_results(path: str | Path, entries: Iterable[dict[str, Any]]) -> Path:
     """Write COCO results entries as one JSON list; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from seglab.core.files import prepare_file
+
+    path = prepare_file(path, option="--coco-json")
     path.write_text(json.dumps(list(entries)) + "\n", encoding="utf-8")
     return path
 
@@ -240,11 +243,13 @@ def _rle_decoder(path: Path, runs: list[tuple[int, str, str]]) -> Decoder:
 
 
 def _csv_decoders(path: Path, classes: list[str] | None) -> dict[str, Decoder]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        header = [c.strip() for c in next(csv.reader(fh), [])]
-    if "class" not in header:
-        rles = read_rle_csv(path)
-        return {key: _rle_decoder(path, [(1, rle, f"img_id {key!r}")]) for key, rle in rles.items()}
+    if "class" not in read_csv_header(path):
+        return {
+            row.img_id: _rle_decoder(
+                path, [(1, row.rle, f"img_id {row.img_id!r} (line {row.line})")]
+            )
+            for row in read_rle_csv_rows(path)
+        }
     return {key: _rle_decoder(path, runs) for key, runs in _multiclass_rows(path, classes).items()}
 
 
@@ -289,6 +294,8 @@ def _multiclass_rows(path: Path, classes: list[str] | None) -> dict[str, list]:
                 runs.append((_class_index(name, names, classes, path, where), rle, where))
         except csv.Error as exc:
             raise DataError(f"not a valid CSV file: {exc}", path=path) from None
+        except UnicodeDecodeError:  # past the first block, which read_csv_header decoded
+            raise DataError("not UTF-8 text; save it as UTF-8 CSV", path=path) from None
     return out
 
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seglab.core.arrays import image_to_chw, probabilities, round_up
-from seglab.core.checks import check_batch_size
+from seglab.core.checks import check_batch_size, check_threshold
+from seglab.core.devices import check_device
 from seglab.errors import ConfigError, DataError
 from seglab.predict.tiling import check_tiling, sliding_window
 from seglab.predict.tta import tta_probabilities
@@ -91,11 +92,13 @@ class LoadedModel:
     ):
         import torch
 
-        from seglab.models.build import build_network
+        from seglab.models.build import build_network, load_network_weights
         from seglab.models.card import read_card
         from seglab.predict.backends import make_runner
-        from seglab.transforms import Pipeline
 
+        # every command that loads a run comes here: options first, then each file of the run,
+        # each error naming the file and the field
+        self.device = torch.device(check_device(device))
         card_path, weights = _run_files(run)
         card = read_card(card_path)
         self.run_dir = card_path.parent
@@ -106,10 +109,9 @@ class LoadedModel:
         self.multiple: int = card.input.multiple
         self.channels: int = card.in_channels
         self.resize = _resize_mode(resize, card, card_path)
-        self.preprocess = Pipeline.from_config(list(card.preprocess))
-        self.net = build_network(card)
-        _load_weights(self.net, weights, card.architecture)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.preprocess = _preprocessing(card, card_path)
+        self.net = build_network(card, source=card_path)
+        load_network_weights(self.net, weights, card=card_path)
         self.net.to(self.device).eval()
         self.backend, self.runner = make_runner(
             backend, self.net, run_dir=self.run_dir, card=card, device=self.device
@@ -279,25 +281,25 @@ class LoadedModel:
 
     def to_mask(self, probs: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Class indices from :meth:`predict_proba`'s output."""
+        threshold = check_threshold(threshold, option="threshold")
         if probs.ndim == 2:
             return (probs > (self.threshold if threshold is None else threshold)).astype(np.int64)
         return probs.argmax(0).astype(np.int64)
 
 
-def _load_weights(net: Any, weights: Path, architecture: str) -> None:
-    """Load safetensors ``weights`` into ``net``; :class:`DataError` when they do not fit."""
-    from safetensors.torch import load_model as load_weights
+def _preprocessing(card: ModelCard, path: Path) -> Any:
+    """The card's preprocessing pipeline; a step seglab cannot rebuild is the card's error."""
+    from seglab.transforms import Pipeline
 
     try:
-        missing, unexpected = load_weights(net, str(weights), strict=False)
-    except Exception as exc:  # safetensors raises several types for a damaged file
-        raise DataError(f"cannot load the weights: {exc}", path=weights) from None
-    if missing or unexpected:
+        return Pipeline.from_config(list(card.preprocess))
+    except ConfigError as exc:
         raise DataError(
-            f"the weights do not fit {architecture} as model.json describes it "
-            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)",
-            path=weights,
-        )
+            f"{exc} (model.json is written by `seglab train`; if it was edited, put back the "
+            "original or retrain the run)",
+            path=path,
+            field="preprocess",
+        ) from None
 
 
 def _resize_mode(resize: str, card: ModelCard, path: Path) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from seglab.core.checks import check_batch_size, check_threshold
+
 
 @dataclass(frozen=True)
 class PredictOptions:
@@ -18,6 +20,11 @@ class PredictOptions:
     tile: int | None = None
     overlap: float = 0.25
     batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        # checked when the options are made, before a model is loaded or an image read
+        check_threshold(self.threshold)
+        check_batch_size(self.batch_size)
 
     def batch_options(self) -> dict[str, Any]:
         """The keyword arguments of ``predict_proba_batch``."""

@@ -47,7 +47,14 @@ def crop_by_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _check_outputs(out: Path, files: list[Path | None], inputs: set[Path], overwrite: bool):
-    """Refuse outputs that are input folders, or existing files without ``overwrite``."""
+    """Refuse outputs that are input folders, existing files without ``overwrite``, or paths
+    where nothing can be written (:func:`~seglab.core.files.check_output_path`)."""
+    from seglab.core.files import check_output_path
+
+    check_output_path(out, option="--out")
+    for file, option in zip(files, ("--rle-csv", "--coco-json"), strict=False):
+        if file is not None:
+            check_output_path(file, option=option)
     for folder in (out, *(out / name for name in OUTPUT_FOLDERS)):
         if folder.resolve() in inputs:
             raise DataError(
@@ -268,17 +275,15 @@ def predict_images(
     ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
     (:class:`~seglab.predict.LoadedModel`).
     """
-    from seglab.core.checks import check_batch_size
     from seglab.core.files import prepare_out
 
-    check_batch_size(batch_size)
+    options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
     source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
     if isinstance(run, LoadedModel):
         model = run
     else:
         model = load_model(run, device=device, backend=backend, resize=resize)
     out = prepare_out(out, overwrite, what="predictions")
-    options = PredictOptions(threshold, tta, tile, overlap, batch_size)
     outputs = _Outputs(threshold, overlays, crops, save_probs, files[0], files[1])
     writers = _Writers(model, out, outputs)
     start = time.perf_counter()

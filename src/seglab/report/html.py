@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from seglab.core.files import check_output_path, make_folder
 from seglab.errors import ConfigError, SeglabError
 from seglab.report import sections
 from seglab.report.assets import Assets, Made, data_config, refresh_assets, truth_lookup
@@ -115,7 +116,7 @@ def build_report(
     eval_summary = {}
     if made.evaluation is not None:
         eval_summary = read_json(made.evaluation / "summary.json", what="the evaluation")
-    page.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(page.parent, option="--out")
     link = _linker(page.parent.resolve(), single_file)
     context = _context(report, made, val, test_rows, eval_summary, link)
     page.write_text(render(context), encoding="utf-8")
@@ -158,6 +159,7 @@ def _check_thumb(thumb: int) -> None:
 
 def _page_path(run: Path, out: str | Path | None) -> Path:
     page = Path(out) if out is not None else run / "report.html"
+    check_output_path(page, option="--out")
     if page.exists() and page.is_dir():
         raise SeglabError(f"{page}: is a folder; give --out a file name such as report.html")
     return page

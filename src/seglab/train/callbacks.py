@@ -6,6 +6,7 @@
   epoch has finished yet.
 * :class:`TimeBudget`: stops before an epoch that would not finish within ``--time-limit``
   (estimated from the epochs so far), or at once when the limit is passed mid-epoch.
+* :class:`AtomicCheckpointIO`: checkpoints written beside their place and renamed into it.
 * :class:`EpochSeed`: reseeds torch before each batch from ``(seed, epoch, batch)`` so dropout
   and other torch randomness are the same after a resume.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from seglab.core.files import atomic_write
 from seglab.models.card import ModelCard
@@ -106,14 +108,12 @@ class RunWriter(pl.Callback):
         rows = []
         if self.metrics_path.exists():
             with open(self.metrics_path, newline="") as f:
-                rows = list(csv.DictReader(f))
+                # a row a killed process left half-written (older runs) has no whole epoch
+                rows = [r for r in csv.DictReader(f) if str(r.get("epoch")).isdigit()]
             # older runs counted epochs from 0 in metrics.csv
             first = 0 if rows and rows[0].get("epoch") == "0" else 1
             rows = [r for r in rows if int(r["epoch"]) < finished + first]
-        with open(self.metrics_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
+        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, rows))
         self._pruned = True
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -131,10 +131,11 @@ class RunWriter(pl.Callback):
         row: dict[str, Any] = {"epoch": epoch, "lr": self._lr}
         row.update({key: _value(metrics, key) for key in METRICS})
         row["seconds"] = time.perf_counter() - self._epoch_start
-        with open(self.metrics_path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=COLUMNS).writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
-            )
+        line = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
+        with open(self.metrics_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        # rewritten whole and renamed into place: a process killed here leaves the old file
+        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, [*rows, line]))
         value = row.get(self.monitor, math.nan)
         if self.monitor not in row or math.isnan(value):  # no validation: follow the train loss
             value = row["train_loss"]
@@ -187,6 +188,28 @@ class RunWriter(pl.Callback):
         last = self.run_dir / "checkpoints" / "last.ckpt"
         if isinstance(exception, KeyboardInterrupt) and not last.exists():
             trainer.save_checkpoint(last)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing ``NAME.tmp`` beside the checkpoint and renaming it
+    into place. Lightning's own goes through a temporary file of fsspec's in the system's temp
+    folder, then a move, which is a copy when that folder is on another file system: a process
+    killed during it would leave half a ``last.ckpt``."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+
+
+def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    """``metrics.csv``'s header and ``rows`` to ``path``."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 class TimeBudget(pl.Callback):

@@ -3,7 +3,6 @@ timed probe of the model on it (:mod:`seglab.train.recipe` decides from them).""
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from seglab.config import ModelConfig, TrainConfig
 from seglab.core.constants import IGNORE_INDEX
+from seglab.core.devices import cpu_cores
 from seglab.data.base import SegmentationSource
 
 
@@ -57,10 +57,7 @@ def device_info() -> DeviceInfo:
     """Probe the machine (CUDA GPUs via torch; cores from the process's CPU affinity)."""
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = cpu_cores()
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         return DeviceInfo(

@@ -206,6 +206,7 @@ def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Tra
     root."""
     import lightning.pytorch as pl
 
+    from seglab.train.callbacks import AtomicCheckpointIO
     from seglab.train.loggers import build_logger
 
     precision = config.precision if config.precision != "auto" else "32"
@@ -227,4 +228,5 @@ def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Tra
         limit_val_batches=config.limit_val_batches,
         default_root_dir=plan.run_dir,
         use_distributed_sampler=not timed,  # time-driven samplers shard themselves
+        plugins=[AtomicCheckpointIO()],  # a process killed mid-write leaves the old checkpoint
     )

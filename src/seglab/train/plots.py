@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from seglab.core.files import atomic_write
 from seglab.errors import DataError, SeglabError
 
 if TYPE_CHECKING:
@@ -314,5 +315,4 @@ def _finish(ax, title: str, ylabel: str) -> None:
 def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
-    return path
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=DPI, format="png"))

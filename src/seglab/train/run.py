@@ -18,20 +18,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seglab.config import TrainConfig, load_config
-from seglab.errors import DataError
+from seglab.config import TrainConfig
+from seglab.errors import SeglabError
+from seglab.train.plans import (
+    RUN_DIR_VAR,
+    new_plan,
+    process_rank,
+    quiet,
+    resume_plan,
+    worker_plan,
+)
 from seglab.train.rundir import (
     PrintFn,
     RunEnd,
     TrainResult,
+    check_checkpoint,
     finish_run,
     lr_find,
-    new_run_dir,
     oom_error,
-    resume_paths,
-    write_config,
 )
-from seglab.train.setup import RunPlan, RunSetup, open_run
+from seglab.train.setup import RunPlan, RunSetup
 
 if TYPE_CHECKING:  # heavy: imported where used, so `import seglab.train.run` stays light
     from seglab.train.callbacks import RunWriter
@@ -40,7 +46,7 @@ if TYPE_CHECKING:  # heavy: imported where used, so `import seglab.train.run` st
 __all__ = ["RunPlan", "RunSetup", "TrainResult", "train"]
 
 
-def _quiet_lightning() -> None:
+def quiet_lightning() -> None:
     """Silence Lightning's info logs and the warnings that do not apply to seglab's runs, so
     the output is the run's own lines."""
     import lightning.pytorch  # noqa: F401  # its import sets its logger to INFO: import it first
@@ -79,78 +85,36 @@ def train(
     from seglab.train import budget
 
     started = budget.now()  # a time budget counts the setup too
-    say = print_fn or _quiet
+    say = print_fn or quiet
     extra = tuple(callbacks or ())
     if process_rank() > 0:  # a DDP process started for rank > 0: rank 0 reports
-        say = _quiet
+        say = quiet
         if config.resume is None:
-            return _fit(_worker_plan(config, extra), started)
+            return _fit(worker_plan(config, extra), started)
     if config.resume is not None:
-        plan = _resume_plan(config, say, progress, extra)
+        plan = resume_plan(config, say, progress, extra)
     else:
-        plan = _new_plan(config, say, progress, extra)
+        plan = new_plan(config, say, progress, extra)
     for reason in plan.setup.reasons:
         say(f"recipe: {reason}")
-    return _fit(plan, started)
+    try:
+        return _fit(plan, started)
+    except SeglabError:
+        if config.resume is None:
+            _remove_if_unstarted(plan.run_dir)
+        raise
 
 
-RUN_DIR_VAR = "SEGLAB_RUN_DIR"
-"""Set by rank 0 before training, so the DDP processes Lightning starts use its run folder."""
+def _remove_if_unstarted(run_dir: Path) -> None:
+    """Remove a new run's folder when the run failed before its first validation (options
+    that cannot work, found when the network or optimizer is built): it holds nothing but the
+    config, and leaving it would make the next try ``train-2``."""
+    import shutil
 
-
-def process_rank() -> int:
-    """This process's global rank from the launcher's environment (0 when not distributed)."""
-    for key in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(key, "").isdigit():
-            return int(os.environ[key])
-    return sum(int(os.environ.get(k, "0") or 0) for k in ("LOCAL_RANK", "NODE_RANK"))
-
-
-def _quiet(_text: str) -> None:
-    """A ``print_fn`` that prints nothing."""
-
-
-def _new_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple) -> RunPlan:
-    """A new run: the recipe resolved, a new run folder with the resolved config in it."""
-    setup = open_run(config, say, resolve=True)
-    config = setup.config
-    run_dir = new_run_dir(config.out, config.name, overwrite=config.overwrite)
-    write_config(config, run_dir / "config.yaml")
-    return RunPlan(setup, run_dir, None, say, progress, callbacks)
-
-
-def _resume_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple) -> RunPlan:
-    """Continue ``config.resume``: its stored config, with the few options a resume may change
-    taken from ``config``."""
-    run_dir, ckpt = resume_paths(config.resume)
-    stored = load_config(run_dir / "config.yaml")
-    keep = {"epochs", "time_limit", "patience", "workers", "devices", "accelerator"}
-    update = {k: getattr(config, k) for k in config.model_fields_set & keep}
-    config = stored.model_copy(update={**update, "resume": None})
-    setup = open_run(config, say, resolve=False)
-    setup = replace(setup, reasons=[f"resuming {run_dir} from {ckpt.name}"])
-    return RunPlan(setup, run_dir, ckpt, say, progress, callbacks)
-
-
-def _worker_plan(config: TrainConfig, callbacks: tuple) -> RunPlan:
-    """A DDP process of rank > 0: rank 0's run folder and resolved config, quiet."""
-    run_dir = Path(os.environ.get(RUN_DIR_VAR) or config.out / (config.name or "train"))
-    config = load_config(_wait_for(run_dir / "config.yaml"))
-    setup = open_run(config, _quiet, resolve=False)
-    return RunPlan(setup, run_dir, None, _quiet, callbacks=callbacks)
-
-
-def _wait_for(path: Path, *, seconds: float = 600.0) -> Path:
-    """Wait for rank 0 to write ``path`` (it resolves the recipe first)."""
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise DataError("rank 0 did not write the run's config in time", path=path)
-        time.sleep(0.5)
-    return path
-
-
-# -- the fit, step by step -----------------------------------------------------------------------
+    kept = {"config.yaml", "checkpoints"}
+    names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    if names <= kept and not any((run_dir / "checkpoints").glob("*")):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -174,13 +138,15 @@ def _fit(plan: RunPlan, started: float) -> TrainResult:
         build_trainer,
     )
 
-    _quiet_lightning()
+    quiet_lightning()
     plan = replace(plan, setup=replace(plan.setup, started=started))
     config = plan.setup.config
     net = build_network(plan.setup)
     monitor = config.monitor if plan.setup.val is not None else "train_loss"
     stops = build_stops(plan.setup, net, monitor)
     data = build_data(plan.setup, net, stops)
+    if plan.ckpt is not None:  # damaged, untrusted or another network's: say so first
+        check_checkpoint(plan.ckpt, net.module)
     writer = _card_writer(plan, net, data, monitor, stops)
     trainer = build_trainer(config, build_callbacks(plan, writer, stops), plan)
     if config.lr_find and plan.ckpt is None:
@@ -296,6 +262,7 @@ def _close(
         budget_used=_budget_used(plan, stops, ending),
         num_val=len(plan.setup.val) if plan.setup.val is not None else None,
         threshold=writer.threshold,
+        data_check=plan.setup.data_check.to_dict() if plan.setup.data_check else None,
     )
     result = finish_run(end, say=plan.say)
     if ending.error is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from seglab.config import TrainConfig
+from seglab.core.files import atomic_write
 from seglab.errors import DataError, SeglabError
 
 if TYPE_CHECKING:
@@ -46,8 +49,11 @@ class TrainResult:
 def new_run_dir(out: Path, name: str | None, *, overwrite: bool) -> Path:
     """``out/name`` (default name ``train``); an existing folder gets ``-2``, ``-3``... unless
     ``overwrite``, which clears the files a run writes."""
+    from seglab.core.files import check_output_path, make_folder
+
     base = name or "train"
-    run = Path(out) / base
+    check_output_path(out, option="--out")
+    run = check_output_path(Path(out) / base, option="--name" if name else "--out")
     if run.exists() and overwrite:
         for sub in ("metrics.csv", "model.safetensors", "model.json", "summary.json"):
             (run / sub).unlink(missing_ok=True)
@@ -58,33 +64,159 @@ def new_run_dir(out: Path, name: str | None, *, overwrite: bool) -> Path:
         while (Path(out) / f"{base}-{k}").exists():
             k += 1
         run = Path(out) / f"{base}-{k}"
-    (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    make_folder(run / "checkpoints", option="--out")
     return run
 
 
-def resume_paths(resume: Path) -> tuple[Path, Path]:
-    """``(run folder, checkpoint)`` from a run folder or a ``.ckpt`` file."""
+def resume_paths(resume: Path) -> tuple[Path, Path | None]:
+    """``(run folder, checkpoint)`` from a run folder or a ``.ckpt`` file; the checkpoint is
+    ``None`` for a run folder stopped before its first one (the run starts again in it)."""
     resume = Path(resume)
     if resume.is_dir():
         run, ckpt = resume, resume / "checkpoints" / "last.ckpt"
     else:
         ckpt = resume
         run = resume.parent.parent if resume.parent.name == "checkpoints" else resume.parent
-    if not ckpt.is_file():
+    if not (run / "config.yaml").is_file():
         raise DataError(
-            "no checkpoint to resume from: the run has not finished an epoch yet (or this is "
-            "not a run folder); start it again without --resume",
+            "nothing to resume: no config.yaml (the run was stopped before it was set up, or "
+            "this is not a run folder); start it again without --resume",
+            path=run,
+        )
+    if not ckpt.is_file():
+        if resume.is_dir():
+            return run, None
+        raise DataError("checkpoint not found", path=ckpt)
+    return run, ckpt
+
+
+def clear_partial_writes(run_dir: Path) -> list[Path]:
+    """Delete the ``*.tmp`` files a killed process left in ``run_dir`` (every file a run writes
+    is written as ``NAME.tmp`` and renamed into place, so these are only ever half-written);
+    returns them."""
+    partial = [p for p in Path(run_dir).rglob("*.tmp") if p.is_file()]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
+
+
+CHECKPOINT_KEYS = ("state_dict", "epoch", "global_step", "pytorch-lightning_version")
+"""Keys every checkpoint Lightning writes holds (the resume needs them all)."""
+
+
+def check_checkpoint(ckpt: Path, module: Any) -> None:
+    """Refuse a checkpoint a resume cannot use, before Lightning reads it: damaged (empty,
+    truncated, not a checkpoint), untrusted (it holds pickled objects that
+    ``torch.load(weights_only=True)`` refuses, which could run code if loaded otherwise), or
+    from another network than ``module`` (``config.yaml`` edited since). The
+    :class:`DataError` names the file and says what the user can do instead.
+    """
+    import pickle
+    import zipfile
+
+    import torch
+
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    anew = f"seglab train --config {run / 'config.yaml'}"
+    instead = (
+        f"the run's best weights are safe in {run / 'model.safetensors'} (seglab predict, "
+        f"evaluate and export use them); to train on, start a new run with the same settings: "
+        f"{anew}"
+    )
+    if ckpt.stat().st_size == 0:
+        raise DataError(f"the checkpoint is empty, so it cannot be resumed; {instead}", path=ckpt)
+    if not zipfile.is_zipfile(ckpt):  # torch.save writes a zip archive; a cut one has no index
+        raise DataError(
+            f"the checkpoint is damaged (truncated, or not a checkpoint file), so it cannot be "
+            f"resumed; {instead}",
             path=ckpt,
         )
-    if not (run / "config.yaml").is_file():
-        raise DataError("the run folder has no config.yaml; cannot resume it", path=run)
-    return run, ckpt
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on odd pickle protocols
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's weights-only unpickler names what it refused as "GLOBAL module.name"
+        refused = re.search(r"GLOBAL (\S+)", str(exc))
+        if refused is None:
+            raise DataError(
+                f"the checkpoint is damaged (its pickle cannot be read: {_unpickling(exc)}), so "
+                f"it cannot be resumed; {instead}",
+                path=ckpt,
+            ) from None
+        raise DataError(
+            f"the checkpoint is untrusted: it asks to load {refused.group(1)}, which no "
+            "checkpoint seglab writes holds and which could run code, so it was not loaded "
+            "(never load it with weights_only=False unless you made it yourself); "
+            f"{instead}",
+            path=ckpt,
+        ) from None
+    except Exception as exc:  # torch raises several types for a damaged archive
+        raise DataError(
+            f"the checkpoint is damaged ({_first_line(exc)}), so it cannot be resumed; {instead}",
+            path=ckpt,
+        ) from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise DataError(
+            f"not a Lightning checkpoint (no {', '.join(missing)}), so it cannot be resumed; "
+            f"{instead}",
+            path=ckpt,
+        )
+    _check_fits(state["state_dict"], module, ckpt, anew)
+
+
+def _check_fits(weights: Any, module: Any, ckpt: Path, anew: str) -> None:
+    """The checkpoint's weights must be those of ``module``, the network config.yaml describes."""
+    own = module.state_dict()
+    if not isinstance(weights, dict):
+        raise DataError(f"the checkpoint holds no weights; train anew: {anew}", path=ckpt)
+    wrong = [k for k in own if k not in weights or _dims(weights[k]) != _dims(own[k])]
+    extra = [k for k in weights if k not in own]
+    if wrong or extra:
+        key = (wrong or extra)[0]
+        where = (
+            f"{key} is {_shape(weights[key])} in the checkpoint but {_shape(own[key])} for "
+            "config.yaml"
+            if key in weights and key in own
+            else f"{key} is only in {'the network' if key in own else 'the checkpoint'}"
+        )
+        raise DataError(
+            f"the checkpoint does not fit the network config.yaml describes ({where}): "
+            f"config.yaml was edited after the run was trained; put it back, or train anew: {anew}",
+            path=ckpt,
+        )
+
+
+def _dims(tensor: Any) -> tuple[int, ...] | None:
+    """A tensor's shape; ``None`` for anything else (a checkpoint made by hand)."""
+    shape = getattr(tensor, "shape", None)
+    return None if shape is None else tuple(int(n) for n in shape)
+
+
+def _shape(tensor: Any) -> str:
+    dims = _dims(tensor)
+    return "not a tensor" if dims is None else "x".join(map(str, dims)) or "a scalar"
+
+
+def _unpickling(exc: BaseException) -> str:
+    """The reason in torch's weights-only unpickling error, without its advice (which
+    suggests ``weights_only=False``)."""
+    advice = ("Weights only load failed", "Please file an issue", "Check the documentation")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(advice)]
+    return reasons[0].removeprefix("WeightsUnpickler error:").strip() if reasons else "unknown"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def write_config(config: TrainConfig, path: Path) -> None:
     """The config as YAML (every field; paths as strings)."""
-    data = config.model_dump(mode="json")
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def oom_error(config: TrainConfig, exc: BaseException) -> SeglabError:
@@ -144,6 +276,7 @@ class RunEnd:
     budget_used: float | None = None
     num_val: int | None = None  # val images per validation: the verdict weighs drops by it
     threshold: dict[str, Any] | None = None  # chosen on val: chosen, val_dice, val_dice_default
+    data_check: dict[str, Any] | None = None  # what the data check found before training
 
 
 def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
@@ -191,8 +324,10 @@ def _write_summary(end: RunEnd, epochs: int, verdict: Verdict | None) -> None:
         "threshold": end.threshold,
         "verdict": verdict.to_dict() if verdict else None,
         "recipe": end.reasons,
+        "data_check": end.data_check,
     }
-    (end.run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    text = json.dumps(summary, indent=2, default=str)
+    atomic_write(end.run_dir / "summary.json", lambda tmp: tmp.write_text(text))
 
 
 def _say_ending(end: RunEnd, verdict: Verdict | None, say: PrintFn) -> None:

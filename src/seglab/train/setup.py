@@ -17,6 +17,7 @@ from seglab.train.rundir import PrintFn
 
 if TYPE_CHECKING:
     from seglab.data.base import SegmentationSource
+    from seglab.train.datacheck import DataCheck
     from seglab.train.recipe import DataStats
 
 
@@ -34,7 +35,8 @@ class RunSetup:
     ``val`` is ``None`` without a val split; ``stats`` are those the recipe was resolved from
     (:func:`seglab.train.recipe.data_stats`); ``val_seconds`` estimates one validation (from
     the timed probe; 0 when not probed) and ``started`` is the clock
-    (:func:`seglab.train.budget.now`) when the run began, so a time budget counts the setup.
+    (:func:`seglab.train.budget.now`) when the run began, so a time budget counts the setup;
+    ``data_check`` is what the data check found before training.
     """
 
     config: TrainConfig
@@ -44,6 +46,7 @@ class RunSetup:
     stats: DataStats
     val_seconds: float = 0.0
     started: float | None = None
+    data_check: DataCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,9 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
         The train split cannot be read or has no labels.
     """
     from seglab.train import recipe
+    from seglab.train.datacheck import check_before_training
 
+    checked = check_before_training(config, say)
     train_src, val_src = _open_splits(config, say)
     stats = recipe.data_stats(train_src, num_val=len(val_src) if val_src else 0)
     reasons: list[str] = []
@@ -94,7 +99,11 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
             return step_s, val_s
 
         config, reasons = recipe.resolve(config, stats, device, probe=probe)
-    return RunSetup(config, reasons, train_src, val_src, stats, val_seconds=val_seconds)
+        if val_src is not None and is_time_driven(config):
+            config, val_src, val_seconds = _val_within_budget(config, val_src, val_seconds, reasons)
+    return RunSetup(
+        config, reasons, train_src, val_src, stats, val_seconds=val_seconds, data_check=checked
+    )
 
 
 def _open_splits(
@@ -113,7 +122,43 @@ def _open_splits(
         say("no val split and --val-fraction 0: the best epoch is chosen by the train loss")
     if val_src is not None and len(val_src) == 0:
         val_src = None
+    if val_src is not None and config.val_images and config.val_images < len(val_src):
+        val_src = _val_subset(val_src, config.val_images, config.data.seed)
     return train_src, val_src
+
+
+VAL_SHARE_MAX = 0.25
+"""Most of a time budget one whole validation may take; past it, a run validates on a subset."""
+
+
+def _val_subset(source: SegmentationSource, count: int, seed: int) -> SegmentationSource:
+    """``count`` val images of ``source``, a seeded choice (the same after a resume)."""
+    import numpy as np
+
+    from seglab.data.dataset import subset
+
+    picks = np.random.default_rng(seed).choice(len(source), size=count, replace=False)
+    return subset(source, sorted(picks.tolist()))
+
+
+def _val_within_budget(
+    config: TrainConfig, val_src: SegmentationSource, val_seconds: float, reasons: list[str]
+) -> tuple[TrainConfig, SegmentationSource, float]:
+    """Validate on a subset when one whole validation would take over :data:`VAL_SHARE_MAX` of
+    the budget (the seed's 512 px U-Net on a CPU): the run must end inside its budget, and the
+    final validation is part of it. Says so in ``reasons``; the count goes in the config."""
+    cap = VAL_SHARE_MAX * float(config.time_limit or 0)
+    if config.val_images is not None or val_seconds <= cap or len(val_src) < 2:
+        return config, val_src, val_seconds
+    keep = max(1, int(len(val_src) * cap / val_seconds))
+    reasons.append(
+        f"validation on {keep} of {len(val_src)} val images (a fixed, seeded choice): a whole "
+        f"validation (~{val_seconds:.0f} s) would take over a quarter of the "
+        f"{config.time_limit:.0f} s budget"
+    )
+    config = config.model_copy(update={"val_images": keep})
+    subset = _val_subset(val_src, keep, config.data.seed)
+    return config, subset, val_seconds * keep / len(val_src)
 
 
 def _loading_seconds(config: TrainConfig, source, channels: int, *, samples: int = 6) -> float:

@@ -44,11 +44,19 @@ from seglab.data.rle.coco import (
     polygons_to_rle,
     seed_rle_to_coco,
 )
-from seglab.data.rle.csvfile import RLE_CSV_HEADER, read_rle_csv, write_rle_csv
+from seglab.data.rle.csvfile import (
+    RLE_CSV_HEADER,
+    RleRow,
+    read_csv_header,
+    read_rle_csv,
+    read_rle_csv_rows,
+    write_rle_csv,
+)
 from seglab.data.rle.seed import decode_rle, encode_rle
 
 __all__ = [
     "RLE_CSV_HEADER",
+    "RleRow",
     "coco_rle_object",
     "coco_to_seed_rle",
     "coco_uncompressed_rle",
@@ -59,7 +67,9 @@ __all__ = [
     "encode_rle",
     "polygons_to_mask",
     "polygons_to_rle",
+    "read_csv_header",
     "read_rle_csv",
+    "read_rle_csv_rows",
     "seed_rle_to_coco",
     "write_rle_csv",
 ]

@@ -12,6 +12,9 @@ from pycocotools import mask as coco_mask
 from seglab.data.rle.seed import as_binary_mask, decode_rle, encode_rle
 from seglab.errors import DataError
 
+MAX_COUNT = 2**32 - 1
+"""The longest run pycocotools stores (its counts are 32-bit unsigned integers)."""
+
 
 def encode_coco_rle(mask: np.ndarray) -> dict:
     """Encode a 2-D mask as compressed COCO RLE ``{"size": [h, w], "counts": str}``.
@@ -157,12 +160,16 @@ def _uncompressed_rle_object(
     if numbers.size == 0:
         numbers = numbers.astype(np.int64)
     if numbers.ndim != 1 or numbers.dtype.kind not in "iu":
-        bad = next((n for n in counts if not _is_int(n)), None)
-        if bad is None:  # integers too large for int64
+        bad = [n for n in counts if not _is_int(n)]  # a list: None may be the bad one
+        if not bad:  # integers too large for int64
             raise fail(f"uncompressed count {max(counts)} is larger than any image")
-        raise fail(f"uncompressed counts must be a flat list of integers, found {bad!r}")
+        raise fail(f"uncompressed counts must be a flat list of integers, found {bad[0]!r}")
     if numbers.size and numbers.min() < 0:
         raise fail(f"uncompressed counts must be >= 0, found {numbers.min()}")
+    if numbers.size and numbers.max() > MAX_COUNT:  # checked first: a sum could wrap around
+        raise fail(
+            f"uncompressed count {numbers.max()} is larger than COCO RLE holds ({MAX_COUNT})"
+        )
     total = int(numbers.sum(dtype=np.uint64))
     if total != h * w:
         raise fail(
@@ -179,6 +186,8 @@ def _compressed_rle_object(counts: bytes, h: int, w: int, fail: Callable[[str], 
         parsed = _compressed_counts(counts)
     except ValueError as error:
         raise fail(f"compressed counts cannot be decoded: {error}") from None
+    if parsed.size and parsed.max() > MAX_COUNT:  # pycocotools would cut it to 32 bits
+        raise fail(f"compressed count {parsed.max()} is larger than COCO RLE holds ({MAX_COUNT})")
     # pycocotools does not check this: a short string leaves pixels uninitialised.
     if (parsed < 0).any() or int(parsed.sum()) != h * w:
         raise fail(
@@ -209,10 +218,13 @@ def decode_coco_rle(
     ------
     DataError
         If a key is missing, the size is not two positive integers or differs from
-        ``height``/``width``, or the counts are malformed or do not cover exactly h*w pixels.
+        ``height``/``width``, the counts are malformed or do not cover exactly h*w pixels, or
+        (without ``height``/``width``) the size is above the decompression-bomb limit.
     """
     rle = coco_rle_object(segmentation, height=height, width=width, path=path, field=field)
     h, w = rle["size"]
+    if height is None and width is None:
+        _check_decoded_size(h, w, path, field)
     try:
         mask = decode_rle_objects([rle])[:, :, 0]
     except Exception as error:  # pycocotools raises bare ValueError/TypeError/OverflowError
@@ -226,6 +238,23 @@ def decode_coco_rle(
             field=field,
         )
     return np.ascontiguousarray(mask)
+
+
+def _check_decoded_size(h: int, w: int, path: str | Path | None, field: str | None) -> None:
+    """Refuse to decode a ``size`` no image gave (an RLE bomb: a few bytes of counts claiming
+    billions of pixels) above the images' decompression-bomb limit."""
+    from PIL import Image
+
+    from seglab.io.limits import ALLOW_LARGE_ENV, large_allowed
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and h * w > limit and not large_allowed(False):
+        raise DataError(
+            f"bad COCO RLE: size {h}x{w} is {h * w:,} pixels, more than the decompression-bomb "
+            f"limit of {limit:,}; check the size, or set {ALLOW_LARGE_ENV}=1 if it is right",
+            path=path,
+            field=field,
+        )
 
 
 def decode_rle_objects(rles: list[dict]) -> np.ndarray:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -12,6 +13,16 @@ from seglab.data.rle.seed import RLE_SYNTAX, encode_rle
 from seglab.errors import DataError
 
 RLE_CSV_HEADER = ("img_id", "rle_mask")
+_T = TypeVar("_T")
+
+
+class RleRow(NamedTuple):
+    """One row of a run-length CSV: the image id, its run-length string and its line number
+    (1 is the header), for messages that say where a fault is."""
+
+    img_id: str
+    rle: str
+    line: int
 
 
 def write_rle_csv(
@@ -51,28 +62,72 @@ def read_rle_csv(path: str | Path, *, header: tuple[str, str] = RLE_CSV_HEADER) 
     ------
     DataError
         Naming the file and ``line N``: missing header columns, a row with a different number
-        of columns than the header, an empty or duplicate ``img_id``, a malformed RLE.
+        of columns than the header, an empty or duplicate ``img_id``, a malformed RLE; or the
+        file is not UTF-8 text or not CSV.
     """
+    return {row.img_id: row.rle for row in read_rle_csv_rows(path, header=header)}
+
+
+def read_rle_csv_rows(
+    path: str | Path, *, header: tuple[str, str] = RLE_CSV_HEADER
+) -> list[RleRow]:
+    """:func:`read_rle_csv` keeping each row's line number (:class:`RleRow`), so a run-length
+    string that fails to decode later is named by its line."""
+    return read_csv(path, lambda reader: _read_rle_rows(reader, path, header))
+
+
+def read_csv_header(path: str | Path) -> list[str]:
+    """The column names of a CSV file's first line (stripped; ``[]`` for an empty file).
+
+    Raises
+    ------
+    DataError
+        The file is not UTF-8 text or not valid CSV.
+    """
+    return read_csv(path, lambda reader: [c.strip() for c in next(reader, [])])
+
+
+def read_csv(path: str | Path, parse: Callable[[csv.reader], _T]) -> _T:
+    """Open ``path`` as UTF-8 CSV (a byte-order mark allowed) and return ``parse(reader)``;
+    text, CSV and file errors become a :class:`DataError` naming the file and line."""
     # utf-8-sig: spreadsheet programs put a byte-order mark before the first column name.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, strict=True)  # malformed quoting is an error, not a guess
-        try:
-            return _read_rle_rows(reader, path, header)
-        except UnicodeDecodeError as error:
-            raise DataError(
-                f"not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8 CSV",
-                path=path,
-            ) from None
-        except csv.Error as error:
-            raise DataError(
-                f"not a valid CSV file: {error}", path=path, field=f"line {reader.line_num}"
-            ) from None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, strict=True)  # malformed quoting is an error, not a guess
+            try:
+                return parse(reader)
+            except UnicodeDecodeError:
+                raise _not_utf8(Path(path)) from None
+            except csv.Error as error:
+                raise DataError(
+                    f"not a valid CSV file: {error}", path=path, field=f"line {reader.line_num}"
+                ) from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise DataError(f"cannot read it ({error.strerror})", path=path) from None
 
 
-def _read_rle_rows(reader, path: str | Path, header: tuple[str, str]) -> dict[str, str]:
-    """Parse the rows of a :func:`csv.reader` for :func:`read_rle_csv`."""
+def _not_utf8(path: Path) -> DataError:
+    """The error for a file that is not UTF-8, naming the line and byte of the first fault
+    (the decoder reads ahead in blocks, so the reader's line count does not say)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        return DataError(
+            f"not UTF-8 text (byte 0x{data[error.start]:02x} at character {column}: "
+            f"{error.reason}); save it as UTF-8 CSV",
+            path=path,
+            field=f"line {line}",
+        )
+    return DataError("not UTF-8 text; save it as UTF-8 CSV", path=path)
+
+
+def _read_rle_rows(reader, path: str | Path, header: tuple[str, str]) -> list[RleRow]:
+    """Parse the rows of a :func:`csv.reader` for :func:`read_rle_csv_rows`."""
     id_column, rle_column = header
-    masks: dict[str, str] = {}
+    rows: list[RleRow] = []
     first_line: dict[str, int] = {}
     columns = next(reader, None)
     if columns is None:
@@ -105,7 +160,7 @@ def _read_rle_rows(reader, path: str | Path, header: tuple[str, str]) -> dict[st
             raise DataError(
                 f"empty {id_column}; every row needs an image id", path=path, field=where
             )
-        if img_id in masks:
+        if img_id in first_line:
             raise DataError(
                 f"duplicate {id_column} {img_id!r}, first on line {first_line[img_id]}; "
                 "merge the two masks into one row (one row per image)",
@@ -120,6 +175,6 @@ def _read_rle_rows(reader, path: str | Path, header: tuple[str, str]) -> dict[st
                 path=path,
                 field=where,
             )
-        masks[img_id] = rle
+        rows.append(RleRow(img_id, rle, reader.line_num))
         first_line[img_id] = reader.line_num
-    return masks
+    return rows

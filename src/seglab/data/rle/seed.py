@@ -11,7 +11,8 @@ import numpy as np
 
 from seglab.errors import DataError
 
-RLE_SYNTAX = re.compile(r"[0-9\s]*", re.ASCII)
+# ASCII digits and any whitespace (a spreadsheet's non-breaking space too): what str.split() splits
+RLE_SYNTAX = re.compile(r"(?:[0-9]|\s)*")
 _MAX_DIGITS = 18  # int64 holds every 18-digit number; longer tokens are not pixel indices.
 
 
@@ -120,11 +121,13 @@ def _rle_numbers(rle: str, size: int, fail: Callable[[str], DataError]) -> np.nd
     tokens = rle.split()
     if not tokens:
         return None
-    if not RLE_SYNTAX.fullmatch(rle):
-        bad = next(t for t in tokens if not (t.isascii() and t.isdigit()))
+    bad = None
+    if not RLE_SYNTAX.fullmatch(rle):  # the fast check; the slow one only says which token
+        bad = next((t for t in tokens if not (t.isascii() and t.isdigit())), None)
+    if bad is not None:
         hint = "; an empty mask is written as an empty string" if bad.lower() == "nan" else ""
         raise fail(
-            f"{bad!r} (number {tokens.index(bad) + 1}) is not a non-negative integer; "
+            f"{bad[:20]!r} (number {tokens.index(bad) + 1}) is not a non-negative integer; "
             f"the mask must be space-separated 'start length' integer pairs{hint}"
         )
     if len(tokens) % 2:
@@ -134,8 +137,9 @@ def _rle_numbers(rle: str, size: int, fail: Callable[[str], DataError]) -> np.nd
         )
     if max(map(len, tokens)) > _MAX_DIGITS:
         raise fail(f"a number has more than {_MAX_DIGITS} digits; the image has {size} pixels")
-    # The syntax is checked above, so the fast text parser cannot stop early or misread.
-    return np.fromstring(rle, dtype=np.int64, sep=" ")
+    # The syntax is checked above, so the fast text parser cannot stop early or misread; the
+    # tokens are joined by plain spaces, as it knows no other whitespace than ASCII's.
+    return np.fromstring(" ".join(tokens), dtype=np.int64, sep=" ")
 
 
 def _check_runs(
