@@ -95,3 +95,9 @@ def test_a_folder_that_cannot_be_made_is_a_config_error(tmp_path, monkeypatch):
 def test_prepare_file_makes_the_folder_of_a_file(tmp_path):
     path = prepare_file(tmp_path / "a" / "b" / "masks.csv", option="--rle-csv")
     assert path.parent.is_dir() and not path.exists()
+
+
+def test_atomic_write_of_a_name_as_long_as_file_systems_allow(tmp_path):
+    name = "n" * 250 + ".json"  # 255 bytes: NAME.tmp would be 259, over the limit
+    path = atomic_write(tmp_path / name, lambda tmp: tmp.write_text("{}"))
+    assert path.read_text() == "{}" and [p.name for p in tmp_path.iterdir()] == [name]

@@ -123,7 +123,17 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a file beside ``path``, then rename it into place, so a reader
     (or a run killed mid-write) never sees half a file."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(_tmp_name(path.name))
     write(tmp)
     os.replace(tmp, path)
     return path
+
+
+def _tmp_name(name: str) -> str:
+    """``NAME.tmp``; a name too long for the suffix (over 251 bytes) gets a short one from its
+    digest, so every name :func:`check_output_path` accepts can be written atomically."""
+    if len(os.fsencode(name)) + 4 <= NAME_MAX:
+        return name + ".tmp"
+    import hashlib
+
+    return f"{hashlib.sha1(os.fsencode(name)).hexdigest()[:16]}.tmp"
