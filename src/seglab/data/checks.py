@@ -160,16 +160,11 @@ def _coco_label(
 ) -> tuple[np.ndarray, list[Instance]] | None:
     """The class mask and objects of a COCO item; ``None`` (logged) if the JSON size is wrong."""
     item = source.items[index]
-    jh, jw = item.height, item.width
-    if jh is not None and (jh, jw) != (h, w):
-        note = ""
-        if meta.exif_transposed and meta.stored_size == (jw, jh):
-            note = " (the JSON gives the size before EXIF rotation; re-export the images)"
-        log.error(
-            source.json_path,
-            f"images (id={item.image_id!r}).width/height",
-            f"JSON says {jw}x{jh} but {item.image_path.name} is {w}x{h}{note}",
-        )
+    rotated = meta.exif_transposed and meta.stored_size == (item.width, item.height)
+    note = " (the JSON gives the size before EXIF rotation; re-export the images)"
+    wrong = source.size_error(index, h, w, note if rotated else "")
+    if wrong is not None:
+        log.error(wrong.path, wrong.field, wrong.reason)
         return None
     instances = _coco_instances(source, index, h, w, log)
     from seglab.data.coco import compose_mask

@@ -125,15 +125,23 @@ class CocoSource(SegmentationSource):
         """Image and mask of item ``index``; the JSON's size is compared with the image before
         any mask is painted at it (a wrong size is a :class:`DataError` naming the record)."""
         image = self.load_image(index)
-        item = self.items[index]
-        h, w = image.shape[:2]
-        if item.height is not None and (item.height, item.width) != (h, w):
-            raise DataError(
-                f"JSON says {item.width}x{item.height} but {item.image_path.name} is {w}x{h}",
-                path=self.json_path,
-                field=f"images (id={item.image_id!r}).width/height",
-            )
+        wrong = self.size_error(index, *image.shape[:2])
+        if wrong is not None:
+            raise wrong
         return image, self.load_mask(index)
+
+    def size_error(self, index: int, height: int, width: int, note: str = "") -> DataError | None:
+        """The error when item ``index``'s JSON size is not the ``height`` x ``width`` its image
+        file has (``None`` when it is, or the JSON gives none); ``note`` ends the message."""
+        item = self.items[index]
+        if item.height is None or (item.height, item.width) == (height, width):
+            return None
+        return DataError(
+            f"JSON says {item.width}x{item.height} but {item.image_path.name} is "
+            f"{width}x{height}{note}",
+            path=self.json_path,
+            field=f"images (id={item.image_id!r}).width/height",
+        )
 
     def annotation_rle(self, ann: dict[str, Any], height: int, width: int) -> dict:
         """One annotation (polygons or RLE) as a validated pycocotools RLE object."""

@@ -138,7 +138,7 @@ def worker_plan(config: TrainConfig, callbacks: tuple) -> RunPlan:
     """A DDP process of rank > 0: rank 0's run folder and resolved config, quiet."""
     run_dir = Path(os.environ.get(RUN_DIR_VAR) or config.out / (config.name or "train"))
     config = load_config(_wait_for(run_dir / "config.yaml"))
-    setup = open_run(config, quiet, resolve=False)
+    setup = open_run(config, quiet, resolve=False, check=False)
     return RunPlan(setup, run_dir, None, quiet, callbacks=callbacks)
 
 

@@ -62,10 +62,11 @@ class RunPlan:
     callbacks: tuple[Any, ...] = ()
 
 
-def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
+def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool, check: bool = True) -> RunSetup:
     """Open ``config``'s train and val splits, measure them and, with ``resolve``, fill the
     config's automatic fields (:func:`seglab.train.recipe.resolve`, timing the model on this
-    machine when a time limit needs it).
+    machine when a time limit needs it); with ``check``, the data check runs first
+    (:func:`seglab.train.datacheck.check_before_training`).
 
     Raises
     ------
@@ -75,7 +76,8 @@ def open_run(config: TrainConfig, say: PrintFn, *, resolve: bool) -> RunSetup:
     from seglab.train import recipe
     from seglab.train.datacheck import check_before_training
 
-    checked = check_before_training(config, say)
+    # a DDP process of rank > 0 (check=False) trains on what rank 0 has checked
+    checked = check_before_training(config, say) if check else None
     train_src, val_src = _open_splits(config, say)
     stats = recipe.data_stats(train_src, num_val=len(val_src) if val_src else 0)
     reasons: list[str] = []
