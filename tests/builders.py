@@ -176,3 +176,73 @@ def tiny_card(**changes):
         "input": InputSpec(multiple=4),
     }
     return ModelCard(**{**fields, **changes})
+
+
+def tiny_instance_run(run_dir: Path, *, seed: int = 0, category_ids=None, **changes) -> Path:
+    """A run folder of an untrained instance model (method ``border``, :data:`TINY_UNET`,
+    seeded random weights): ``model.json`` + ``model.safetensors``, for tests of what is done
+    with an instance run's predictions (not of their quality)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from seglab.models.build import build_network
+
+    card = tiny_card(task="instance", category_ids=category_ids, **changes)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    card.write(run_dir / "model.json")
+    torch.manual_seed(seed)
+    net = build_network(card)
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()}, run_dir / "model.safetensors"
+    )
+    return run_dir
+
+
+def touching_discs(
+    root: Path,
+    *,
+    count: int = 12,
+    size: int = 48,
+    pairs: int = 2,
+    seed: int = 0,
+    category_id: int = 3,
+) -> Path:
+    """A COCO set at ``root`` (``images/`` + ``annotations.json``): each image holds ``pairs``
+    pairs of touching bright discs (one RLE annotation per disc, category ``category_id``) on
+    a dark noisy background. Returns ``root``."""
+    from pycocotools import mask as coco_mask
+
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(count):
+        image = rng.normal(40, 8, (size, size, 3))
+        taken = np.zeros((size, size), bool)
+        for _ in range(pairs):
+            r = float(rng.uniform(4, 6))
+            cy, cx = rng.uniform(r + 1, size - 3 * r - 1, 2)
+            for dx in (0.0, 2 * r - 1):
+                disc = ((yy - cy) ** 2 + (xx - cx - dx) ** 2 <= r * r) & ~taken
+                taken |= disc
+                image[disc] = 170 + rng.normal(0, 8, (int(disc.sum()), 3))
+                rle = coco_mask.encode(np.asfortranarray(disc.astype(np.uint8)))
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": i + 1,
+                        "category_id": category_id,
+                        "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()},
+                        "area": int(disc.sum()),
+                        "bbox": [float(v) for v in coco_mask.toBbox(rle)],
+                        "iscrowd": 0,
+                    }
+                )
+        name = f"im{i}.png"
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / "images" / name)
+        images.append({"id": i + 1, "file_name": name, "width": size, "height": size})
+    categories = [{"id": category_id, "name": "cell"}]
+    (root / "annotations.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    return root

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from seglab.config import DataConfig
 from seglab.data.checks import CheckReport
 from seglab.data.dataset import open_dataset
-from seglab.errors import DataError
+from seglab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from seglab.classical.compare import CompareResult
@@ -63,26 +63,41 @@ DEFAULT_METHODS = "otsu,histogram,kmeans,watershed,chan_vese,slic"
 
 
 def _config(path: str | Path | DataConfig | None, options: dict[str, Any]) -> DataConfig:
-    if isinstance(path, DataConfig):
-        return path.model_copy(update=options) if options else path
-    return DataConfig(path=path, **options)
+    """A :class:`DataConfig` of ``path`` and ``options``; a bad value (``--labels nonsense``)
+    is a :class:`~seglab.errors.ConfigError` naming the field, not pydantic's traceback."""
+    from pydantic import ValidationError
+
+    from seglab.config import describe_validation
+
+    try:
+        if isinstance(path, DataConfig):
+            if not options:
+                return path
+            return DataConfig.model_validate({**path.model_dump(), **options})
+        return DataConfig(path=path, **options)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc)) from None
 
 
 def check_dataset(
     path: str | Path | DataConfig | None = None,
     *,
     json_out: str | Path | None = None,
+    objects: bool = True,
+    crop_size: int | None = None,
     **options: Any,
 ) -> CheckReport:
     """Validate a dataset and summarise it (see :mod:`seglab.data.checks`).
 
     ``options`` are :class:`~seglab.config.DataConfig` fields (``annotations``, ``images``,
-    ``masks``, ``num_classes``, ``crowd``...). ``json_out``: also write the full report there
-    as JSON (``seglab data check --json``).
+    ``masks``, ``num_classes``, ``crowd``, ``labels``...). ``json_out``: also write the full
+    report there as JSON (``seglab data check --json``). ``objects``: count touching objects
+    in labelled splits and, with ``crop_size`` (pixels), the objects every crop of that side
+    must cut (``--no-objects``, ``--crop-size``).
     """
     from seglab.data.checks import check_dataset as _check
 
-    report = _check(_config(path, options))
+    report = _check(_config(path, options), objects=objects, crop_size=crop_size)
     if json_out is not None:
         json_out = Path(json_out)
         json_out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,8 +153,9 @@ def convert_dataset(
     overwrite: bool = False,
     **options: Any,
 ) -> dict[str, Any]:
-    """Convert COCO <-> mask folders, or either to the seed's RLE CSV (``to``: masks, coco,
-    rle-csv); see :mod:`seglab.data.convert`."""
+    """Convert between COCO, mask folders, label-image folders and DSB-2018 folders, or any of
+    them to the seed's RLE CSV (``to``: masks, coco, labels, dsb, rle-csv); see
+    :mod:`seglab.data.convert`."""
     from seglab.data.convert import convert_dataset as _convert
 
     return _convert(
@@ -345,6 +361,11 @@ def evaluate(
     ``options``: ``empty_score`` (1.0, 0.0 or nan: the score of an image empty in both truth and
     prediction), ``worst``, ``threshold``, ``tta``, ``tile``, ``overlap``, ``batch_size``,
     ``backend``, ``device``, ``resize``, ``progress``; see :func:`seglab.evaluation.run.evaluate`.
+
+    An instance run, a folder of 16-bit label images or a COCO results JSON with one entry per
+    object is scored object by object: ``dsb_map``, ``ap50``, ``ap75``, ``aji``, ``dice`` and
+    the object counts per image, COCO mask and box AP over the split (``summary["coco"]``);
+    see :mod:`seglab.evaluation.instance_run`.
 
     >>> result = evaluate("runs/train")  # doctest: +SKIP
     >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP

@@ -16,6 +16,10 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MASKRCNN_MODELS = ("maskrcnn", "maskrcnn_v2")
+"""The models that make an instance run a Mask R-CNN one."""
+
+
 class DataConfig(_Config):
     """Where a dataset is and how to read it.
 
@@ -31,6 +35,10 @@ class DataConfig(_Config):
     strict: make a corrupt image met while training fatal instead of skipped with a warning.
     skip_bad: train even when the data check finds errors, leaving the faulty records out
         (``seglab train`` stops before it starts otherwise).
+    labels: what the values of mask files mean: ``classes`` (a class per value), ``instances``
+        (an object per value: the 16-bit label images of Cellpose and StarDist) or ``auto``
+        (16- and 32-bit integer masks holding more than two values are label images; 8-bit
+        ones, and binary 0/1, 0/255, 0/65535 ones, are class masks).
     """
 
     path: Path | None = None
@@ -45,6 +53,7 @@ class DataConfig(_Config):
     allow_large_images: bool = False
     strict: bool = False
     skip_bad: bool = False
+    labels: Literal["auto", "classes", "instances"] = "auto"
 
 
 def split_top(text: str) -> list[str]:
@@ -159,6 +168,8 @@ class TrainConfig(_Config):
 
     Attributes (grouped)
     --------------------
+    task: ``semantic`` (a class per pixel) or ``instance`` (each object apart: Mask R-CNN, or a
+        semantic model predicting object interiors and borders cut by a seeded watershed).
     data / model: :class:`DataConfig`, :class:`ModelConfig` (``model=None``: the recipe's).
     recipe: ``auto`` (sized for the device, the data and the time limit) or ``seed`` (the
         seed notebook's recipe as written: U-Net width 64 at 512 px, RAdam 0.005,
@@ -168,7 +179,8 @@ class TrainConfig(_Config):
     optimizer / lr / weight_decay / optimizer_options: a :data:`seglab.optim.OPTIMIZERS` name.
     scheduler / scheduler_options: a :data:`seglab.optim.SCHEDULERS` name (``warmup_epochs``...).
     epochs, time_limit (seconds; :func:`parse_duration` reads ``"10m"``), patience (early
-        stopping on ``monitor``; ``None`` = off), monitor (``val_dice`` or ``val_loss``).
+        stopping on ``monitor``; ``None`` = off), monitor (``val_dice``, ``val_loss``, or
+        ``val_ap``: an instance run's val DSB mean AP, its default).
     batch_size, image_size (images resized so the longer side is this; ``None`` keeps sizes),
         crop_size (square training crops; ``None`` = whole images), object_crop (share of
         crops centred on an object), accumulate (gradient accumulation).
@@ -189,6 +201,7 @@ class TrainConfig(_Config):
         ``RUN/mlruns/``), see :mod:`seglab.train.loggers`.
     """
 
+    task: Literal["semantic", "instance"] = "semantic"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig | None = None
     recipe: Literal["auto", "seed"] = "auto"
@@ -203,7 +216,7 @@ class TrainConfig(_Config):
     epochs: int | None = Field(None, ge=1)
     time_limit: float | None = Field(None, gt=0)
     patience: int | None = Field(None, ge=1)
-    monitor: Literal["val_dice", "val_loss"] = "val_dice"
+    monitor: Literal["val_dice", "val_loss", "val_ap"] = "val_dice"
     batch_size: int | None = Field(None, ge=1)
     image_size: int | None = Field(None, ge=8)
     crop_size: int | None = Field(None, ge=8)
@@ -228,6 +241,16 @@ class TrainConfig(_Config):
     logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
+
+    @property
+    def instance_method(self) -> str | None:
+        """How an instance run finds objects: ``maskrcnn`` (a :data:`MASKRCNN_MODELS` model) or
+        ``border`` (any other model: interiors and borders cut by a watershed); ``None`` for a
+        semantic run. It is the model card's ``instance.method``."""
+        if self.task != "instance":
+            return None
+        name = self.model.name if self.model is not None else ""
+        return "maskrcnn" if name in MASKRCNN_MODELS else "border"
 
     @field_validator("time_limit", mode="before")
     @classmethod

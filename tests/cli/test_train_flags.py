@@ -25,6 +25,8 @@ from seglab.train.rundir import write_config
 # Values the field's constraints accept where the type's plain example would not.
 EXAMPLES: dict[str, tuple[list[str], Any]] = {
     "recipe": (["seed"], "seed"),
+    "task": (["instance"], "instance"),
+    "labels": (["instances"], "instances"),
     "monitor": (["val_loss"], "val_loss"),
     "logger": (["tensorboard"], "tensorboard"),
     "precision": (["32"], "32"),

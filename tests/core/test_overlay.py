@@ -1,4 +1,5 @@
-"""Tests of seglab.core.overlay: class colours, overlays with contours, contact sheets."""
+"""Tests of seglab.core.overlay: class colours, overlays with contours, object overlays, contact
+sheets."""
 
 from __future__ import annotations
 
@@ -137,3 +138,51 @@ def test_make_grid_draws_labels():
     labelled = make_grid(tiles, tile_size=64, pad=0, labels=["some/long/name_0001.png"])
     assert (labelled[:20] != plain[:20]).any()
     assert (labelled[40:] == plain[40:]).all()
+
+
+# ------------------------------------------------------------------------------ objects
+
+
+def test_instance_colours_are_fixed_distinct_and_never_black():
+    from seglab.core.overlay import instance_colours
+
+    colours = instance_colours(2000)
+    assert colours.shape == (2001, 3) and colours.dtype == np.uint8
+    assert colours[0].tolist() == [0, 0, 0] and (colours[1:].max(axis=1) > 150).all()
+    assert np.array_equal(instance_colours(5), colours[:6])  # an id keeps its colour
+    # ids numbered one after the other (neighbours in a raster scan) are far apart
+    gaps = np.abs(colours[1:-1].astype(int) - colours[2:].astype(int)).sum(axis=1)
+    assert gaps.min() > 100
+    with pytest.raises(ValueError, match="count must be an integer >= 0"):
+        instance_colours(-1)
+
+
+def test_object_contours_separate_touching_objects_and_follow_the_edge():
+    from seglab.core.overlay import object_contours
+
+    labels = np.zeros((7, 9), np.int32)
+    labels[1:6, 1:4] = 1
+    labels[1:6, 4:7] = 2  # touches object 1
+    labels[:, 8] = 3  # on the image's edge
+    edge = object_contours(labels)
+    assert edge[3, 3] and edge[3, 4]  # each side of the touching line
+    assert not edge[3, 2] and not edge[3, 5]  # interiors
+    assert edge[:, 8].all() and not edge[labels == 0].any()
+    assert object_contours(labels, thickness=2)[3, 2]
+
+
+def test_instance_overlay_colours_each_object_and_keeps_the_background():
+    from seglab.core.labels import from_label_image
+    from seglab.core.overlay import instance_colours, instance_overlay
+
+    image = np.full((10, 12, 3), 100, np.uint8)
+    labels = np.zeros((10, 12), np.int32)
+    labels[1:9, 1:6], labels[1:9, 6:11] = 1, 2
+    out = instance_overlay(image, from_label_image(labels))
+    colours = instance_colours(2)
+    assert (out[labels == 0] == 100).all()
+    assert out[1, 1].tolist() == colours[1].tolist() and out[1, 6].tolist() == colours[2].tolist()
+    assert out[4, 3].tolist() != out[4, 8].tolist()  # interiors differ by object
+    assert np.array_equal(instance_overlay(image, labels, alpha=0.0, contours=False), image)
+    with pytest.raises(ValueError, match=r"label image shape \(3, 3\) differs"):
+        instance_overlay(image, np.zeros((3, 3), np.int32))

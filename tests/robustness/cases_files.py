@@ -1017,4 +1017,81 @@ RLE_CASES = [
     ),
 ]
 
-CASES: list[Case] = [*IMAGE_CASES, *MASK_CASES, *RLE_CASES]
+# ----------------------------------------------------------------------------- instance masks
+
+
+def _label_folders(env: Env) -> Path:
+    """``images/`` + ``masks/`` of 16-bit label images (ids 300 and 301 in each)."""
+    labels = _square_mask(value=1).astype(np.uint16) * 300
+    labels[11:15, 2:8] = 301
+    root = mask_dataset(env.path("labels"), {s: _square_mask() for s in "abc"})
+    for stem in "abc":
+        Image.fromarray(labels).save(root / "masks" / f"{stem}.png")
+    return root
+
+
+def _dsb_folders(env: Env) -> Path:
+    """DSB-2018 folders ``a``, ``b``, ``c``: ``ID/images/ID.png`` and two 0/255 masks each."""
+    root = env.path("dsb")
+    for ident in "abc":
+        write_image(root / ident / "images" / f"{ident}.png", 16, 16)
+        first, second = _square_mask(), np.zeros((16, 16), np.uint8)
+        second[11:15, 2:8] = 255  # apart from the square, and not "very small"
+        for k, mask in enumerate((first, second), start=1):
+            _put(root / ident / "masks" / f"{ident}_{k}.png", _png(mask))
+    return root
+
+
+def _dsb_case(name: str, change: Callable[[Path], object], code: int, says=()) -> Case:
+    """``data check`` on DSB folders after ``change(root)``."""
+
+    def build(env: Env) -> list[object]:
+        root = _dsb_folders(env)
+        change(root)
+        return _check(root)
+
+    return Case("instance masks", name, build, code, says=says, absent=NOT_OK if code else ())
+
+
+def _colour_among_labels(env: Env) -> list[object]:
+    root = _label_folders(env)
+    _put(root / "masks" / "b.png", _png(_noise()))
+    return _check(root)
+
+
+INSTANCE_CASES = [
+    Case(
+        "instance masks",
+        "colour mask among 16-bit label images",
+        _colour_among_labels,
+        FAILED,
+        says=("masks/b.png", "colour mask among label images"),
+        absent=NOT_OK,
+    ),
+    _dsb_case(
+        "DSB: mask file that is not an image",
+        lambda r: _put(r / "b" / "masks" / "b_2.png", b"not a png at all"),
+        FAILED,
+        says=("b/masks/b_2.png",),
+    ),
+    _dsb_case(
+        "DSB: mask of another size than its image",
+        lambda r: _put(r / "b" / "masks" / "b_2.png", _png(_square_mask(8, 16))),
+        FAILED,
+        says=("b/masks/b_2.png", "16x8 but its image b.png is 16x16"),
+    ),
+    _dsb_case(
+        "DSB: empty mask file",
+        lambda r: _put(r / "b" / "masks" / "b_2.png", _png(np.zeros((16, 16), np.uint8))),
+        OK,
+        says=("b/masks/b_2.png", "empty mask"),
+    ),
+    _dsb_case(
+        "DSB: two images in one image folder",
+        lambda r: write_image(r / "b" / "images" / "extra.png", 16, 16),
+        FAILED,
+        says=("b/images", "2 images (b.png, extra.png)"),
+    ),
+]
+
+CASES: list[Case] = [*IMAGE_CASES, *MASK_CASES, *INSTANCE_CASES, *RLE_CASES]

@@ -251,8 +251,18 @@ def test_apply_rejects_bad_input():
         aug.apply(np.zeros((8, 8, 5), np.uint8), np.zeros((8, 8)), seed=0)
     with pytest.raises(ValueError, match="does not match"):
         aug.apply(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9)), seed=0)
-    with pytest.raises(ValueError, match=r"0\.\.255"):
-        aug.apply(np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 300), seed=0)
+    with pytest.raises(ValueError, match="negative"):
+        aug.apply(np.zeros((8, 8, 3), np.uint8), np.full((8, 8), -1), seed=0)
+
+
+@pytest.mark.parametrize("top", [300, 70_000, 2**20])
+def test_object_ids_of_a_label_image_survive_the_geometry(top):
+    # an instance run's masks are label images: ids past 255 must move whole, never wrap
+    mask = np.zeros((64, 64), np.int64)
+    mask[10:20, 10:20], mask[30:40, 30:40], mask[44:54, 4:14] = top, 3, top - 1
+    for seed in range(4):
+        _, out = build_augment("default").apply(make_image("rgb", 64, 64), mask, seed=seed)
+        assert set(np.unique(out).tolist()) - {0, 255} == {3, top - 1, top}
 
 
 # --- mosaic -----------------------------------------------------------------------------------

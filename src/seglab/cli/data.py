@@ -18,8 +18,8 @@ data_app = typer.Typer(
 PathArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Dataset folder (COCO or image/mask folders, optionally with train/ val/ test/) "
-        "or a COCO JSON file."
+        help="Dataset folder (COCO, image/mask folders or DSB-2018 ID/images + ID/masks "
+        "folders, optionally with train/ val/ test/) or a COCO JSON file."
     ),
 ]
 AnnotationsOpt = Annotated[
@@ -45,10 +45,18 @@ LargeOpt = Annotated[
     bool,
     typer.Option("--allow-large-images", help="Read images above Pillow's decompression limit."),
 ]
+LabelsOpt = Annotated[
+    str,
+    typer.Option(
+        "--labels",
+        help="What mask values mean: auto (16/32-bit masks are label images, 8-bit ones class "
+        "masks), classes (a class per value) or instances (an object per value).",
+    ),
+]
 
 
 def _data_options(
-    path, annotations, images, masks, num_classes, classes, crowd, large
+    path, annotations, images, masks, num_classes, classes, crowd, large, labels="auto"
 ) -> dict[str, Any]:
     """The dataset flags every data command shares, as :class:`~seglab.config.DataConfig`
     fields."""
@@ -61,6 +69,7 @@ def _data_options(
         "classes": split_names(classes),
         "crowd": crowd,
         "allow_large_images": large,
+        "labels": labels,
     }
 
 
@@ -74,10 +83,27 @@ def data_check(
     classes: ClassesOpt = None,
     crowd: CrowdOpt = "ignore",
     allow_large_images: LargeOpt = False,
+    labels: LabelsOpt = "auto",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the full report as JSON here.")
     ] = None,
     max_problems: Annotated[int, typer.Option(help="Problems to print (all go to --json).")] = 50,
+    crop_size: Annotated[
+        int | None,
+        typer.Option(
+            "--crop-size",
+            min=1,
+            help="Training crop side (px): count the objects larger than it, which every crop "
+            "must cut.",
+        ),
+    ] = None,
+    objects: Annotated[
+        bool,
+        typer.Option(
+            "--objects/--no-objects",
+            help="Count touching objects (and those cut by --crop-size) in labelled splits.",
+        ),
+    ] = True,
 ) -> None:
     """Validate a dataset, print a summary and every problem (file, JSON key, annotation id).
 
@@ -90,14 +116,26 @@ def data_check(
       seglab data check --annotations export/_annotations.coco.json --images export/
 
       seglab data check data/ --images data/img --masks data/gt --num-classes 3
+
+      seglab data check stage1_train/ --crop-size 256
     """
     from seglab.api import check_dataset
     from seglab.cli.render import print_check_report
 
     report = check_dataset(
         json_out=json_out,
+        objects=objects,
+        crop_size=crop_size,
         **_data_options(
-            path, annotations, images, masks, num_classes, classes, crowd, allow_large_images
+            path,
+            annotations,
+            images,
+            masks,
+            num_classes,
+            classes,
+            crowd,
+            allow_large_images,
+            labels,
         ),
     )
     print_check_report(report, console, max_problems=max_problems)
@@ -121,6 +159,7 @@ def data_preview(
     classes: ClassesOpt = None,
     crowd: CrowdOpt = "ignore",
     allow_large_images: LargeOpt = False,
+    labels: LabelsOpt = "auto",
 ) -> None:
     """Write overlay PNGs (image | coloured mask with contours) for N images and a grid.png.
 
@@ -140,7 +179,15 @@ def data_preview(
         seed=seed,
         overwrite=overwrite,
         **_data_options(
-            path, annotations, images, masks, num_classes, classes, crowd, allow_large_images
+            path,
+            annotations,
+            images,
+            masks,
+            num_classes,
+            classes,
+            crowd,
+            allow_large_images,
+            labels,
         ),
     )
     print_preview(paths, console)
@@ -177,7 +224,14 @@ def data_sample(
 @data_app.command("convert")
 def data_convert(
     path: PathArg = None,
-    to: Annotated[str, typer.Option("--to", help="masks, coco or rle-csv.")] = "masks",
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="masks (class masks), coco, labels (16-bit label images, one id per object), "
+            "dsb (DSB-2018 folders, one mask per object) or rle-csv.",
+        ),
+    ] = "masks",
     out: Annotated[
         Path,
         typer.Option(
@@ -198,8 +252,10 @@ def data_convert(
     classes: ClassesOpt = None,
     crowd: CrowdOpt = "ignore",
     allow_large_images: LargeOpt = False,
+    labels: LabelsOpt = "auto",
 ) -> None:
-    """Convert COCO -> mask folders, mask folders -> COCO, or either -> the seed's RLE CSV.
+    """Convert between COCO, mask folders, label-image folders and DSB-2018 folders, or any of
+    them -> the seed's RLE CSV.
 
     Examples:
 
@@ -208,6 +264,10 @@ def data_convert(
       seglab data convert cig_masks/ --to coco --out cig_coco/
 
       seglab data convert cig_butts/ --to rle-csv --out csv/
+
+      seglab data convert stage1_train/ --to labels --out nuclei_labels/
+
+      seglab data convert nuclei_labels/ --to dsb --out nuclei_dsb/
 
       seglab data convert --images imgs/ --masks masks/ --to rle-csv --out train.csv
     """
@@ -220,7 +280,15 @@ def data_convert(
         segmentation=segmentation,
         overwrite=overwrite,
         **_data_options(
-            path, annotations, images, masks, num_classes, classes, crowd, allow_large_images
+            path,
+            annotations,
+            images,
+            masks,
+            num_classes,
+            classes,
+            crowd,
+            allow_large_images,
+            labels,
         ),
     )
     print_conversion(summary, to, out, console)

@@ -1,4 +1,6 @@
-"""``seglab evaluate``: per-image Dice, IoU, precision, recall of a run or of predictions."""
+"""``seglab evaluate``: per-image Dice, IoU, precision, recall of a run or of predictions; for
+objects (an instance run, label images, per-object COCO results) DSB mean AP, AJI, the object
+counts and COCO AP."""
 
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ PredOpt = Annotated[
     Path | None,
     Opt(
         "--pred",
-        help="Predictions to score instead: a folder of masks (0/255 or class indices), "
-        "a run-length CSV or a COCO results JSON.",
+        help="Predictions to score instead: a folder of masks (0/255 or class indices) or of "
+        "16-bit label images (one id per object), a run-length CSV or a COCO results JSON.",
     ),
 ]
 DataOpt = Annotated[
@@ -85,6 +87,11 @@ def evaluate_cmd(
 
     Predictions match images by name, by name without extension, or by file stem.
 
+    Objects: an instance run (seglab train --task instance), a folder of 16-bit label images
+    or a COCO results JSON with one entry per object is scored object by object: DSB-2018 mean
+    AP (IoU 0.5:0.95), AP@0.5, AP@0.75, AJI, found/missed/false/split/merged per image, COCO
+    mask and box AP over the split, and the run's label images (labels/).
+
     Exits 1 when unreadable images were skipped.
 
     Examples:
@@ -96,6 +103,8 @@ def evaluate_cmd(
       seglab evaluate --pred classical/masks --data sample/ --out eval_otsu
 
       seglab evaluate --pred predictions/masks.csv --data sample/ --empty-score nan
+
+      seglab evaluate --pred predictions/labels --data nuclei/ --split val
     """
     from seglab.api import AUTO, evaluate
     from seglab.cli.render import print_evaluation

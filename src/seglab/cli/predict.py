@@ -1,4 +1,5 @@
-"""``seglab predict``: masks, overlays, crops, probabilities, RLE CSV and COCO JSON of a run."""
+"""``seglab predict``: masks (objects, for an instance run), overlays, crops, probabilities,
+RLE CSV and COCO JSON of a run."""
 
 from __future__ import annotations
 
@@ -26,22 +27,44 @@ Opt = typer.Option
 ModelOpt = Annotated[Path, Opt("--model", help="Run folder (or its model.json).")]
 InputOpt = Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")]
 OutOpt = Annotated[
-    Path, Opt("--out", help="Output folder (masks/, overlays/, crops/, summary.json).")
+    Path,
+    Opt(
+        "--out",
+        help="Output folder (masks/ or, for an instance run, labels/; overlays/, crops/, "
+        "summary.json).",
+    ),
 ]
 OverlaysOpt = Annotated[
     bool, Opt("--overlays/--no-overlays", help="Write overlays/ (image + tinted mask).")
 ]
 CropsOpt = Annotated[
-    bool, Opt("--crops/--no-crops", help="Write crops/ (the image cropped by the mask).")
+    bool,
+    Opt(
+        "--crops/--no-crops",
+        help="Write crops/ (the image cropped by the mask; per object for an instance run).",
+    ),
 ]
 SaveProbsOpt = Annotated[
-    bool, Opt("--save-probs", help="Write probs/NAME.npy (float16 probabilities).")
+    bool,
+    Opt(
+        "--save-probs",
+        help="Write probs/NAME.npy (float16 probabilities; not for Mask R-CNN runs).",
+    ),
 ]
 RleCsvOpt = Annotated[
-    Path | None, Opt("--rle-csv", help="Also write the seed's run-length CSV here.")
+    Path | None,
+    Opt(
+        "--rle-csv",
+        help="Also write the seed's run-length CSV here (instance runs: DSB-2018's, a row per "
+        "object).",
+    ),
 ]
 CocoJsonOpt = Annotated[
-    Path | None, Opt("--coco-json", help="Also write COCO results (RLE) JSON here.")
+    Path | None,
+    Opt(
+        "--coco-json",
+        help="Also write COCO results (RLE) JSON here (instance runs: an entry per object).",
+    ),
 ]
 
 
@@ -68,6 +91,11 @@ def predict_cmd(
     """Predict masks with a trained run, with its preprocessing and input size: OUT/masks
     (0/255 for binary models, class indices otherwise), OUT/overlays, OUT/crops and
     OUT/summary.json; optionally probabilities, the seed's RLE CSV and COCO results JSON.
+
+    An instance run (trained with --task instance) writes its objects: OUT/labels (16-bit
+    label images, ids 1..N), OUT/overlays (a colour per object), OUT/crops/NAME/ID.png (an
+    object's box, objects under 4 px skipped), a CSV row and a COCO entry per object.
+    --threshold does not apply to it (the card's instance thresholds cut the objects).
 
     Examples:
 

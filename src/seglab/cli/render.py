@@ -17,6 +17,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from seglab.classical.compare import CompareResult
     from seglab.data.checks import CheckReport, SplitSummary
+    from seglab.data.object_stats import ObjectStats
     from seglab.evaluation.run import EvaluationResult
     from seglab.predict.run import PredictResult
     from seglab.train.rundir import TrainResult
@@ -52,7 +53,9 @@ def _split_table(s: SplitSummary) -> Table:
     t.add_row("classes (pixel share)", shares)
     if s.ignore_pixels:
         t.add_row("ignored pixels (255)", f"{s.ignore_pixels:,}")
-    if s.mapping:
+    if s.mapping and s.mapping["kind"] == "instances":
+        t.add_row("mask values", "label images: each id is an object (class 1)")
+    elif s.mapping:
         pairs = ", ".join(f"{k}->{v}" for k, v in list(s.mapping["mapping"].items())[:12])
         t.add_row("mask values -> classes", f"{s.mapping['kind']}: {pairs}")
     if s.objects_per_image:
@@ -65,7 +68,32 @@ def _split_table(s: SplitSummary) -> Table:
         t.add_row("object area px (p5 / p50 / p95)", _percentiles(s.object_areas))
         style = "yellow" if s.small_objects else ""
         t.add_row("very small objects", f"[{style}]{s.small_objects}[/]" if style else "0")
+    if s.objects is not None and s.objects.objects:
+        _object_rows(t, s.objects)
     return t
+
+
+def _object_rows(t: Table, stats: ObjectStats) -> None:
+    """Rows for touching objects and objects cut by crops."""
+    plural = "s" if stats.touching_pairs != 1 else ""
+    touching = (
+        f"{stats.touching_pairs} pair{plural} in {stats.touching_images} of {stats.images} images"
+    )
+    if stats.touching_examples:
+        touching += " (" + escape(", ".join(stats.touching_examples[:3])) + ")"
+    t.add_row("touching objects (8-neighbours)", touching)
+    if stats.crop_size is not None:
+        share = stats.cut_share or 0.0
+        style = "yellow" if stats.larger_than_crop else ""
+        text = (
+            f"{stats.larger_than_crop} of {stats.objects} ({share:.1%}): every crop cuts them"
+            if stats.larger_than_crop
+            else f"none of {stats.objects}"
+        )
+        t.add_row(
+            f"objects larger than the {stats.crop_size} px crop",
+            f"[{style}]{text}[/]" if style else text,
+        )
 
 
 def print_check_report(report: CheckReport, console: Console, *, max_problems: int = 50) -> None:
@@ -161,15 +189,24 @@ def print_train_result(result: TrainResult, console: Console) -> None:
 
 
 def print_predictions(result: PredictResult, console: Console) -> None:
-    """Print what ``seglab predict`` did: images, time, rate and backend, the masks folder,
-    the RLE CSV and COCO JSON written, and the images skipped."""
+    """Print what ``seglab predict`` did: images, time, rate and backend, the masks folder
+    (an instance run: the label images and the objects per image), the RLE CSV and COCO JSON
+    written, and the images skipped."""
     rate = result.images_per_second
+    folder = "labels" if result.task == "instance" else "masks"
     console.print(
         f"{result.images} images predicted in {result.seconds:.1f} s"
         + (f" ({rate:.1f} images/s, {result.backend})" if rate else "")
-        + f"; masks in {result.out / 'masks'}",
+        + f"; {folder} in {result.out / folder}",
         highlight=False,
     )
+    counts = result.objects_per_image
+    if result.task == "instance" and counts:
+        console.print(
+            f"{sum(counts)} objects, {statistics.mean(counts):.1f} per image "
+            f"(min {min(counts)}, median {statistics.median(counts):g}, max {max(counts)})",
+            highlight=False,
+        )
     for label, path in (("RLE CSV", result.rle_csv), ("COCO JSON", result.coco_json)):
         if path:
             console.print(f"{label}: {escape(str(path))}", highlight=False)
@@ -224,10 +261,69 @@ def _metrics_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def print_evaluation(result: EvaluationResult, console: Console) -> None:
-    """Print mean/median/std of each metric (per class when there are several), the worst
-    images and the files written."""
-    summary = result.summary
+INSTANCE_LABELS = {
+    "dsb_map": "DSB mean AP",
+    "ap50": "AP@0.5",
+    "ap75": "AP@0.75",
+    "aji": "AJI",
+    "dice": "Dice (all objects)",
+}
+"""How the instance scores of ``summary.json`` are named in the terminal."""
+COUNT_NAMES = ("found", "missed", "false", "split", "merged")
+
+
+def _instance_table(summary: dict[str, Any]) -> Table:
+    """Per-image scores (mean over images, with their spread), then COCO AP over the split."""
+    what = summary.get("model") or summary.get("pred")
+    table = Table(
+        title=f"{what} on {summary['data']} ({summary['split']}, {summary['images']} images)",
+        title_justify="left",
+    )
+    for column in ("metric", "mean", "median", "std", "min", "max"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric, label in INSTANCE_LABELS.items():
+        stats = summary["metrics"].get(metric, {})
+        table.add_row(
+            label, *(_cell(stats.get(k)) for k in ("mean", "median", "std", "min", "max"))
+        )
+    coco = summary.get("coco") or {}
+    how = "" if coco.get("categories") != "class-agnostic" else ", class-agnostic"
+    table.add_section()
+    for kind in ("mask", "box"):
+        scores = coco.get(kind) or {}
+        for key, name in (("ap", "AP"), ("ap50", "AP@0.5"), ("ap75", "AP@0.75")):
+            table.add_row(f"COCO {kind} {name} (split{how})", _cell(scores.get(key)))
+    return table
+
+
+def _count_table(counts: dict[str, int]) -> Table:
+    """The objects counted over the split at IoU 0.5."""
+    table = Table(title="objects (IoU 0.5)", title_justify="left")
+    for column in ("true", "predicted", *COUNT_NAMES):
+        table.add_column(column, justify="right")
+    keys = ("true_objects", "pred_objects", *COUNT_NAMES)
+    table.add_row(*(str(counts.get(k, "-")) for k in keys))
+    return table
+
+
+def _print_instance_evaluation(summary: dict[str, Any], console: Console) -> None:
+    console.print(_instance_table(summary))
+    console.print(_count_table(summary.get("counts") or {}))
+    if summary["worst"]:
+        low = Table(
+            title=f"worst {len(summary['worst'])} images by DSB mean AP", title_justify="left"
+        )
+        # no label-image column: labels/NAME.png, said below, would fold the table at 80 columns
+        low.add_column("image", overflow="fold")
+        for column in ("DSB mAP", "AJI", *COUNT_NAMES):
+            low.add_column(column, justify="right")
+        for row in summary["worst"]:
+            cells = [row["image"], _cell(row["dsb_map"]), _cell(row["aji"])]
+            low.add_row(*cells, *(str(row[k]) for k in COUNT_NAMES))
+        console.print(low)
+
+
+def _print_semantic_evaluation(summary: dict[str, Any], console: Console) -> None:
     console.print(_metrics_table(summary))
     if summary["worst"]:
         low = Table(title=f"worst {len(summary['worst'])} images by Dice", title_justify="left")
@@ -236,13 +332,27 @@ def print_evaluation(result: EvaluationResult, console: Console) -> None:
         for row in summary["worst"]:
             low.add_row(row["image"], _cell(row["dice"]), _cell(row["iou"]), row.get("pred", ""))
         console.print(low)
+
+
+def print_evaluation(result: EvaluationResult, console: Console) -> None:
+    """Print mean/median/std of each metric (per class when there are several), the worst
+    images and the files written; for objects (``task`` ``instance``), the DSB and COCO
+    scores and the object counts."""
+    summary = result.summary
+    instance = summary.get("task") == "instance"
+    if instance:
+        _print_instance_evaluation(summary, console)
+    else:
+        _print_semantic_evaluation(summary, console)
     if summary["missing"]:
+        scored = "predicting no object" if instance else "empty predictions"
         console.print(
             f"[yellow]{len(summary['missing'])} images had no prediction and were scored as "
-            "empty predictions[/yellow]"
+            f"{scored}[/yellow]"
         )
     if result.out is not None:
-        files = ["scores.csv", "summary.json"] + (["masks/"] if "model" in summary else [])
+        written = "labels/" if instance else "masks/"
+        files = ["scores.csv", "summary.json"] + ([written] if "model" in summary else [])
         console.print(
             f"wrote {escape(', '.join(files))} in {escape(str(result.out))}", highlight=False
         )

@@ -39,6 +39,9 @@ def report_cmd(
     overfitting verdict, metrics, a val gallery (image | truth | prediction | crop, worst Dice
     first) and with --test a test gallery (image | predicted mask | crop). Prints the page's path.
 
+    For an instance run: DSB mean AP, AJI, COCO mask and box AP and the objects found, missed,
+    false, split and merged, and a gallery of true and predicted objects, worst first.
+
     The page is built from files on disk: RUN/report/ keeps the evaluation (reused while it is
     newer than the weights), the test predictions and the thumbnails, linked from the page;
     --single-file embeds them instead. Run it again at any time to regenerate the page.

@@ -81,9 +81,14 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--out", Path | None, "Folder of runs [runs].", "out"),
     Flag("--name", str | None, "Run folder name [train, train-2...].", "name"),
     Flag("--overwrite", bool, "Reuse an existing run folder.", "overwrite", default=False),
+    Flag("--task", str | None,
+         "semantic (a class per pixel) or instance (each object apart: Mask R-CNN with "
+         "--model maskrcnn, else the model predicts interiors + borders cut by a watershed).",
+         "task"),
     Flag("--recipe", str | None, "auto (sized for this machine) or seed (the notebook's).",
          "recipe"),
-    Flag("--model", str | None, "unet, smp.<arch>, torchvision.<name> (seglab models).",
+    Flag("--model", str | None,
+         "unet, smp.<arch>, torchvision.<name>, maskrcnn, maskrcnn_v2 (seglab models).",
          "model.name"),
     Flag("--model-option -m", list[str] | None, "Model option NAME=VALUE, e.g. -m base_width=32.",
          "model.options", _assignments),
@@ -144,6 +149,8 @@ FLAGS: tuple[Flag, ...] = (
          "faulty records out.", "data.skip_bad", default=False),
     Flag("--num-classes", int | None, None, "data.num_classes"),
     Flag("--classes", str | None, "Class names, background first.", "data.classes", _names),
+    Flag("--labels", str | None, "What mask values mean: auto, classes, or instances (an "
+         "object per value: 16-bit label images).", "data.labels"),
     Flag("--quiet -q", bool, "No progress bar.", default=False),
 )  # fmt: skip
 

@@ -1,4 +1,5 @@
-"""Datasets: COCO, mask folders and image folders, torch-free readers plus a torch Dataset.
+"""Datasets: COCO, mask folders (class masks or label images), DSB-2018 folders and image
+folders; torch-free readers plus a torch Dataset.
 
 Heavy modules (pycocotools, torch) are imported only when used.
 """

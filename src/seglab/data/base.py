@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seglab.core.labels import InstanceLabels, empty_labels, paint_labels
 from seglab.errors import DataError, format_location
 
 logger = logging.getLogger("seglab.data")
@@ -160,6 +161,17 @@ class SegmentationSource:
             n, labels = cv2.connectedComponents((mask == cls).astype(np.uint8), connectivity=8)
             out.extend(Instance(labels == i, cls) for i in range(1, n))
         return out
+
+    def instance_labels(self, index: int) -> InstanceLabels:
+        """The objects of item ``index`` as one label image (crowd regions left out; where
+        objects overlap the smaller keeps its pixels): what instance models train on and are
+        scored against."""
+        objects = [i for i in self.instances(index) if not i.iscrowd]
+        if not objects:
+            h, w = self.load_mask(index).shape[:2]
+            return empty_labels(h, w)
+        h, w = objects[0].mask.shape
+        return paint_labels([i.mask for i in objects], [i.class_index for i in objects], h, w)
 
 
 def warn_problems(problems: list[Problem], *, what: str, limit: int = 10) -> None:

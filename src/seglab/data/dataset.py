@@ -23,8 +23,10 @@ Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def open_split(spec: SplitSpec, config: DataConfig | None = None) -> SegmentationSource:
-    """Open one split found by :func:`seglab.data.layout.discover`."""
+    """Open one split found by :func:`seglab.data.layout.discover` (``config.labels`` says
+    what the values of mask files mean, see :mod:`seglab.data.folders`)."""
     from seglab.data.coco import CocoSource
+    from seglab.data.dsb import DsbSource
     from seglab.data.folders import FolderSource
     from seglab.data.inputs import ImageFolderSource
 
@@ -37,6 +39,15 @@ def open_split(spec: SplitSpec, config: DataConfig | None = None) -> Segmentatio
         source = FolderSource(
             spec.images,
             spec.masks,
+            root=spec.root,
+            classes=config.classes,
+            num_classes=config.num_classes,
+            allow_large=config.allow_large_images,
+            labels=config.labels,
+        )
+    elif spec.kind == "dsb":
+        source = DsbSource(
+            spec.images,
             root=spec.root,
             classes=config.classes,
             num_classes=config.num_classes,

@@ -1,13 +1,5 @@
-"""Image/mask folder datasets: images and masks matched by file stem.
-
-Pairing
--------
-An image ``cat.jpg`` is matched with the mask whose stem is ``cat`` or ``cat`` plus one of
-``_mask``, ``-mask``, ``_masks``, ``_label``, ``_labels``, ``_gt``, ``_seg``, ``_segmentation``
-(any image extension, PNG recommended). Files in sub-folders are matched by their relative path.
-An image without a mask, or a mask without an image, is left out with a warning; when a mask
-nearly matches (a name that differs in upper/lower case, an unknown suffix, another sub-folder)
-the warning names it. A broken symbolic link is an error of its own, not a missing file.
+"""Image/mask folder datasets: images and masks matched by file stem (how, and the folder
+names: :mod:`seglab.data.pairing`).
 
 What mask values mean (:func:`infer_mapping`), decided once over the whole dataset
 ----------------------------------------------------------------------------------
@@ -31,6 +23,25 @@ What mask values mean (:func:`infer_mapping`), decided once over the whole datas
   channel): class values cannot be recovered from them. Save masks as PNG.
 The mapping (value or colour -> class) is kept in :attr:`FolderSource.mapping` and written to
 runs and conversions as ``classes.json`` by :meth:`~seglab.data.mask_mapping.MaskMapping.to_json`.
+
+Label images (instance masks: Cellpose, StarDist), ``labels=`` (``DataConfig.labels``)
+-------------------------------------------------------------------------------------
+A label image holds one integer id per object (0 = background, any ids, not necessarily
+consecutive). The masks are read as label images (``mapping.kind == "instances"``):
+
+* with ``labels="instances"``, whatever their bit depth;
+* with ``labels="auto"`` (the default), when the masks stored as 16- or 32-bit integers hold
+  more than a binary set of values (0/1, 0/255, 0/65535 stay binary masks stored deep), no
+  ``num_classes`` is declared and ``classes``, if given, names one class; or when
+  ``classes.json`` says ``"labels": "instances"``. 8-bit masks among them are read as label
+  images too, with a warning.
+
+Then :meth:`~FolderSource.instances` and :meth:`~FolderSource.instance_labels` give one object
+per id, of class 1 (classes ``["background", "object"]``, or the two ``classes`` given), and
+:meth:`~FolderSource.load_mask` the foreground (1 wherever an object is), so semantic training
+on label images works. A colour mask, negative ids or more than
+:data:`~seglab.core.labels.MAX_OBJECTS` objects in one mask are errors naming the file.
+``labels="classes"`` reads every mask as class values (the rules above), 16-bit ones too.
 """
 
 from __future__ import annotations
@@ -39,137 +50,27 @@ from pathlib import Path
 
 import numpy as np
 
+from seglab.core.checks import check_choice
 from seglab.core.constants import IGNORE_INDEX
-from seglab.data.base import Item, ProblemLog, SegmentationSource
+from seglab.core.labels import MAX_OBJECTS, InstanceLabels, from_label_image
+from seglab.data.base import Instance, ProblemLog, SegmentationSource
 from seglab.data.mask_mapping import (
+    LABEL_MODES,
     LOSSY_FORMATS,
     MaskMapping,
     clean_lossy_values,
     describe_value,
     infer_mapping,
+    instance_mapping,
+    is_label_dtype,
+    looks_binary,
     lossy_message,
     mask_values,
     read_classes_json,
 )
+from seglab.data.pairing import image_files, pair_files
 from seglab.errors import DataError
-from seglab.io import is_image_file, read_mask
-
-MASK_SUFFIXES = (
-    "",
-    "_mask",
-    "-mask",
-    "_masks",
-    "_label",
-    "_labels",
-    "_gt",
-    "_seg",
-    "_segmentation",
-)
-IMAGE_DIR_NAMES = ("images", "image", "imgs", "img", "input", "inputs", "x")
-MASK_DIR_NAMES = (
-    "masks",
-    "mask",
-    "labels",
-    "label",
-    "gt",
-    "groundtruth",
-    "ground_truth",
-    "annotations",
-    "segmentations",
-    "targets",
-    "y",
-)
-
-
-def find_folder_pair(folder: str | Path) -> tuple[Path, Path] | None:
-    """Find an (images, masks) folder pair inside ``folder`` by the common names, else None."""
-    folder = Path(folder)
-    for img_name in IMAGE_DIR_NAMES:
-        img_dir = folder / img_name
-        if not img_dir.is_dir():
-            continue
-        for mask_name in MASK_DIR_NAMES:
-            mask_dir = folder / mask_name
-            if not mask_dir.is_dir():
-                continue
-            files = [p for p in mask_dir.rglob("*") if not p.is_dir()]
-            # an empty mask folder is a pair with its masks missing (reading it says so), not
-            # an unlabelled image folder; one of other files (YOLO .txt labels) is not masks
-            if not files or any(is_image_file(p) for p in files):
-                return img_dir, mask_dir
-    return None
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The files with an image extension under ``folder``, sorted; broken symbolic links are
-    kept (reading them says what is wrong), folders named like images are not."""
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if is_image_file(p) and (p.is_file() or p.is_symlink()) and not p.is_dir()
-    )
-
-
-def _stems(folder: Path) -> dict[str, list[Path]]:
-    """The image files under ``folder`` by their path relative to it, without extension."""
-    stems: dict[str, list[Path]] = {}
-    for p in image_files(folder):
-        stems.setdefault(p.relative_to(folder).with_suffix("").as_posix(), []).append(p)
-    return stems
-
-
-def pair_files(images_dir: Path, masks_dir: Path, log: ProblemLog) -> list[Item]:
-    """Match images with masks by stem; unmatched and ambiguous files are logged."""
-    masks, images = _stems(masks_dir), _stems(images_dir)
-    items, used, unmatched = [], set(), []
-    for stem, paths in sorted(images.items()):
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            log.error(paths[0], None, f"several images share the stem {stem!r} ({names})")
-            continue
-        found = [(s, masks[stem + s]) for s in MASK_SUFFIXES if stem + s in masks]
-        if not found:
-            unmatched.append((stem, paths[0]))
-            continue
-        suffix, candidates = found[0]
-        if len(candidates) > 1:
-            names = ", ".join(p.name for p in candidates)
-            log.error(candidates[0], None, f"several masks share the stem {stem!r} ({names})")
-            continue
-        used.add(stem + suffix)
-        items.append(Item(key=stem, image_path=paths[0], mask_path=candidates[0]))
-    orphans = {stem: masks[stem][0] for stem in sorted(set(masks) - used)}
-    for stem, path in unmatched:
-        hint = _near_miss(stem, orphans, masks_dir)
-        log.warning(path, None, f"no mask found in {masks_dir} (image left out){hint}")
-    for path in orphans.values():
-        log.warning(path, None, "mask has no matching image (left out)")
-    return items
-
-
-def _near_miss(stem: str, orphans: dict[str, Path], masks_dir: Path) -> str:
-    """A hint naming the unmatched mask that was probably meant for image ``stem``: one whose
-    name differs only in upper/lower case, has an unknown suffix, or is in another sub-folder."""
-    name = stem.rsplit("/", 1)[-1]
-    names = {stem + s for s in MASK_SUFFIXES}
-    for other, path in orphans.items():
-        shown = path.relative_to(masks_dir).as_posix()
-        if other.lower() in {n.lower() for n in names}:
-            return f"; {shown} differs from it only in upper/lower case: rename one of them"
-        if other.rsplit("/", 1)[-1] in {n.rsplit("/", 1)[-1] for n in names}:
-            return (
-                f"; {shown} has its name but is in another folder (masks are matched by their "
-                "path inside the mask folder): move it"
-            )
-    for other, path in orphans.items():
-        if len(other) > len(stem) and other.startswith(stem) and not other[len(stem)].isalnum():
-            known = ", ".join(s for s in MASK_SUFFIXES if s)
-            return (
-                f"; {path.relative_to(masks_dir).as_posix()} starts with its name, but the "
-                f"suffix {other[len(stem) :]!r} is not one seglab knows ({known}): rename it "
-                f"{name}_mask{path.suffix}"
-            )
-    return ""
+from seglab.io import read_mask
 
 
 class FolderSource(SegmentationSource):
@@ -178,13 +79,18 @@ class FolderSource(SegmentationSource):
     Opening reads every mask once to learn the value mapping; masks that cannot be read, JPEG
     masks whose values compression changed, and masks whose values do not fit the declared
     classes are recorded as problems (errors: the item is left out). ``allow_large`` lifts the
-    decompression-bomb limit for the masks (see :func:`seglab.io.read_mask`).
+    decompression-bomb limit for the masks (see :func:`seglab.io.read_mask`). ``labels``
+    (``auto``, ``classes``, ``instances``) says whether the masks are label images (see the
+    module docstring).
 
     Raises
     ------
     DataError
         A folder is missing or the mask folder holds no mask files; the masks together hold
         more values or colours than any class mask (or than the declared classes).
+    ConfigError
+        ``labels`` is not one of the choices, or label images are read with other than two
+        declared classes.
     """
 
     kind = "masks"
@@ -198,8 +104,11 @@ class FolderSource(SegmentationSource):
         classes: list[str] | None = None,
         num_classes: int | None = None,
         allow_large: bool = False,
+        labels: str = "auto",
     ):
+        check_choice("labels", labels, LABEL_MODES)
         self.images_dir, self.masks_dir = Path(images), Path(masks)
+        self._labels = labels
         log = ProblemLog()
         for d in (self.images_dir, self.masks_dir):
             if not d.is_dir():
@@ -226,6 +135,7 @@ class FolderSource(SegmentationSource):
         masks that cannot be read or that lossy compression changed."""
         self.mask_values: dict[str, set] = {}
         self._colour_keys: set[str] = set()
+        self._deep_keys: set[str] = set()  # stored as 16/32-bit integers: label images in auto
         kept = []
         for item in self.items:
             try:
@@ -240,6 +150,8 @@ class FolderSource(SegmentationSource):
             self.mask_values[item.key] = vals
             if raw.ndim == 3:
                 self._colour_keys.add(item.key)
+            elif is_label_dtype(meta.dtype):
+                self._deep_keys.add(item.key)
             kept.append(item)
         self.items = kept
 
@@ -248,7 +160,19 @@ class FolderSource(SegmentationSource):
         if classes is None and num_classes is None:
             declared = read_classes_json(self.masks_dir.parent / "classes.json")
         self._read_values()
+        if self._are_label_images(declared, classes, num_classes):
+            named = declared is not None and declared.kind == "instances"
+            mapping = declared if named else instance_mapping(classes, num_classes)
+            self._check_label_images(warn_shallow=not named)
+            return mapping
         if declared is not None:
+            if declared.kind == "instances":
+                raise DataError(
+                    'this file declares label images ("labels": "instances") but the masks '
+                    "were asked to be read as class masks (labels: classes); remove one of them",
+                    path=self.masks_dir.parent / "classes.json",
+                    field="labels",
+                )
             self._drop_out_of_range(declared)
             return declared
         grey = set().union(*(v for k, v in self.mask_values.items() if k not in self._colour_keys))
@@ -273,6 +197,63 @@ class FolderSource(SegmentationSource):
         elif mapping.kind != "binary":
             self._warn_rare_values(mapping)
         return mapping
+
+    def _are_label_images(
+        self, declared: MaskMapping | None, classes: list[str] | None, num_classes: int | None
+    ) -> bool:
+        """Whether the masks are label images (rules in the module docstring)."""
+        if self._labels != "auto":
+            return self._labels == "instances"
+        if declared is not None:
+            return declared.kind == "instances"
+        if num_classes is not None or (classes is not None and len(classes) != 2):
+            return False  # declared class values
+        deep = [self.mask_values[k] for k in self._deep_keys]
+        return bool(deep) and not looks_binary(set().union(*deep))
+
+    def _check_label_images(self, *, warn_shallow: bool) -> None:
+        """Leave out (and log) the masks that cannot be label images: colour masks, negative
+        ids, more objects than a label image holds; warn about 8-bit masks read as label
+        images because the others are 16-bit (``warn_shallow``, with ``labels="auto"``)."""
+        kept, shallow = [], []
+        for item in self.items:
+            ids = [v for v in self.mask_values[item.key] if v != 0]
+            if item.key in self._colour_keys:
+                self.log.error(
+                    item.mask_path,
+                    None,
+                    "colour mask among label images: a label image holds one integer id per "
+                    "pixel (0 = background); save it as a 16-bit grayscale PNG",
+                )
+                continue
+            if ids and min(ids) < 0:
+                self.log.error(item.mask_path, None, f"negative ids ({min(ids)}) in a label image")
+                continue
+            if len(ids) > MAX_OBJECTS:
+                self.log.error(
+                    item.mask_path,
+                    None,
+                    f"{len(ids)} objects in one label image; at most {MAX_OBJECTS} are supported",
+                )
+                continue
+            if item.key not in self._deep_keys:
+                shallow.append(item.key)
+            kept.append(item)
+        self.items = kept
+        if shallow and warn_shallow and self._labels == "auto":
+            self.log.warning(
+                self.masks_dir,
+                None,
+                f"{len(shallow)} of {len(kept)} masks are 8-bit ({self._mask_name(shallow[0])}"
+                f"{', ...' if len(shallow) > 1 else ''}) among 16/32-bit label images: they are "
+                "read as label images too (each value an object); if they are class masks, "
+                "keep the two kinds in separate datasets",
+            )
+
+    @property
+    def instance_masks(self) -> bool:
+        """True when the masks are label images (one object per id), not class masks."""
+        return self.mapping.kind == "instances"
 
     def _masks_holding(self, value) -> list[str]:
         """The keys of the masks holding ``value`` (a grey colour also as the grey value)."""
@@ -385,3 +366,19 @@ class FolderSource(SegmentationSource):
         item = self.items[index]
         raw, _ = read_mask(item.mask_path, allow_large=self.allow_large)
         return self.mapping.apply(raw, item.mask_path)
+
+    def instance_labels(self, index: int) -> InstanceLabels:
+        """The objects of item ``index``: the label image itself (ids renumbered 1..N, class 1)
+        for label images; the connected components of each class for class masks."""
+        if not self.instance_masks:
+            return super().instance_labels(index)
+        item = self.items[index]
+        raw, _ = read_mask(item.mask_path, allow_large=self.allow_large)
+        return from_label_image(raw, class_index=1, path=str(item.mask_path))
+
+    def instances(self, index: int) -> list[Instance]:
+        """Objects of item ``index``: one per id of a label image, else one per connected
+        component of each class."""
+        if not self.instance_masks:
+            return super().instances(index)
+        return [Instance(mask, 1) for mask in self.instance_labels(index).masks()]

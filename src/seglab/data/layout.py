@@ -1,11 +1,16 @@
-"""Finding what a dataset path holds: COCO or mask folders, and which splits.
+"""Finding what a dataset path holds: COCO, mask folders or DSB folders, and which splits.
 
 :func:`discover` accepts what people have on disk:
 
 * a split folder holding a COCO JSON of any name (in the folder or in ``annotations/``) and its
   images (``images/`` or beside the JSON, as Roboflow exports);
 * a split folder holding an image folder and a mask folder with common names
-  (``images/masks``, ``image/label``, ``imgs/masks``, ``img/gt`` ...);
+  (``images/masks``, ``image/label``, ``imgs/masks``, ``img/gt`` ...): class masks or label
+  images (16-bit instance masks, as Cellpose and StarDist keep them), which
+  :class:`~seglab.data.folders.FolderSource` tells apart;
+* a split folder in the DSB-2018 layout: one folder per image holding ``images/`` (one image)
+  and ``masks/`` (one mask per object), see :mod:`seglab.data.dsb`; such folders without any
+  ``masks/`` are an unlabelled split;
 * a folder of split folders: ``train``, ``val`` (or ``valid``, ``validation``), ``test``
   (or ``real_test``); a test split may be images only;
 * a COCO JSON file itself;
@@ -18,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seglab.data.coco import find_annotation_file, find_images_dir
-from seglab.data.folders import IMAGE_DIR_NAMES, find_folder_pair
+from seglab.data.dsb import dsb_layout
+from seglab.data.pairing import IMAGE_DIR_NAMES, find_folder_pair
 from seglab.errors import DataError
 from seglab.io import is_image_file
 
@@ -36,7 +42,8 @@ SPLIT_NAMES = {
 
 @dataclass(frozen=True)
 class SplitSpec:
-    """Where one split lives and in which format (``coco``, ``masks`` or ``images``)."""
+    """Where one split lives and in which format (``coco``, ``masks``, ``dsb`` or ``images``;
+    for ``dsb``, ``images`` is the folder of image folders)."""
 
     name: str
     kind: str
@@ -53,6 +60,9 @@ def _split_spec(name: str, folder: Path) -> SplitSpec | None:
     pair = find_folder_pair(folder)
     if pair is not None:
         return SplitSpec(name, "masks", folder, pair[0], masks=pair[1])
+    dsb = dsb_layout(folder)
+    if dsb is not None:  # "dsb", or "images": image folders without masks (a DSB test split)
+        return SplitSpec(name, dsb, folder, folder)
     for img_name in IMAGE_DIR_NAMES:
         if (folder / img_name).is_dir():
             return SplitSpec(name, "images", folder, folder / img_name)
@@ -111,9 +121,9 @@ def discover(
     if spec is None:
         raise DataError(
             "no dataset found. seglab reads: a folder with a COCO JSON and images/; a folder "
-            "with images/ and masks/ (or image/label, imgs/masks, img/gt); or a folder of "
-            "train/ val/ test/ folders like these. Or pass --annotations FILE --images DIR, "
-            "or --images DIR --masks DIR.",
+            "with images/ and masks/ (or image/label, imgs/masks, img/gt); a DSB-2018 folder "
+            "of ID/images/ID.png + ID/masks/*.png; or a folder of train/ val/ test/ folders "
+            "like these. Or pass --annotations FILE --images DIR, or --images DIR --masks DIR.",
             path=path,
         )
     return {"train": spec}

@@ -1,7 +1,9 @@
 """What mask values mean: the mapping from raw values (or colours) to class indices, learnt
-once over a mask folder (:func:`infer_mapping`) or read from ``classes.json``, and what cannot
-be trusted in a mask (values a lossy format changed). The rules are in
-:mod:`seglab.data.folders`' docstring; :class:`~seglab.data.folders.FolderSource` applies them.
+once over a mask folder (:func:`infer_mapping`) or read from ``classes.json``; whether masks are
+label images instead, one object per value (:func:`is_label_dtype`, :func:`looks_binary`,
+:func:`instance_mapping`); and what cannot be trusted in a mask (values a lossy format
+changed). The rules are in :mod:`seglab.data.folders`' docstring;
+:class:`~seglab.data.folders.FolderSource` applies them.
 """
 
 from __future__ import annotations
@@ -13,11 +15,32 @@ from typing import Any
 import numpy as np
 
 from seglab.core.constants import IGNORE_INDEX
-from seglab.errors import DataError
+from seglab.errors import ConfigError, DataError
 
 MAX_CLASSES = 254
 LOSSY_FORMATS = ("JPEG", "MPO")
 """Formats whose compression changes pixel values (MPO: the JPEG of some cameras)."""
+LABEL_MODES = ("auto", "classes", "instances")
+"""What mask values can mean (``DataConfig.labels``): decided from the files, a class per
+value, or an object per value (label images)."""
+OBJECT_CLASSES = ["background", "object"]
+"""The classes of label images when none are named: every object is of class 1."""
+_BINARY_SETS = ({0, 1}, {0, 255}, {0, 65535})
+
+
+def is_label_dtype(dtype: str | np.dtype) -> bool:
+    """Whether a mask stored as ``dtype`` (:attr:`~seglab.io.ImageMeta.dtype`, the file's own
+    sample type) is read as a label image when ``labels="auto"``: 16- and 32-bit integers.
+    8-bit masks hold classes (255 ids are too few for most instance data; Cellpose, StarDist
+    and ``seglab data convert --to labels`` write 16 bits)."""
+    dt = np.dtype(dtype)
+    return dt.kind in "iu" and dt.itemsize >= 2
+
+
+def looks_binary(values: set) -> bool:
+    """Whether a set of mask values is a binary mask (0/1, 0/255 or 0/65535, or one of them
+    alone): a 16-bit mask of those is a binary mask stored deep, not a label image."""
+    return any(set(values) <= full for full in _BINARY_SETS)
 
 
 def clean_lossy_values(values: set) -> bool:
@@ -46,13 +69,23 @@ def lossy_message(fmt: str, values: set) -> str:
 class MaskMapping:
     """How raw mask values (or colours) become class indices."""
 
-    kind: str  # "binary", "values" or "colors"
+    kind: str  # "binary", "values", "colors" or "instances" (label images)
     classes: list[str]
     lookup: dict[Any, int] = field(default_factory=dict)
     palette: list[tuple[int, int, int]] | None = None
 
     def apply(self, raw: np.ndarray, path: Path) -> np.ndarray:
-        """Map one raw mask to an int64 class-index mask; unknown values raise DataError."""
+        """Map one raw mask to an int64 class-index mask; unknown values raise DataError.
+
+        ``kind="instances"`` (label images) gives the foreground: 1 wherever an object is."""
+        if self.kind == "instances":
+            if raw.ndim == 3:
+                raise DataError(
+                    "colour mask in a folder of label images; a label image holds one integer "
+                    "id per pixel (0 = background)",
+                    path=path,
+                )
+            return (raw != 0).astype(np.int64)
         if self.kind == "binary":
             if raw.ndim == 3:
                 return (raw.any(axis=-1)).astype(np.int64)
@@ -76,12 +109,43 @@ class MaskMapping:
     def to_json(self) -> dict[str, Any]:
         """A JSON-able description of the mapping (written as ``classes.json``)."""
         key = hex_colour if self.kind == "colors" else str
+        if self.kind == "instances":
+            return {
+                "kind": self.kind,
+                "classes": self.classes,
+                "mapping": {},
+                "labels": "instances",
+                "ignore_index": IGNORE_INDEX,
+            }
         return {
             "kind": self.kind,
             "classes": self.classes,
             "mapping": {key(k): v for k, v in self.lookup.items()},
             "ignore_index": IGNORE_INDEX,
         }
+
+
+def instance_mapping(classes: list[str] | None, num_classes: int | None) -> MaskMapping:
+    """The mapping of label images: any non-zero id is an object of class 1; ``classes``
+    (background first) may name that class.
+
+    Raises
+    ------
+    ConfigError
+        More or fewer than 2 classes are declared: a label image holds objects of one class.
+    """
+    if num_classes is not None and num_classes != 2:
+        raise ConfigError(
+            f"label images hold objects of one class, so 2 classes (background and that class), "
+            f"not {num_classes}; leave --num-classes out, or read the masks as class masks "
+            "(labels: classes)",
+        )
+    if classes is not None and len(classes) != 2:
+        raise ConfigError(
+            f"label images hold objects of one class: name it after the background "
+            f"(--classes background,NAME), not {len(classes)} names ({', '.join(classes)})",
+        )
+    return MaskMapping("instances", list(classes) if classes else list(OBJECT_CLASSES))
 
 
 def hex_colour(colour: tuple[int, int, int]) -> str:
@@ -187,7 +251,11 @@ def infer_mapping(
 
 
 def read_classes_json(path: Path) -> MaskMapping | None:
-    """The mapping declared by a ``classes.json`` file, or None when there is no such file."""
+    """The mapping declared by a ``classes.json`` file, or None when there is no such file.
+
+    ``{"classes": [...], "mask_values": {"value": class}}`` declares class masks;
+    ``{"classes": ["background", NAME], "labels": "instances"}`` (as ``seglab data convert
+    --to labels`` writes) declares label images."""
     import json
 
     if not path.is_file():
@@ -195,7 +263,8 @@ def read_classes_json(path: Path) -> MaskMapping | None:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
         names = [str(c) for c in info["classes"]]
-        values = {int(k): int(v) for k, v in info["mask_values"].items()}
+        label_images = isinstance(info, dict) and info.get("labels") == "instances"
+        values = {} if label_images else {int(k): int(v) for k, v in info["mask_values"].items()}
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read it ({exc})", path=path) from None
     except (KeyError, TypeError, AttributeError) as exc:
@@ -204,6 +273,8 @@ def read_classes_json(path: Path) -> MaskMapping | None:
             path=path,
             field=str(exc),
         ) from None
+    if label_images:
+        return _instances_json(names, path)
     bad = [v for v in values.values() if not (0 <= v < len(names) or v == IGNORE_INDEX)]
     if len(names) < 2 or bad:
         raise DataError(
@@ -215,3 +286,14 @@ def read_classes_json(path: Path) -> MaskMapping | None:
     if binary:
         return MaskMapping("binary", names, values)
     return MaskMapping("values", names, values)
+
+
+def _instances_json(names: list[str], path: Path) -> MaskMapping:
+    """The mapping of a ``classes.json`` declaring label images (``"labels": "instances"``)."""
+    if len(names) != 2:
+        raise DataError(
+            f"label images hold one class: classes must be [background, NAME], not {names}",
+            path=path,
+            field="classes",
+        )
+    return MaskMapping("instances", names)

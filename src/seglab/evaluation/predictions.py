@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from seglab.predict.model import LoadedModel
 
 
-def _chunks(entries: list[Entry], size: int) -> Iterator[list[Entry]]:
+def chunked(entries: list[Entry], size: int) -> Iterator[list[Entry]]:
+    """``entries`` in lists of ``size`` (at least 1), in order."""
     for start in range(0, len(entries), max(1, size)):
         yield entries[start : start + max(1, size)]
 
 
-def _skip(entry: Entry, exc: DataError, skipped: list[str]) -> None:
+def skip_entry(entry: Entry, exc: DataError, skipped: list[str]) -> None:
+    """Warn that ``entry`` is left out because of ``exc`` and list its file in ``skipped``."""
     warnings.warn(f"skipped: {exc}", RuntimeWarning, stacklevel=3)
     skipped.append(exc.path or str(entry.source.items[entry.index].image_path))
 
@@ -39,13 +41,13 @@ def model_masks(
     """``(entry, target, predicted mask)`` of every readable image, predicted in chunks of
     a few batches (images of one size share a batch), so memory stays bounded; unreadable
     images are listed in ``skipped``."""
-    for chunk in _chunks(entries, 4 * options.batch_size):
+    for chunk in chunked(entries, 4 * options.batch_size):
         loaded = []
         for entry in chunk:
             try:
                 image, target = entry.source.load(entry.index)
             except DataError as exc:
-                _skip(entry, exc, skipped)
+                skip_entry(entry, exc, skipped)
                 progress(1)
                 continue
             loaded.append((entry, image, target))
@@ -93,7 +95,7 @@ def file_masks(
         except DataError as exc:
             if not pred.is_dir() and exc.path == str(pred):
                 raise  # a malformed prediction file: fix the file, don't score half of it
-            _skip(entry, exc, skipped)
+            skip_entry(entry, exc, skipped)
             continue
         if mask.shape != target.shape:
             item = entry.source.items[entry.index]
@@ -103,6 +105,6 @@ def file_masks(
                 f"{target.shape[1]}x{target.shape[0]} (width x height)",
                 path=item.image_path,
             )
-            _skip(entry, exc, skipped)
+            skip_entry(entry, exc, skipped)
             continue
         yield entry, target, mask

@@ -26,6 +26,11 @@ Files (with ``out``): ``scores.csv`` (one row per image), ``summary.json`` (mean
 min, max of each metric, per class, the worst images) and, with a model, ``masks/NAME.png``
 (0/255 binary, class indices multiclass).
 
+Objects: an instance run (its card's ``task`` is ``instance``) or instance predictions (a folder
+of 16-bit label images, a COCO results JSON with one entry per object) are scored object by
+object instead: DSB-2018 mean AP, AP at IoU 0.5 and 0.75, AJI, found/missed/false/split/merged
+per image, and COCO mask and box AP over the split (:mod:`seglab.evaluation.instance_run`).
+
 >>> result = evaluate("runs/train", split="val", out="runs/train/evaluation")  # doctest: +SKIP
 >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP
 0.91
@@ -46,9 +51,17 @@ import numpy as np
 from seglab.config import DataConfig
 from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
+from seglab.evaluation.instance_run import evaluate_instances, is_instance_task
 from seglab.evaluation.metrics import METRICS
 from seglab.evaluation.predictions import file_masks, model_masks
-from seglab.evaluation.scoring import score_mask, summarize, worst, write_csv
+from seglab.evaluation.scoring import (
+    EvaluationResult,
+    json_safe,
+    score_mask,
+    stats,
+    worst,
+    write_csv,
+)
 from seglab.evaluation.sources import (
     SPLITS,
     Entry,
@@ -71,15 +84,6 @@ __all__ = [
     "open_sources",
     "parse_empty_score",
 ]
-
-
-@dataclass
-class EvaluationResult:
-    """Per-image ``rows``, the ``summary`` (as in ``summary.json``) and the output folder."""
-
-    rows: list[dict[str, Any]]
-    summary: dict[str, Any]
-    out: Path | None = None
 
 
 def parse_empty_score(value: float | str) -> float:
@@ -105,23 +109,6 @@ def _row(
     row["image_path"] = str(entry.source.items[entry.index].image_path)
     row["pred"] = ""
     return row
-
-
-def _stats(rows: list[dict], columns: dict[str, str]) -> dict[str, dict[str, float]]:
-    """``{metric: {mean, median, std, min, max}}`` over rows for ``{metric: column}``."""
-    keyed = [{m: r[c] for m, c in columns.items()} for r in rows]
-    summary = summarize(keyed, metrics=list(columns))
-    return {m: summary[m] for m in columns}
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def evaluate(
@@ -153,7 +140,9 @@ def evaluate(
     ``tile``, ``overlap``, ``batch_size``, ``backend``, ``device`` are the prediction's options.
     ``empty_score``: the score of an image where both truth and prediction are empty (module
     docstring). With ``out``, writes ``scores.csv``, ``summary.json`` and (with a model)
-    ``masks/``; a non-empty ``out`` needs ``overwrite``.
+    ``masks/``; a non-empty ``out`` needs ``overwrite``. An instance run or instance
+    predictions are scored object by object (:func:`seglab.evaluation.instance_run.
+    evaluate_instances`; ``labels/`` instead of ``masks/``).
 
     Raises
     ------
@@ -169,6 +158,22 @@ def evaluate(
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
         raise ConfigError(f"--worst {worst!r}: expected a whole number of images, 0 or more")
     options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
+    if is_instance_task(model, pred):
+        return evaluate_instances(
+            model,
+            data,
+            pred=pred,
+            split=split,
+            out=out,
+            empty=empty,
+            worst_k=worst,
+            options=options,
+            backend=backend,
+            device=device,
+            resize=resize,
+            overwrite=overwrite,
+            progress=progress,
+        )
     loaded = None
     if model is not None:
         from seglab.predict import load_model
@@ -188,7 +193,7 @@ def evaluate(
     summary = _summary(source, scoring, scored, worst_k=worst)
     if scoring.out is not None:
         write_csv(scored.rows, scoring.out / "scores.csv")
-        text = json.dumps(_json_safe(summary), indent=1, default=str)
+        text = json.dumps(json_safe(summary), indent=1, default=str)
         (scoring.out / "summary.json").write_text(text + "\n", encoding="utf-8")
     return EvaluationResult(rows=scored.rows, summary=summary, out=scoring.out)
 
@@ -331,10 +336,10 @@ def _metric_summary(
 ) -> dict:
     """The statistics of each metric, overall and per class, the error counts and the worst
     images."""
-    metrics = _stats(rows, {m: m for m in METRICS})
+    metrics = stats(rows, {m: m for m in METRICS})
     if num_classes > 2:
         per_class = {
-            classes[c]: _stats(rows, {m: f"{m}/{classes[c]}" for m in METRICS})
+            classes[c]: stats(rows, {m: f"{m}/{classes[c]}" for m in METRICS})
             for c in range(1, len(classes))
         }
     else:

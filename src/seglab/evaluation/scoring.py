@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,15 @@ import numpy as np
 
 from seglab.core.constants import IGNORE_INDEX
 from seglab.evaluation.metrics import METRICS, binary_scores, class_scores
+
+
+@dataclass
+class EvaluationResult:
+    """Per-image ``rows``, the ``summary`` (as in ``summary.json``) and the output folder."""
+
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    out: Path | None = None
 
 
 def score_mask(
@@ -52,6 +62,24 @@ def summarize(rows: Sequence[dict[str, Any]], metrics: Iterable[str] = METRICS) 
             "max": float(values.max()),
         }
     return out
+
+
+def stats(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> dict[str, dict[str, float]]:
+    """``{metric: {mean, median, std, min, max}}`` over rows for ``{metric: column}``."""
+    keyed = [{m: r[c] for m, c in columns.items()} for r in rows]
+    summary = summarize(keyed, metrics=list(columns))
+    return {m: summary[m] for m in columns}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN (in nested dicts and lists) as ``None``: JSON has no NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def worst(rows: Sequence[dict[str, Any]], k: int, *, metric: str = "dice") -> list[dict[str, Any]]:

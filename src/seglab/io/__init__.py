@@ -42,10 +42,10 @@ the dataset's job (:mod:`seglab.data.folders`). :func:`write_mask` writes lossle
 Modules
 -------
 :mod:`~seglab.io.images` (:func:`read_image`, :func:`read_image_size`), :mod:`~seglab.io.masks`
-(:func:`read_mask`, :func:`write_mask`) and :mod:`~seglab.io.meta` (:class:`ImageMeta`, the
-extensions) hold the public API; the format details they share live in :mod:`~seglab.io.pillow`
-(opening a file with Pillow), :mod:`~seglab.io.sniff` (the reader by content, what a
-non-image file holds), :mod:`~seglab.io.png` (16-bit colour PNGs, late eXIf chunks),
+(:func:`read_mask`, :func:`write_mask`, :func:`write_label_image`) and :mod:`~seglab.io.meta`
+(:class:`ImageMeta`, the extensions) hold the public API; the format details they share live
+in :mod:`~seglab.io.pillow` (opening a file with Pillow), :mod:`~seglab.io.sniff` (the reader by
+content, what a non-image file holds), :mod:`~seglab.io.png` (16-bit colour PNGs, late eXIf chunks),
 :mod:`~seglab.io.tiff` (tifffile), :mod:`~seglab.io.orientation` (EXIF/TIFF orientation) and
 :mod:`~seglab.io.limits` (the decompression-bomb limit). Import from ``seglab.io`` itself.
 """
@@ -53,7 +53,7 @@ non-image file holds), :mod:`~seglab.io.png` (16-bit colour PNGs, late eXIf chun
 from __future__ import annotations
 
 from seglab.io.images import read_image, read_image_size
-from seglab.io.masks import read_mask, write_class_mask, write_mask
+from seglab.io.masks import read_mask, write_class_mask, write_label_image, write_mask
 from seglab.io.meta import IMAGE_EXTENSIONS, TIFF_EXTENSIONS, ImageMeta, is_image_file
 
 __all__ = [
@@ -65,5 +65,6 @@ __all__ = [
     "read_image_size",
     "read_mask",
     "write_class_mask",
+    "write_label_image",
     "write_mask",
 ]

@@ -266,6 +266,45 @@ def _index_mask_image(
     return img
 
 
+def write_label_image(path: str | Path, labels: np.ndarray) -> Path:
+    """Write an ``H x W`` label image (0 background, each object its own id) as a 16-bit
+    grayscale PNG and return the path.
+
+    Always 16 bits, even when every id is below 256: that is the Cellpose/StarDist convention,
+    and what tells a label image from a class mask when a dataset is read back
+    (:mod:`seglab.data.folders`). :func:`read_mask` gives back exactly the ids written.
+
+    Raises
+    ------
+    DataError
+        The extension is not ``.png``, the array is not ``H x W`` integers, or an id is
+        negative or above 65535 (the most a 16-bit PNG holds).
+
+    Examples
+    --------
+    >>> write_label_image("masks/cells.png", labels)  # doctest: +SKIP
+    PosixPath('masks/cells.png')
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise DataError("label images are written as PNG only; use a .png file name", path=path)
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.dtype.kind not in "iub":
+        raise DataError(
+            f"a label image is H x W integers, not {labels.dtype} {labels.shape}", path=path
+        )
+    lo, hi = (int(labels.min()), int(labels.max())) if labels.size else (0, 0)
+    if lo < 0 or hi > 65535:
+        raise DataError(
+            f"label ids {lo}..{hi} do not fit a 16-bit PNG (0..65535): at most 65535 objects "
+            "per image",
+            path=path,
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint16)).save(path, format="PNG")
+    return path
+
+
 def write_class_mask(path: str | Path, mask: np.ndarray, *, binary: bool) -> Path:
     """Write a predicted ``H x W`` mask the way every seglab output folder holds them: 0/255
     (any non-zero value is the object) when ``binary``, else the class indices as they are."""

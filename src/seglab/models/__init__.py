@@ -1,7 +1,9 @@
 """Segmentation networks by name: seglab's U-Net (the seed's) and a zoo from smp and torchvision.
 
-Every model is a plain ``nn.Module`` returning logits ``N x num_classes x H x W``. smp and
-torchvision are imported only when one of their models is built.
+Every model is a plain ``nn.Module`` returning logits ``N x num_classes x H x W``, but for
+``maskrcnn`` and ``maskrcnn_v2`` (torchvision's Mask R-CNN, :mod:`seglab.models.maskrcnn`: the
+detection interface, for instance runs). smp and torchvision are imported only when one of
+their models is built.
 
 Example
 -------
@@ -21,6 +23,7 @@ from torch import nn
 from seglab.models._checks import accepts_var_keywords, check_options, keyword_names, lookup
 from seglab.models.init import INITS, init_weights, initialise
 from seglab.models.layers import ACTIVATIONS, NORMS, get_activation, get_norm
+from seglab.models.maskrcnn import maskrcnn_network, maskrcnn_v2_network
 from seglab.models.unet import UNet, build_unet
 from seglab.models.zoo import build_smp, build_torchvision, input_multiple
 
@@ -61,6 +64,10 @@ MODELS = {
     "torchvision.lraspp_mobilenet_v3_large": partial(
         build_torchvision, "lraspp_mobilenet_v3_large"
     ),
+    # instance models: torchvision's detection interface (a list of images in; losses in
+    # training, detections in eval), not logits; num_classes counts the background
+    "maskrcnn": maskrcnn_network,
+    "maskrcnn_v2": maskrcnn_v2_network,
 }
 """Model name -> builder called as ``builder(in_channels=..., num_classes=..., **options)``."""
 
@@ -90,7 +97,8 @@ def create_model(name: str, *, in_channels: int = 3, num_classes: int = 1, **kwa
         ``width_cap``, ``upsampling``, ``activation``, ``norm``, ``dropout``), ``"smp.<arch>"``
         (``encoder="resnet18"``, ``encoder_depth``, ``encoder_weights``, ``activation`` for
         ``tu-`` encoders, and the smp class's options) or ``"torchvision.<name>"``
-        (``weights_backbone``).
+        (``weights_backbone``), or ``"maskrcnn"`` / ``"maskrcnn_v2"`` (``backbone``, ``norm``,
+        anchor ``sizes``... see :func:`~seglab.models.maskrcnn.maskrcnn_network`; not logits).
     in_channels, num_classes:
         Image channels and output channels (one logit map per class).
     kwargs:

@@ -13,9 +13,9 @@ from typing import Any
 from torch import nn
 
 from seglab._version import __version__
-from seglab.config import ModelConfig, TrainConfig
+from seglab.config import MASKRCNN_MODELS, ModelConfig, TrainConfig
 from seglab.errors import ConfigError, DataError
-from seglab.models.card import InputSpec, ModelCard, output_channels
+from seglab.models.card import InputSpec, InstanceSpec, ModelCard, output_channels
 
 __all__ = [
     "MAX_PARAMETERS",
@@ -28,9 +28,14 @@ __all__ = [
 ]
 
 
-def build_model(model: ModelConfig, *, in_channels: int, num_classes: int) -> nn.Module:
+def build_model(
+    model: ModelConfig, *, in_channels: int, num_classes: int, out_channels: int | None = None
+) -> nn.Module:
     """The network of ``model`` for ``in_channels`` inputs and ``num_classes`` classes, with its
-    weight initialisation applied (never over a loaded pretrained encoder)."""
+    weight initialisation applied (never over a loaded pretrained encoder).
+
+    ``out_channels``: the network's output channels when they are not the semantic ones
+    (:func:`~seglab.models.card.output_channels`), as for an instance model."""
     from seglab.models import create_model, initialise
     from seglab.models.init import NONLINEARITIES
 
@@ -48,7 +53,7 @@ def build_model(model: ModelConfig, *, in_channels: int, num_classes: int) -> nn
     net = create_model(
         model.name,
         in_channels=in_channels,
-        num_classes=output_channels(num_classes),
+        num_classes=out_channels or output_channels(num_classes),
         **options,
     )
     activation = options.get("activation", "relu")
@@ -82,11 +87,17 @@ def model_card(
     preprocess: list[dict[str, Any]] | None,
     augment: list[str] | None = None,
     train_long_side: int | None = None,
+    category_ids: list[Any] | None = None,
 ) -> ModelCard:
     """The :class:`~seglab.models.card.ModelCard` of a run about to train (no best epoch yet):
-    everything :mod:`seglab.predict` needs besides the weights."""
+    everything :mod:`seglab.predict` needs besides the weights (``category_ids``: the
+    dataset's ids of ``classes[1:]``, for COCO results)."""
     model = config.model or ModelConfig()
+    method = config.instance_method
     return ModelCard(
+        task=config.task,
+        instance=InstanceSpec(method=method) if method else None,
+        category_ids=tuple(category_ids) if category_ids else None,
         seglab_version=__version__,
         architecture=model.name,
         options=dict(model.options),
@@ -134,6 +145,7 @@ def build_network(card: ModelCard, *, source: str | Path = "model.json") -> nn.M
             "architecture",
             f"unknown model {card.architecture!r}; this seglab builds {', '.join(MODELS)}",
         )
+    _check_instance_method(card, source)
     _check_option_types(card, source)
     if not any(key in card.options for key in _PRETRAINED_OPTIONS):
         # built first on the meta device (no memory, no initialisation): the size and the stride
@@ -159,11 +171,37 @@ def _build(card: ModelCard, source: str | Path) -> nn.Module:
     """:func:`build_model` of the card; any error building it is the card's, named as such."""
     model = ModelConfig(name=card.architecture, options=dict(card.options))
     try:
-        return build_model(model, in_channels=card.in_channels, num_classes=len(card.classes))
+        return build_model(
+            model,
+            in_channels=card.in_channels,
+            num_classes=len(card.classes),
+            out_channels=card.out_channels,
+        )
     except Exception as exc:  # the builders raise many types for options they cannot take
         field = _culprit(card, str(exc))
         message = f"cannot build {card.architecture}: {_first_line(exc)}"
         raise _card_error(source, field, message) from None
+
+
+def _check_instance_method(card: ModelCard, source: str | Path) -> None:
+    """A Mask R-CNN architecture goes with an instance card of method ``maskrcnn`` and only
+    with it: another pairing would feed detections to a watershed, or logits to nothing."""
+    rcnn = card.architecture in MASKRCNN_MODELS
+    method = card.instance.method if card.instance is not None else None
+    if rcnn and method != "maskrcnn":
+        raise _card_error(
+            source,
+            "task" if method is None else "instance.method",
+            f"{card.architecture} finds objects by itself: its card has task instance and "
+            "instance.method maskrcnn",
+        )
+    if method == "maskrcnn" and not rcnn:
+        raise _card_error(
+            source,
+            "instance.method",
+            f"maskrcnn, but the architecture is {card.architecture}: method border goes with "
+            "a semantic network",
+        )
 
 
 def _check_option_types(card: ModelCard, source: str | Path) -> None:

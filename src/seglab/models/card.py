@@ -45,14 +45,55 @@ SCALE_NOTE = "uint8 / 255; 16-bit / 65535; float as read"
 :func:`seglab.core.arrays.image_to_float` does."""
 MIN_SIDE = 8
 """The smallest ``input.image_size`` / ``crop_size``, px (TrainConfig's minimum)."""
-TASKS = ("semantic",)
-"""What a card's network predicts: one class per pixel (instances come later)."""
+TASKS = ("semantic", "instance")
+"""What a card's network predicts: one class per pixel, or separate objects."""
+INSTANCE_METHODS = ("border", "maskrcnn")
+"""How an instance card's network finds objects: ``border`` (a semantic network predicting
+background, each class's object interiors and the objects' borders, cut by a watershed seeded
+from the interiors) or ``maskrcnn`` (torchvision's Mask R-CNN)."""
 
 
-def output_channels(num_classes: int) -> int:
-    """Logit channels for a dataset with ``num_classes`` classes (background included):
-    one sigmoid channel for binary data, one softmax channel per class otherwise."""
+def output_channels(num_classes: int, task: str = "semantic", method: str = "border") -> int:
+    """Logit channels for a dataset with ``num_classes`` classes (background included).
+
+    Semantic: one sigmoid channel for binary data, one softmax channel per class otherwise.
+    Instance ``border``: softmax over background, one interior per class and the border
+    (``num_classes + 1``); ``maskrcnn``: torchvision's class count (background included).
+    """
+    if task == "instance":
+        return num_classes + 1 if method == "border" else num_classes
     return 1 if num_classes <= 2 else num_classes
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """How an instance card's outputs become objects (``model.json``'s ``instance``).
+
+    ``border``: a pixel is foreground where background's probability is below
+    ``1 - foreground``; seeds are the connected regions where an interior's probability is above
+    ``seed``; a watershed from the seeds over the foreground cuts the objects. ``maskrcnn``:
+    detections scoring ``score`` or more are kept, their mask probabilities cut at
+    ``mask_threshold``. Objects under ``min_area`` pixels (at the image's size) are dropped.
+    The thresholds are chosen on training images when the run ends.
+    """
+
+    method: str = "border"
+    foreground: float = 0.5
+    seed: float = 0.5
+    score: float = 0.5
+    mask_threshold: float = 0.5
+    min_area: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``instance`` object of ``model.json``."""
+        return {
+            "method": self.method,
+            "foreground": self.foreground,
+            "seed": self.seed,
+            "score": self.score,
+            "mask_threshold": self.mask_threshold,
+            "min_area": self.min_area,
+        }
 
 
 @dataclass(frozen=True)
@@ -104,6 +145,8 @@ class ModelCard:
     augment: tuple[str, ...] = ()
     threshold: float = 0.5
     task: str = "semantic"
+    instance: InstanceSpec | None = None  # task "instance" only
+    category_ids: tuple[Any, ...] | None = None  # the dataset's ids of classes[1:] (COCO)
     seglab_version: str = "unknown"
     format: str = MODEL_FORMAT
     best_epoch: int | None = None
@@ -116,14 +159,21 @@ class ModelCard:
         set_(self, "classes", tuple(self.classes))
         set_(self, "preprocess", tuple(self.preprocess))
         set_(self, "augment", tuple(self.augment))
+        if self.category_ids is not None:
+            set_(self, "category_ids", tuple(self.category_ids))
         if self.num_classes is None:
             set_(self, "num_classes", len(self.classes))
+        if self.task == "instance" and self.instance is None:
+            set_(self, "instance", InstanceSpec())
         if self.out_channels is None:
-            set_(self, "out_channels", output_channels(len(self.classes)))
+            set_(self, "out_channels", output_channels(len(self.classes), *self._head()))
+
+    def _head(self) -> tuple[str, str]:
+        return self.task, self.instance.method if self.instance else "border"
 
     @property
     def binary(self) -> bool:
-        """One foreground class (a single sigmoid output channel)."""
+        """One foreground class (semantic: a single sigmoid output channel)."""
         return len(self.classes) <= 2
 
     def with_best(self, epoch: int | None, score: float | None, monitor: str) -> ModelCard:
@@ -150,6 +200,8 @@ class ModelCard:
             "best_epoch": self.best_epoch,
             "best_score": self.best_score,
             "monitor": self.monitor,
+            **({"instance": self.instance.to_dict()} if self.instance else {}),
+            **({"category_ids": list(self.category_ids)} if self.category_ids else {}),
         }
 
     def to_json(self) -> str:
@@ -298,13 +350,19 @@ def _card(fields: _Fields) -> ModelCard:
     num_classes = fields.get("num_classes", "a whole number", _is_int, len(classes))
     if num_classes != len(classes):
         fields.fail("num_classes", f"{num_classes} differs from the {len(classes)} classes")
-    channels = output_channels(len(classes))
+    task = fields.get("task", f"one of {', '.join(TASKS)}", lambda v: v in TASKS, "semantic")
+    instance = _instance(fields.section("instance")) if task == "instance" else None
+    channels = output_channels(len(classes), task, instance.method if instance else "border")
     out_channels = fields.get("out_channels", "a whole number", _is_int, channels)
     if out_channels != channels:
+        rule = (
+            "a network has one output channel for two classes and one per class for more"
+            if task == "semantic"
+            else f"an instance network of method {instance.method!r} has {channels}"  # type: ignore[union-attr]
+        )
         fields.fail(
             "out_channels",
-            f"{out_channels} does not fit the {len(classes)} classes: a network has one output "
-            f"channel for two classes and one per class for more, so {channels}",
+            f"{out_channels} does not fit the {len(classes)} classes: {rule}, so {channels}",
         )
     given = fields.section("input")
     size = "a whole number of pixels >= 1, or null"
@@ -313,7 +371,8 @@ def _card(fields: _Fields) -> ModelCard:
     return ModelCard(
         format=MODEL_FORMAT,
         seglab_version=str(fields.get("seglab_version", "a string", lambda v: True, "unknown")),
-        task=fields.get("task", f"one of {', '.join(TASKS)}", lambda v: v in TASKS, "semantic"),
+        task=task,
+        instance=instance,
         architecture=fields.get("architecture", "a model name", lambda v: isinstance(v, str)),
         options=fields.get("options", "a JSON object", lambda v: isinstance(v, dict), {}),
         in_channels=fields.get("in_channels", "a whole number >= 1", lambda v: _is_int(v, 1)),
@@ -330,9 +389,42 @@ def _card(fields: _Fields) -> ModelCard:
         preprocess=tuple(fields.get("preprocess", "a list of steps", _is_steps, [])),
         augment=tuple(fields.get("augment", "a list of augmentation names", _is_names, [])),
         threshold=fields.get("threshold", "a number from 0 to 1", _is_probability, 0.5),
+        category_ids=_category_ids(fields, len(classes)),
         best_epoch=fields.get("best_epoch", "a whole number or null", _is_optional_int, None),
         best_score=fields.get("best_score", "a number or null", _is_optional_number, None),
         monitor=fields.get("monitor", "a metric name", _is_optional_str, None),
+    )
+
+
+def _category_ids(fields: _Fields, num_classes: int) -> tuple[Any, ...] | None:
+    """``category_ids``: one id (a number or a string) per class after the background."""
+    ids = fields.get(
+        "category_ids",
+        "a list of ids (numbers or strings), one per class after the background",
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(i, int | str) for i in v)),
+        None,
+    )
+    if ids is not None and len(ids) != num_classes - 1:
+        fields.fail("category_ids", f"{len(ids)} ids for {num_classes - 1} classes")
+    return tuple(ids) if ids is not None else None
+
+
+def _instance(fields: _Fields) -> InstanceSpec:
+    """The ``instance`` section of an instance card (every field has a default)."""
+    default = InstanceSpec()
+    prob = "a number from 0 to 1"
+    return InstanceSpec(
+        method=fields.get(
+            "method",
+            f"one of {', '.join(INSTANCE_METHODS)}",
+            lambda v: v in INSTANCE_METHODS,
+            default.method,
+        ),
+        foreground=fields.get("foreground", prob, _is_probability, default.foreground),
+        seed=fields.get("seed", prob, _is_probability, default.seed),
+        score=fields.get("score", prob, _is_probability, default.score),
+        mask_threshold=fields.get("mask_threshold", prob, _is_probability, default.mask_threshold),
+        min_area=fields.get("min_area", "a whole number >= 0", _is_int, default.min_area),
     )
 
 

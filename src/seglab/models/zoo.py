@@ -303,8 +303,12 @@ def input_multiple(model: nn.Module) -> int:
     """The number a model's input height and width must be multiples of (1: any size).
 
     smp models that check their input shape need multiples of their encoder's output stride;
-    the engine pads images up to it.
+    the engine pads images up to it. torchvision's detection models (Mask R-CNN) pad their
+    inputs themselves, to their transform's ``size_divisible`` (32): that is their multiple.
     """
     if getattr(model, "requires_divisible_input_shape", False):
         return int(model.encoder.output_stride)
+    divisible = getattr(getattr(model, "transform", None), "size_divisible", None)
+    if isinstance(divisible, int) and divisible > 1:
+        return divisible
     return 1

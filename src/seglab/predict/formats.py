@@ -1,6 +1,6 @@
 """Prediction files other tools read, and reading them back to masks.
 
-Two file formats, plus a folder of mask PNGs:
+Two file formats, plus a folder of mask PNGs (instance runs: see "Objects" below):
 
 **Run-length CSV** (the seed's format, :mod:`seglab.data.rle`). Binary models:
 ``img_id,rle_mask``, one row per image, an empty prediction written as an empty ``rle_mask``
@@ -16,6 +16,17 @@ RLE (``counts`` a string), ``score`` the mean probability of the class inside it
 **Mask folder**: PNGs (any image format seglab reads) of 0/255 (binary) or class indices,
 keyed by their path relative to the folder, without extension.
 
+**Objects** (instance runs, one row or entry per object of an
+:class:`~seglab.core.labels.InstanceLabels`). Run-length CSV: the DSB-2018 submission format,
+``ImageId,EncodedPixels``, ``ImageId`` the image's key without its image extension (a DSB
+image ``<id>.png`` gives ``<id>``), ``EncodedPixels`` 1-based ``start length`` pairs numbered
+top to bottom, then left to right (column-major: DSB's order, not the seed's); objects never
+overlap; an image without objects has one row with empty ``EncodedPixels``. Several classes add
+a ``Class`` column (``ImageId,Class,EncodedPixels``, the class name). COCO results: one entry
+per object with ``bbox`` ``[x, y, w, h]``, ``area`` (pixels), ``score`` (the model's
+confidence) and ``category_id`` in the dataset's own ids (the card's ``category_ids``, else
+the class index).
+
 :func:`read_predictions` reads any of the three to ``{key: class-index mask}``;
 :func:`~seglab.predict.matching.match_keys` pairs those keys with a dataset's, forgivingly
 (``"val0"``, ``"val0.png"`` and ``"masks/val0.png"`` all match the dataset image ``"val0.png"``).
@@ -25,9 +36,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +54,13 @@ from seglab.data.rle import (
 from seglab.data.rle.seed import RLE_SYNTAX
 from seglab.errors import DataError
 
+if TYPE_CHECKING:
+    from seglab.core.labels import InstanceLabels
+
 MULTICLASS_HEADER = ("img_id", "class", "rle_mask")
+INSTANCE_HEADER = ("ImageId", "EncodedPixels")
+"""The DSB-2018 submission header: one row per object."""
+INSTANCE_MULTICLASS_HEADER = ("ImageId", "Class", "EncodedPixels")
 Decoder = Callable[[tuple[int, int] | None], np.ndarray]
 """Decodes one image's prediction, given the image's ``(height, width)`` when known."""
 
@@ -66,13 +83,21 @@ def rle_rows(key: str, mask: np.ndarray, classes: list[str]) -> list[list[str]]:
     return rows or [[key, "", ""]]
 
 
-def write_rle_predictions(path: str | Path, rows: Iterable[list[str]], classes: list[str]) -> Path:
+def write_rle_predictions(
+    path: str | Path,
+    rows: Iterable[list[str]],
+    classes: list[str],
+    *,
+    header: tuple[str, ...] | None = None,
+) -> Path:
     """Write :func:`rle_rows` rows with the header ``img_id,rle_mask`` (binary, the seed's) or
-    ``img_id,class,rle_mask`` (multiclass); return the path."""
+    ``img_id,class,rle_mask`` (multiclass), or :func:`instance_rle_rows` rows with ``header``
+    :func:`instance_rle_header`; return the path."""
     from seglab.core.files import prepare_file
 
     path = prepare_file(path, option="--rle-csv")
-    header = RLE_CSV_HEADER if len(classes) <= 2 else MULTICLASS_HEADER
+    if header is None:
+        header = RLE_CSV_HEADER if len(classes) <= 2 else MULTICLASS_HEADER
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
@@ -123,6 +148,127 @@ def write_coco_results(path: str | Path, entries: Iterable[dict[str, Any]]) -> P
     path = prepare_file(path, option="--coco-json")
     path.write_text(json.dumps(list(entries)) + "\n", encoding="utf-8")
     return path
+
+
+def _objects_by_column(labels: InstanceLabels) -> Iterator[tuple[int, slice, slice, np.ndarray]]:
+    """``(index, rows, columns, slab)`` of each object that has pixels, in id order: ``slab``
+    is the object's mask over the full height of its columns (``H x w``), whose column-major
+    pixels are those of the whole image from column ``columns.start`` on -- so each object
+    costs its columns, not the whole image."""
+    from scipy import ndimage
+
+    ids = labels.labels
+    for index, found in enumerate(ndimage.find_objects(ids, max_label=labels.count)):
+        if found is not None:
+            rows, columns = found
+            yield index, rows, columns, ids[:, columns] == index + 1
+
+
+def _column_runs(slab: np.ndarray, first_column: int) -> np.ndarray:
+    """``(R, 2)`` 1-based starts and lengths of a :func:`_objects_by_column` slab's runs in the
+    whole image's column-major order (top to bottom, then left to right)."""
+    runs = np.asarray(encode_rle(slab.T).split(), np.int64).reshape(-1, 2)  # rows of slab.T
+    runs[:, 0] += first_column * slab.shape[0]  # are the columns of slab
+    return runs
+
+
+def _coco_rle_of_runs(runs: np.ndarray, height: int, width: int) -> dict[str, Any]:
+    """Compressed COCO RLE (``counts`` a string) of column-major 1-based ``runs``."""
+    from pycocotools import mask as coco_mask
+
+    starts, lengths = runs[:, 0] - 1, runs[:, 1]
+    gaps = starts - np.concatenate([[0], starts[:-1] + lengths[:-1]])
+    counts = np.stack([gaps, lengths], 1).ravel().tolist()
+    tail = height * width - int(starts[-1] + lengths[-1])
+    if tail:
+        counts.append(tail)
+    encoded = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    return {"size": [height, width], "counts": encoded["counts"].decode("ascii")}
+
+
+def instance_image_id(key: str) -> str:
+    """The DSB-2018 ``ImageId`` of an image key: the key without its image extension.
+
+    >>> instance_image_id("stage1_test/0a7d.png")
+    'stage1_test/0a7d'
+    """
+    from seglab.core.files import is_image_file
+
+    return key[: -len(Path(key).suffix)] if is_image_file(key) else key
+
+
+def instance_rle_header(classes: list[str]) -> tuple[str, ...]:
+    """The CSV header of :func:`instance_rle_rows`: DSB-2018's ``ImageId,EncodedPixels`` for one
+    foreground class, ``ImageId,Class,EncodedPixels`` for several."""
+    return INSTANCE_HEADER if len(classes) <= 2 else INSTANCE_MULTICLASS_HEADER
+
+
+def instance_rle_rows(key: str, labels: InstanceLabels, classes: list[str]) -> list[list[str]]:
+    """The CSV rows of one image's objects, one per object in id order (see the module
+    docstring): ``[image_id, rle]``, or ``[image_id, class_name, rle]`` for several classes;
+    one row with an empty rle (and class) when there is no object.
+
+    >>> from seglab.core.labels import from_label_image
+    >>> objects = from_label_image(np.array([[0, 1, 1], [2, 0, 1]]))
+    >>> instance_rle_rows("a.png", objects, ["background", "cell"])
+    [['a', '3 1 5 2'], ['a', '2 1']]
+    """
+    image_id = instance_image_id(key)
+    several = len(classes) > 2
+    rows = []
+    for index, _, columns, slab in _objects_by_column(labels):
+        runs = _column_runs(slab, columns.start)
+        rle = " ".join(map(str, runs.ravel().tolist()))
+        if several:
+            rows.append([image_id, classes[int(labels.classes[index])], rle])
+        else:
+            rows.append([image_id, rle])
+    if not rows:
+        return [[image_id, "", ""] if several else [image_id, ""]]
+    return rows
+
+
+def instance_coco_entries(
+    key: str,
+    labels: InstanceLabels,
+    image_id: int,
+    *,
+    category_ids: tuple[Any, ...] | list[Any] | None = None,
+) -> list[dict[str, Any]]:
+    """COCO results entries of one image's objects, one per object in id order:
+    ``image_id``, ``file_name`` (``key``), ``category_id`` (``category_ids[c - 1]`` for an
+    object of class ``c`` when given -- the dataset's own COCO ids -- else ``c``),
+    ``segmentation`` (compressed RLE, ``counts`` a string), ``bbox`` ``[x, y, w, h]`` (floats,
+    pixels), ``score`` and ``area`` (pixels).
+
+    >>> from seglab.core.labels import from_label_image
+    >>> objects = from_label_image(np.array([[0, 1, 1], [2, 0, 1]]))
+    >>> entry = instance_coco_entries("a.png", objects, 3, category_ids=[7])[0]
+    >>> entry["category_id"], entry["segmentation"], entry["bbox"], entry["area"]
+    (7, {'size': [2, 3], 'counts': '2111'}, [1.0, 0.0, 2.0, 2.0], 3)
+    """
+    height, width = labels.shape
+    entries = []
+    for index, rows, columns, slab in _objects_by_column(labels):
+        cls = int(labels.classes[index])
+        runs = _column_runs(slab, columns.start)
+        entries.append(
+            {
+                "image_id": int(image_id),
+                "category_id": category_ids[cls - 1] if category_ids else cls,
+                "segmentation": _coco_rle_of_runs(runs, height, width),
+                "bbox": [
+                    float(columns.start),
+                    float(rows.start),
+                    float(columns.stop - columns.start),
+                    float(rows.stop - rows.start),
+                ],
+                "score": round(float(labels.scores[index]), 6),
+                "area": int(runs[:, 1].sum()),
+                "file_name": key,
+            }
+        )
+    return entries
 
 
 # ------------------------------------------------------------------------------ readers
@@ -385,8 +531,14 @@ def _coco_decoder(path: Path, items: list[tuple[float, int, Any, str]]) -> Decod
 
 
 __all__ = [
+    "INSTANCE_HEADER",
+    "INSTANCE_MULTICLASS_HEADER",
     "MULTICLASS_HEADER",
     "coco_entries",
+    "instance_coco_entries",
+    "instance_image_id",
+    "instance_rle_header",
+    "instance_rle_rows",
     "prediction_decoders",
     "read_predictions",
     "rle_rows",

@@ -13,6 +13,11 @@ safe_name`, made unique):
 * ``rle_csv`` / ``coco_json`` (files anywhere): the seed's run-length CSV and COCO results with
   RLE (:mod:`seglab.predict.formats`).
 
+An instance run (its card's ``task`` is ``instance``) writes its objects instead, with the same
+call: ``labels/NAME.png`` (16-bit label images), ``overlays/`` (a colour per object),
+``crops/NAME/ID.png`` (one per object), ``probs/`` (border runs), a CSV row and a COCO entry
+per object; ``--threshold`` is refused (:mod:`seglab.predict.instance_outputs`).
+
 Unreadable images are skipped with a warning naming them and listed in the summary; the rest
 are predicted. Outputs never overwrite inputs, and a non-empty ``out`` needs ``overwrite``.
 """
@@ -22,8 +27,9 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +37,16 @@ import numpy as np
 
 from seglab.core.progress import progress_bar
 from seglab.errors import DataError
+from seglab.predict.instance_outputs import (
+    INSTANCE_FOLDERS,
+    InstanceModel,
+    InstanceWriters,
+    PredictedObjects,
+    check_instance_options,
+    instance_predictor,
+    instance_settings,
+    is_instance,
+)
 from seglab.predict.model import LoadedModel, load_model
 from seglab.predict.options import PredictOptions
 
@@ -55,7 +71,7 @@ def _check_outputs(out: Path, files: list[Path | None], inputs: set[Path], overw
     for file, option in zip(files, ("--rle-csv", "--coco-json"), strict=False):
         if file is not None:
             check_output_path(file, option=option)
-    for folder in (out, *(out / name for name in OUTPUT_FOLDERS)):
+    for folder in (out, *(out / name for name in {*OUTPUT_FOLDERS, *INSTANCE_FOLDERS})):
         if folder.resolve() in inputs:
             raise DataError(
                 "the output folder holds the input images: choose another --out", path=out
@@ -112,7 +128,9 @@ class PredictedImage:
 @dataclass(frozen=True)
 class PredictResult:
     """What :func:`predict_images` did: the settings it ran with, the counts and timings, one
-    :class:`PredictedImage` per image; :meth:`to_dict` is ``summary.json``."""
+    :class:`PredictedImage` per image (:class:`~seglab.predict.instance_outputs.
+    PredictedObjects` for an instance run: ``task`` ``"instance"``, ``threshold`` ``None``,
+    ``instance`` the card's cut settings); :meth:`to_dict` is ``summary.json``."""
 
     out: Path
     model: str
@@ -123,21 +141,33 @@ class PredictResult:
     seconds: float
     images_per_second: float | None
     classes: tuple[str, ...]
-    threshold: float
+    threshold: float | None
     tta: bool
     tile: int | None
     overlap: float | None
     resize: str
     rle_csv: str | None
     coco_json: str | None
-    items: tuple[PredictedImage, ...]
+    items: tuple[PredictedImage | PredictedObjects, ...]
+    task: str = "semantic"
+    instance: dict[str, Any] | None = None
+
+    @property
+    def objects_per_image(self) -> list[int]:
+        """The number of objects of each image (an instance run; empty otherwise)."""
+        return [item.objects for item in self.items if isinstance(item, PredictedObjects)]
 
     def to_dict(self) -> dict[str, Any]:
-        """The content of ``summary.json`` (``out`` is where it is, so it is left out)."""
+        """The content of ``summary.json`` (``out`` is where it is, so it is left out); an
+        instance run adds ``objects``, the total."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "out"}
         data["skipped"] = list(self.skipped)
         data["classes"] = list(self.classes)
         data["items"] = [item.to_dict() for item in self.items]
+        if self.task == "instance":
+            data["objects"] = sum(self.objects_per_image)
+        else:
+            del data["instance"]
         return data
 
 
@@ -224,20 +254,23 @@ def _open_inputs(
 
 
 def _predict_source(
-    model: LoadedModel, source: Any, options: PredictOptions, writers: _Writers, progress: bool
-) -> tuple[list[PredictedImage], list[str]]:
-    """Predict the readable images of ``source`` a batch at a time and write each one's files;
-    ``(items written, paths of unreadable images)``."""
-    items: list[PredictedImage] = []
+    predict: Callable[[Sequence[np.ndarray]], Sequence[Any]],
+    source: Any,
+    batch_size: int,
+    writers: _Writers | InstanceWriters,
+    progress: bool,
+) -> tuple[list[Any], list[str]]:
+    """Predict the readable images of ``source`` ``batch_size`` at a time (``predict``: images
+    to one prediction each, probabilities or objects) and write each one's files with
+    ``writers``; ``(items written, paths of unreadable images)``."""
+    items: list[Any] = []
     skipped: list[str] = []
     with progress_bar(len(source.items), progress) as advance:
-        for chunk in _chunks(source, options.batch_size):
+        for chunk in _chunks(source, batch_size):
             readable = [(i, image) for i, image in chunk if image is not None]
             skipped += [str(source.items[i].image_path) for i, image in chunk if image is None]
-            probs = model.predict_proba_batch(
-                [image for _, image in readable], **options.batch_options()
-            )
-            for (i, image), p in zip(readable, probs, strict=True):
+            predictions = predict([image for _, image in readable]) if readable else []
+            for (i, image), p in zip(readable, predictions, strict=True):
                 item = source.items[i]
                 items.append(writers.write(item.key, str(item.image_path), image, p))
             advance(len(chunk))
@@ -245,7 +278,7 @@ def _predict_source(
 
 
 def predict_images(
-    run: str | Path | LoadedModel,
+    run: str | Path | LoadedModel | InstanceModel,
     input: str | Path,
     out: str | Path,
     *,
@@ -274,20 +307,44 @@ def predict_images(
     go through the network together; ``backend`` is ``auto``, ``torch``, ``channels_last`` or
     ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
     (:class:`~seglab.predict.LoadedModel`).
+
+    An instance run (``run`` a run folder whose card says ``task: instance``, or an instance
+    model of :func:`~seglab.predict.instances.load_instance_model`) writes its objects (see
+    the module docstring); ``tile`` windows are blended before the objects are cut, so none is
+    split. Raises :class:`~seglab.errors.ConfigError` for an option it cannot honour
+    (``threshold``; ``tta`` or ``save_probs`` for Mask R-CNN), before anything is written.
     """
     from seglab.core.files import prepare_out
 
     options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
     source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
-    if isinstance(run, LoadedModel):
-        model = run
+    writers: _Writers | InstanceWriters
+    instance = is_instance(run)
+    if instance:
+        check_instance_options(threshold=threshold)  # before the model loads
+        model = _instance_model(run, device=device, backend=backend, resize=resize)
+        predict = instance_predictor(model, options, save_probs=save_probs)
+        out = prepare_out(out, overwrite, what="predictions")
+        writers = InstanceWriters(
+            model,
+            out,
+            overlays=overlays,
+            crops=crops,
+            probs=save_probs,
+            rle_csv=files[0],
+            coco_json=files[1],
+        )
     else:
-        model = load_model(run, device=device, backend=backend, resize=resize)
-    out = prepare_out(out, overwrite, what="predictions")
-    outputs = _Outputs(threshold, overlays, crops, save_probs, files[0], files[1])
-    writers = _Writers(model, out, outputs)
+        if isinstance(run, LoadedModel):
+            model = run
+        else:
+            model = load_model(run, device=device, backend=backend, resize=resize)
+        predict = partial(model.predict_proba_batch, **options.batch_options())
+        out = prepare_out(out, overwrite, what="predictions")
+        outputs = _Outputs(threshold, overlays, crops, save_probs, files[0], files[1])
+        writers = _Writers(model, out, outputs)
     start = time.perf_counter()
-    items, skipped = _predict_source(model, source, options, writers, progress)
+    items, skipped = _predict_source(predict, source, options.batch_size, writers, progress)
     writers.finish()
     seconds = time.perf_counter() - start
     result = PredictResult(
@@ -300,7 +357,7 @@ def predict_images(
         seconds=round(seconds, 3),
         images_per_second=round(len(items) / seconds, 3) if seconds > 0 else None,
         classes=tuple(model.classes),
-        threshold=model.threshold if threshold is None else threshold,
+        threshold=None if instance else (model.threshold if threshold is None else threshold),
         tta=tta,
         tile=tile,
         overlap=overlap if tile else None,
@@ -308,6 +365,20 @@ def predict_images(
         rle_csv=str(files[0]) if files[0] else None,
         coco_json=str(files[1]) if files[1] else None,
         items=tuple(items),
+        task="instance" if instance else "semantic",
+        instance=instance_settings(model) if instance else None,
     )
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     return result
+
+
+def _instance_model(
+    run: str | Path | LoadedModel | InstanceModel, *, device: str | None, backend: str, resize: str
+) -> InstanceModel:
+    """``run`` when it is an instance model already, else its
+    :func:`~seglab.predict.instances.load_instance_model`."""
+    from seglab.predict.instances import load_instance_model
+
+    if hasattr(run, "predict_instances_batch"):
+        return run
+    return load_instance_model(run, device=device, backend=backend, resize=resize)

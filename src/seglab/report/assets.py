@@ -153,9 +153,10 @@ def _predictions(assets: Assets, *, test) -> Path | None:
     return folder
 
 
-def truth_lookup(config, split: str):
+def truth_lookup(config, split: str, *, objects: bool = False):
     """``(key, image_path) -> (image, mask) | None`` over the dataset's splits, ``split`` first;
-    opened on first use."""
+    opened on first use. With ``objects``, the image and its true objects
+    (:class:`~seglab.core.labels.InstanceLabels`) instead of the mask."""
     from seglab.data.dataset import open_dataset
 
     by_path: dict[str, tuple] = {}  # resolved image path -> (source, item index)
@@ -177,6 +178,11 @@ def truth_lookup(config, split: str):
                     by_path[str(Path(item.image_path).resolve())] = by_key[item.key] = (source, i)
         found = by_path.get(str(Path(image_path).resolve())) if image_path else None
         found = found or by_key.get(key)
-        return found[0].load(found[1]) if found else None
+        if not found:
+            return None
+        source, index = found
+        if objects:
+            return source.load_image(index), source.instance_labels(index)
+        return source.load(index)
 
     return find

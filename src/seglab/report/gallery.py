@@ -62,8 +62,8 @@ class Zoom:
 
 @dataclass
 class GalleryRow:
-    """One image of a gallery: its key, tiles (``(label, file)``), scores (``nan`` unknown)
-    and, when its objects are small, a zoom."""
+    """One image of a gallery: its key, tiles (``(label, file)``), scores (``nan`` unknown),
+    object counts (instance runs) and, when its objects are small, a zoom."""
 
     key: str
     tiles: list[tuple[str, Path]]
@@ -71,6 +71,7 @@ class GalleryRow:
     per_class: dict[str, float] = field(default_factory=dict)
     note: str = ""
     zoom: Zoom | None = None
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 # -- arrays --------------------------------------------------------------------------------------
@@ -145,9 +146,10 @@ def _tiles(
     num_classes: int,
     thumb: int,
 ) -> list[tuple[str, Path]]:
-    """Write ``image``, each ``(label, mask, style)`` (style ``mask`` or ``overlay``) and the crop
-    by ``pred``, all shrunk alike; return ``(label, path)`` per tile."""
-    from seglab.core.overlay import overlay, to_display
+    """Write ``image``, each ``(label, mask, style)`` (style ``mask``, ``overlay``, or
+    ``objects``: a label image, a colour per object) and the crop by ``pred``, all shrunk
+    alike; return ``(label, path)`` per tile."""
+    from seglab.core.overlay import instance_overlay, overlay, to_display
 
     shown = shrink(to_display(image), thumb)
     size = shown.shape[1::-1]
@@ -164,6 +166,9 @@ def _tiles(
     for label, _, style in masks:
         if style == "overlay":
             tile = overlay(shown, small[label], num_classes=num_classes)
+            path = folder / f"{name}.{label}.jpg"
+        elif style == "objects":
+            tile = instance_overlay(shown, small[label])
             path = folder / f"{name}.{label}.jpg"
         else:
             tile = mask_display(small[label], num_classes)
@@ -298,7 +303,8 @@ def predicted_rows(
     pred_dir: Path, folder: Path, *, num_classes: int, thumb: int = DEFAULT_THUMB
 ) -> list[GalleryRow]:
     """One row per item of ``pred_dir/summary.json`` (written by ``predict_images``): image |
-    predicted mask | crop, in the order predicted. Tiles are written into ``folder``."""
+    predicted mask | crop, in the order predicted (an instance run's: image | predicted objects
+    | crop). Tiles are written into ``folder``."""
     from seglab.core.files import safe_name, unique_name
     from seglab.io import read_image
 
@@ -317,11 +323,13 @@ def predicted_rows(
         key = str(item.get("key", ""))
         try:
             image = read_image(item["image"])[0]
-            pred = read_prediction(pred_dir / str(item["mask"]), num_classes)
+            objects = "labels" in item  # an instance run's label image
+            file = pred_dir / str(item["labels" if objects else "mask"])
+            pred = read_labels(file) if objects else read_prediction(file, num_classes)
             name = unique_name(safe_name(key), used)
             tiles = _tiles(
                 image,
-                [("mask", pred, "mask")],
+                [("objects" if objects else "mask", pred, "objects" if objects else "mask")],
                 pred,
                 folder,
                 name,
@@ -336,6 +344,19 @@ def predicted_rows(
             continue
         rows.append(GalleryRow(key=key, tiles=tiles, zoom=zoom))
     return rows
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """A predicted label image (``labels/NAME.png``, 16-bit ids) as ``H x W`` int64."""
+    from seglab.io import read_mask
+
+    try:
+        raw, _ = read_mask(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read the predicted objects: {exc}", path=path) from None
+    if raw.ndim != 2:
+        raise DataError("a predicted label image holds one grey channel of ids", path=path)
+    return raw.astype(np.int64)
 
 
 def read_json(path: Path, *, what: str) -> dict[str, Any]:

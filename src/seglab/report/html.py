@@ -6,6 +6,12 @@ metrics on the val split, a val gallery (image | truth | prediction | crop, wors
 with ``test=``, a test gallery (image | predicted mask | crop) like the seed's page. Rows whose
 objects are too small for a thumbnail add a zoom column (:class:`seglab.report.gallery.Zoom`).
 
+For an instance run (its card's ``task`` is ``instance``) the metrics are the objects' (DSB-2018
+mean AP, AP@0.5, AP@0.75, AJI, COCO mask and box AP, the objects found, missed, false, split and
+merged) and the val gallery shows image | true objects | predicted objects, a colour per object,
+worst DSB mean AP first, with each image's count errors
+(:mod:`seglab.report.instance_gallery`); ``evaluation/`` then holds ``labels/``.
+
 It is built from files on disk only, so it can be regenerated at any time. Beside the page,
 ``RUN/report/`` holds what it is built from:
 
@@ -48,6 +54,7 @@ from seglab.report.gallery import (
     read_json,
     scored_rows,
 )
+from seglab.report.instance_gallery import instance_rows
 
 if TYPE_CHECKING:
     from seglab.config import DataConfig
@@ -151,6 +158,11 @@ class _Inputs:
     classes: list[str]
     split: str
 
+    @property
+    def instance(self) -> bool:
+        """The run predicts objects (its card's ``task``): the page shows instance metrics."""
+        return self.files.card.task == "instance"
+
 
 def _check_thumb(thumb: int) -> None:
     if isinstance(thumb, bool) or not isinstance(thumb, int) or thumb < 16:
@@ -172,7 +184,10 @@ def _galleries(
     classes = report.classes
     shutil.rmtree(thumbs, ignore_errors=True)
     val = []
-    if made.evaluation is not None:
+    if made.evaluation is not None and report.instance:
+        lookup = truth_lookup(report.data_config, report.split, objects=True)
+        val = instance_rows(made.evaluation, lookup, thumbs / "val", thumb=thumb)
+    elif made.evaluation is not None:
         val = scored_rows(
             made.evaluation,
             truth_lookup(report.data_config, report.split),
@@ -211,6 +226,7 @@ def _context(
         "verdict": sections.verdict_info(files.summary.get("verdict")),
         "recipe": files.summary.get("recipe") or [],
         "metrics": sections.metrics_table(eval_summary, multiclass=len(classes) > 2),
+        "instance": sections.instance_section(eval_summary) if report.instance else None,
         "eval": sections.evaluation_info(report.split, made.eval_note, eval_summary),
         "classes": classes,
         "val": [_row(r, link) for r in val],
@@ -236,9 +252,11 @@ def _grade(dice: float) -> str:
 
 
 def _row(row, link) -> dict[str, Any]:
+    graded = "dsb_map" if "dsb_map" in row.scores else "dice"  # instance rows: by objects
     return {
         "key": row.key,
-        "grade": _grade(row.scores.get("dice", math.nan)),
+        "grade": _grade(row.scores.get(graded, math.nan)),
+        "counts": row.counts,
         "scores": row.scores,
         "per_class": row.per_class,
         "note": row.note,

@@ -236,6 +236,55 @@ def metrics_table(summary: dict[str, Any], *, multiclass: bool) -> dict[str, Any
     return {"overall": overall, "per_class": {"metrics": names, "rows": rows} if rows else None}
 
 
+INSTANCE_METRICS = (
+    ("dsb_map", "DSB mean AP (IoU 0.5:0.95)"),
+    ("ap50", "AP@0.5"),
+    ("ap75", "AP@0.75"),
+    ("aji", "AJI"),
+    ("dice", "Dice (all objects as one mask)"),
+)
+"""The per-image scores of an instance evaluation as the page names them."""
+INSTANCE_COUNTS = ("true_objects", "pred_objects", "found", "missed", "false", "split", "merged")
+INSTANCE_ERRORS = (
+    "below_half", "false_alarms", "missed", "perfect_empty", "with_split", "with_merged",
+)  # fmt: skip
+
+
+def instance_section(summary: dict[str, Any]) -> dict[str, Any]:
+    """An instance evaluation's numbers for the page (``summary.json`` of
+    :mod:`seglab.evaluation.instance_run`).
+
+    ``metrics``: rows ``(name, mean, median, std, min, max)`` of the per-image scores;
+    ``dsb_map``: its mean; ``coco``: rows ``(mask|box, AP, AP@0.5, AP@0.75)`` over the split,
+    ``categories`` how classes were matched; ``counts``: objects summed over the images;
+    ``errors``: how many images went wrong how.
+    """
+    stats = ("mean", "median", "std", "min", "max")
+    metrics = summary.get("metrics") if isinstance(summary.get("metrics"), dict) else {}
+    rows = []
+    for key, name in INSTANCE_METRICS:
+        value = metrics.get(key) if isinstance(metrics.get(key), dict) else {}
+        rows.append((name, *(_float(value.get(s)) for s in stats)))
+    coco = summary.get("coco") if isinstance(summary.get("coco"), dict) else {}
+    coco_rows = []
+    for kind in ("mask", "box"):
+        scores = coco.get(kind) if isinstance(coco.get(kind), dict) else {}
+        coco_rows.append((kind, *(_float(scores.get(k)) for k in ("ap", "ap50", "ap75"))))
+    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else {}
+    errors = summary.get("errors") if isinstance(summary.get("errors"), dict) else {}
+    return {
+        "metrics": rows,
+        "dsb_map": rows[0][1],
+        "aji": rows[3][1],
+        "mask_ap": coco_rows[0][1],
+        "coco": coco_rows,
+        "categories": str(coco.get("categories") or ""),
+        # every key present (None when unknown): the template is strict about missing ones
+        "counts": {k: counts.get(k) for k in INSTANCE_COUNTS},
+        "errors": {k: errors.get(k) for k in INSTANCE_ERRORS},
+    }
+
+
 def verdict_info(verdict: Any) -> dict[str, str] | None:
     if not isinstance(verdict, dict) or not verdict.get("kind"):
         return None

@@ -47,6 +47,10 @@ COLUMNS = (
 METRICS = ("train_loss", "val_loss", "val_dice", "val_soft_dice", "val_iou", "val_dice_sd")
 """The columns of ``metrics.csv`` read from the epoch's logged metrics."""
 
+INSTANCE_COLUMNS = ("val_ap",)
+"""What an instance run's ``metrics.csv`` adds: ``val_ap``, the val images' mean DSB-2018 mean
+AP (IoU 0.5:0.05:0.95) at the card's default cut."""
+
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """Save ``model``'s weights as safetensors (atomically)."""
@@ -79,6 +83,8 @@ class RunWriter(pl.Callback):
     ):
         self.run_dir = Path(run_dir)
         self.card = card
+        extra = INSTANCE_COLUMNS if card.task == "instance" else ()
+        self.columns, self.metrics = (*COLUMNS, *extra), (*METRICS, *extra)
         self.monitor = monitor
         self.mode = "min" if monitor.endswith("loss") else "max"
         self.print_fn = print_fn
@@ -113,7 +119,7 @@ class RunWriter(pl.Callback):
             # older runs counted epochs from 0 in metrics.csv
             first = 0 if rows and rows[0].get("epoch") == "0" else 1
             rows = [r for r in rows if int(r["epoch"]) < finished + first]
-        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, rows))
+        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, rows, self.columns))
         self._pruned = True
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -129,13 +135,13 @@ class RunWriter(pl.Callback):
         metrics = trainer.callback_metrics
         epoch = trainer.current_epoch + 1  # counted from 1 in every file and message
         row: dict[str, Any] = {"epoch": epoch, "lr": self._lr}
-        row.update({key: _value(metrics, key) for key in METRICS})
+        row.update({key: _value(metrics, key) for key in self.metrics})
         row["seconds"] = time.perf_counter() - self._epoch_start
         line = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
         with open(self.metrics_path, newline="") as f:
             rows = list(csv.DictReader(f))
         # rewritten whole and renamed into place: a process killed here leaves the old file
-        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, [*rows, line]))
+        atomic_write(self.metrics_path, lambda tmp: _write_rows(tmp, [*rows, line], self.columns))
         value = row.get(self.monitor, math.nan)
         if self.monitor not in row or math.isnan(value):  # no validation: follow the train loss
             value = row["train_loss"]
@@ -175,9 +181,10 @@ class RunWriter(pl.Callback):
             "val_loss": "val loss",
             "val_dice": "val Dice",
             "val_iou": "IoU",
+            "val_ap": "val AP",
         }
         for key, label in names.items():
-            if not math.isnan(row[key]):
+            if key in row and not math.isnan(row[key]):
                 parts.append(f"{label} {row[key]:.4f}")
         parts.append(f"{row['seconds']:.1f} s")
         return "  ".join(parts) + ("  * best" if improved else "")
@@ -204,10 +211,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
-def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """``metrics.csv``'s header and ``rows`` to ``path``."""
+def _write_rows(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> None:
+    """``metrics.csv``'s header (``columns``) and ``rows`` to ``path``."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 

@@ -46,6 +46,8 @@ class SegmentationSamples(SegmentationDataset):
 
     ``train=True`` adds the random parts (mosaic, crop, copy-paste, augmentation); keys from
     :class:`EpochSampler` (``epoch * len + index``) choose the epoch's random numbers.
+    ``target``, when given, maps each mask last, after every size change (an instance run's
+    :class:`seglab.train.border.BorderTarget`).
     """
 
     def __init__(
@@ -58,8 +60,11 @@ class SegmentationSamples(SegmentationDataset):
         train: bool = False,
         strict: bool = False,
         cache_bytes: int = CACHE_BYTES,
+        target=None,
     ):
         super().__init__(source, None, strict=strict)
+        # the mask's last step (an instance run: object codes -> interiors and borders)
+        self.target = target
         self.spec = spec
         self.preprocess = preprocess
         self.augment = augment
@@ -117,6 +122,8 @@ class SegmentationSamples(SegmentationDataset):
         import torch
 
         image, mask = self.sample(int(key))
+        if self.target is not None:
+            mask = self.target(mask)
         return image_to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask, np.int64))
 
 
@@ -192,7 +199,9 @@ class ShardSampler(EpochSampler):
         return iter(list(super().__iter__())[rank::world])
 
 
-def _loader(dataset, *, batch_size, sampler, multiple, workers, drop_last, pin_memory):
+def _loader(
+    dataset, *, batch_size, sampler, multiple, workers, drop_last, pin_memory, collate=None
+):
     from torch.utils.data import DataLoader
 
     return DataLoader(
@@ -200,7 +209,7 @@ def _loader(dataset, *, batch_size, sampler, multiple, workers, drop_last, pin_m
         batch_size=batch_size,
         sampler=sampler,
         num_workers=workers,
-        collate_fn=pad_collate(multiple),
+        collate_fn=collate or pad_collate(multiple),
         pin_memory=pin_memory,
         drop_last=drop_last,
         persistent_workers=workers > 0,
@@ -218,8 +227,12 @@ def make_datamodule(
     pin_memory: bool = False,
     seed: int = 0,
     signal=None,
+    collate=None,
 ):
     """A ``LightningDataModule`` over the two sample sets (val may be ``None``).
+
+    ``collate``: the loaders' ``collate_fn`` (``None``: :func:`pad_collate` to ``multiple``;
+    Mask R-CNN's samples: :func:`seglab.train.instance_data.instance_collate`).
 
     Training batches are full (``drop_last``) when there are more images than one batch, so
     BatchNorm never sees a batch of one. With ``signal`` (a time-driven run,
@@ -246,6 +259,7 @@ def make_datamodule(
                 workers=workers,
                 drop_last=drop_last,
                 pin_memory=pin_memory,
+                collate=collate,
             )
 
         def val_dataloader(self):
@@ -259,6 +273,7 @@ def make_datamodule(
                 workers=workers,
                 drop_last=False,
                 pin_memory=pin_memory,
+                collate=collate,
             )
 
     return SegDataModule()

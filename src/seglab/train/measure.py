@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seglab.config import ModelConfig, TrainConfig
+from seglab.config import MASKRCNN_MODELS, ModelConfig, TrainConfig
 from seglab.core.constants import IGNORE_INDEX
 from seglab.core.devices import cpu_cores
 from seglab.data.base import SegmentationSource
@@ -120,6 +120,27 @@ def data_stats(
     )
 
 
+def _probe_objects(batch: int, side: int, device) -> list[dict]:
+    """Synthetic targets for a detection model's timed steps: 16 squares per image."""
+    import torch
+
+    step = max(4, side // 4)
+    boxes = torch.tensor(
+        [
+            [x, y, x + step // 2, y + step // 2]
+            for y in range(0, side - step // 2, step)
+            for x in range(0, side - step // 2, step)
+        ][:16],
+        dtype=torch.float32,
+        device=device,
+    )
+    masks = torch.zeros(len(boxes), side, side, dtype=torch.uint8, device=device)
+    for k, (x0, y0, x1, y1) in enumerate(boxes.long().tolist()):
+        masks[k, y0:y1, x0:x1] = 1
+    labels = torch.ones(len(boxes), dtype=torch.int64, device=device)
+    return [{"boxes": boxes, "labels": labels, "masks": masks} for _ in range(batch)]
+
+
 def timed_probe(
     config: TrainConfig,
     *,
@@ -155,14 +176,22 @@ def timed_probe(
             torch.cuda.synchronize()
         return time.perf_counter()
 
+    rcnn = model_cfg.name in MASKRCNN_MODELS
+    targets = _probe_objects(batch, side, device) if rcnn else None
+
+    def loss():
+        if rcnn:  # torchvision's detection models take image lists and targets, give losses
+            return sum(model(list(images), targets).values())
+        return model(images).float().mean()
+
     times = []
     model.train()
     for _ in range(steps):
         start = clock()
         optimizer.zero_grad()
         with autocast:
-            out = model(images)
-        out.float().mean().backward()
+            value = loss()
+        value.float().backward()
         optimizer.step()
         times.append(clock() - start)
     model.eval()
@@ -170,7 +199,8 @@ def timed_probe(
     with torch.no_grad(), autocast:
         for _ in range(2):  # the first call allocates: the second is what validation costs
             start = clock()
-            model(torch.rand(1, in_channels, full, full, device=device))
+            image = torch.rand(1, in_channels, full, full, device=device)
+            model(list(image) if rcnn else image)
             val_times.append(clock() - start)
     val_s = val_times[-1]
     return min(times[1:] or times), val_s

@@ -88,6 +88,7 @@ class SegmentationModule(pl.LightningModule):
         threshold: float = 0.5,
         channels_last: bool = False,
         score_thresholds: bool = False,
+        instance_ap: bool = False,
     ):
         super().__init__()
         self.model = model
@@ -106,6 +107,9 @@ class SegmentationModule(pl.LightningModule):
         self.score_thresholds = score_thresholds
         self.val_dice_at = ColumnMeans(len(THRESHOLDS))
         self.threshold_means: list[float] | None = None  # of the last validation
+        # a border instance run: the val images' DSB mean AP of the objects cut from the outputs
+        self.instance_ap = instance_ap
+        self.val_ap = MeanMetric(nan_strategy="ignore")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """The network's logits for ``images`` (``N x C x H x W``)."""
@@ -147,6 +151,11 @@ class SegmentationModule(pl.LightningModule):
             self.val_dice_at.update(threshold_dice(logits, masks))
         self.val_iou.update(iou)
         self.val_soft_dice.update(soft_dice(logits, masks), weight=n)
+        if self.instance_ap:
+            from seglab.train.border import batch_ap
+
+            self.val_ap.update(torch.tensor(batch_ap(logits, masks), dtype=torch.float32))
+            self.log("val_ap", self.val_ap, on_epoch=True, prog_bar=True)
         self.log("val_loss", self.val_loss, on_epoch=True, prog_bar=True)
         self.log("val_dice", self.val_dice, on_epoch=True, prog_bar=True)
         self.log("val_soft_dice", self.val_soft_dice, on_epoch=True)
@@ -167,28 +176,34 @@ class SegmentationModule(pl.LightningModule):
             self.val_dice_at.reset()
 
     def configure_optimizers(self):
-        """The optimizer of :attr:`optim` and its schedule, if any (steps per epoch from the
-        trainer's estimate, for schedules stepped per batch)."""
-        from seglab.optim import create_optimizer, create_scheduler
+        """The optimizer of :attr:`optim` and its schedule: :func:`configure_optimization`."""
+        return configure_optimization(self, self.optim)
 
-        spec = self.optim
-        optimizer = create_optimizer(
-            spec.optimizer,
-            self.parameters(),
-            lr=spec.lr,
-            weight_decay=spec.weight_decay,
-            **spec.optimizer_options,
-        )
-        if spec.scheduler in (None, "none") or spec.follows_time:
-            return optimizer
-        epochs = max(1, spec.epochs) if not spec.time_driven else 1_000_000
-        total = self.trainer.estimated_stepping_batches
-        steps_per_epoch = max(1, math.ceil(total / epochs)) if math.isfinite(total) else 1
-        plan = create_scheduler(
-            spec.scheduler,
-            optimizer,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            **spec.scheduler_options,
-        )
-        return {"optimizer": optimizer, "lr_scheduler": plan.lightning_config()}
+
+def configure_optimization(module: pl.LightningModule, spec: OptimizationPlan):
+    """What ``module.configure_optimizers`` returns for the plan ``spec``: the optimizer over
+    the module's parameters and its schedule, if any (steps per epoch from the trainer's
+    estimate, for schedules stepped per batch). Every seglab LightningModule uses it, so the
+    semantic and instance runs share one optimisation."""
+    from seglab.optim import create_optimizer, create_scheduler
+
+    optimizer = create_optimizer(
+        spec.optimizer,
+        module.parameters(),
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        **spec.optimizer_options,
+    )
+    if spec.scheduler in (None, "none") or spec.follows_time:
+        return optimizer
+    epochs = max(1, spec.epochs) if not spec.time_driven else 1_000_000
+    total = module.trainer.estimated_stepping_batches
+    steps_per_epoch = max(1, math.ceil(total / epochs)) if math.isfinite(total) else 1
+    plan = create_scheduler(
+        spec.scheduler,
+        optimizer,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        **spec.scheduler_options,
+    )
+    return {"optimizer": optimizer, "lr_scheduler": plan.lightning_config()}

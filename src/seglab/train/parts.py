@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # heavy: imported where used
     from lightning.pytorch.callbacks import EarlyStopping
 
     from seglab.train.callbacks import RunWriter, TimeBudget
+    from seglab.train.instance_module import MaskRCNNModule
     from seglab.train.module import OptimizationPlan, SegmentationModule
     from seglab.train.timing import RoundSignal, TimeDriven
     from seglab.transforms import Pipeline
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # heavy: imported where used
 class Network:
     """The LightningModule with what the data and the model card need to know of its network."""
 
-    module: SegmentationModule
+    module: SegmentationModule | MaskRCNNModule
     classes: list[str]
     multiple: int  # input sides must be multiples of this
     gpu: bool  # channels-last on a GPU, pinned loader memory
@@ -49,7 +50,8 @@ class Stops:
 
 
 def build_network(setup: RunSetup) -> Network:
-    """The seeded network, its loss and optimizer in a :class:`SegmentationModule`."""
+    """The seeded network, its loss and optimizer in a :class:`SegmentationModule` (an
+    instance run of the ``border`` family: interiors and borders, one more output channel)."""
     import torch
 
     from seglab.losses import create_loss
@@ -58,19 +60,31 @@ def build_network(setup: RunSetup) -> Network:
 
     config, stats = setup.config, setup.stats
     classes = list(setup.train.classes)
+    if config.instance_method == "maskrcnn":
+        return _maskrcnn_network(setup)
+    border = config.instance_method == "border"
     torch.manual_seed(config.seed)
-    net = build_model(config.model, in_channels=stats.channels, num_classes=len(classes))
+    out_channels = len(classes) + 1 if border else None  # + the border class
+    net = build_model(
+        config.model,
+        in_channels=stats.channels,
+        num_classes=len(classes),
+        out_channels=out_channels,
+    )
     multiple = size_multiple(net)
     gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
     if gpu:
         net = net.to(memory_format=torch.channels_last)
-    loss_name = config.loss or ("bce_dice" if len(classes) <= 2 else "ce_dice")
+    binary = len(classes) <= 2 and not border
+    loss_name = config.loss or ("bce_dice" if binary else "ce_dice")
     loss = create_loss(
-        loss_name, num_classes=1 if len(classes) <= 2 else len(classes), **config.loss_options
+        loss_name,
+        num_classes=out_channels or (1 if binary else len(classes)),
+        **config.loss_options,
     )
     optim = optimization_plan(config, has_val=setup.val is not None)
     # a binary run chooses its probability threshold on val, unless the user gave one
-    choose = len(classes) <= 2 and setup.val is not None and config.threshold is None
+    choose = binary and setup.val is not None and config.threshold is None
     module = SegmentationModule(
         net,
         loss,
@@ -78,8 +92,30 @@ def build_network(setup: RunSetup) -> Network:
         threshold=config.threshold or 0.5,
         channels_last=gpu,
         score_thresholds=choose,
+        instance_ap=border and setup.val is not None,
     )
     return Network(module, classes, multiple, gpu)
+
+
+def _maskrcnn_network(setup: RunSetup) -> Network:
+    """torchvision's Mask R-CNN (its own losses) in a :class:`MaskRCNNModule`."""
+    import torch
+
+    from seglab.models.build import build_model, size_multiple
+    from seglab.train.instance_module import MaskRCNNModule
+
+    config, stats = setup.config, setup.stats
+    classes = list(setup.train.classes)
+    torch.manual_seed(config.seed)
+    net = build_model(
+        config.model,
+        in_channels=stats.channels,
+        num_classes=len(classes),
+        out_channels=len(classes),  # torchvision counts the background
+    )
+    module = MaskRCNNModule(net, optimization_plan(config, has_val=setup.val is not None))
+    gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
+    return Network(module, classes, size_multiple(net), gpu)
 
 
 def optimization_plan(config: TrainConfig, *, has_val: bool) -> OptimizationPlan:
@@ -108,7 +144,18 @@ def build_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
     from seglab.transforms import build_pipeline
     from seglab.transforms.augment import build_augment
 
-    config, stats, val_src = setup.config, setup.stats, setup.val
+    config, stats, train_src, val_src = setup.config, setup.stats, setup.train, setup.val
+    if config.instance_method == "maskrcnn":
+        return _maskrcnn_data(setup, net, stops)
+    target = None
+    if config.instance_method == "border":  # objects in, interiors and borders out
+        from seglab.train.border import BorderSource, BorderTarget, border_width
+
+        scale = min(1.0, config.image_size / stats.long_side) if config.image_size else 1.0
+        width = border_width(stats.object_p50, scale)
+        target = BorderTarget(len(train_src.classes), width)
+        train_src = BorderSource(train_src)
+        val_src = BorderSource(val_src) if val_src is not None else None
     preprocess = build_pipeline(config.preprocess) if config.preprocess else None
     augment = build_augment(config.augment)
     spec = SampleSpec(
@@ -120,10 +167,16 @@ def build_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
     )
     strict = config.data.strict
     train_set = SegmentationSamples(
-        setup.train, spec, preprocess=preprocess, augment=augment, train=True, strict=strict
+        train_src,
+        spec,
+        preprocess=preprocess,
+        augment=augment,
+        train=True,
+        strict=strict,
+        target=target,
     )
     val_set = (
-        SegmentationSamples(val_src, spec, preprocess=preprocess, strict=strict)
+        SegmentationSamples(val_src, spec, preprocess=preprocess, strict=strict, target=target)
         if val_src is not None
         else None
     )
@@ -137,6 +190,48 @@ def build_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
         pin_memory=net.gpu,
         seed=config.seed,
         signal=stops.signal,
+    )
+    return TrainData(datamodule, preprocess, augment)
+
+
+def _maskrcnn_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
+    """Images and their objects (boxes, classes, masks) for Mask R-CNN, through the same
+    preparation, crops, augmentation and samplers as the semantic samples."""
+    from seglab.train.data import SampleSpec, make_datamodule
+    from seglab.train.instance_data import InstanceSamples, instance_collate
+    from seglab.transforms import build_pipeline
+    from seglab.transforms.augment import build_augment
+
+    config, stats = setup.config, setup.stats
+    preprocess = build_pipeline(config.preprocess) if config.preprocess else None
+    augment = build_augment(config.augment)
+    spec = SampleSpec(
+        channels=stats.channels,
+        image_size=config.image_size,
+        crop_size=config.crop_size,
+        object_crop=config.object_crop,
+        seed=config.seed,
+    )
+    strict = config.data.strict
+    train_set = InstanceSamples(
+        setup.train, spec, preprocess=preprocess, augment=augment, train=True, strict=strict
+    )
+    val_set = (
+        InstanceSamples(setup.val, spec, preprocess=preprocess, strict=strict)
+        if setup.val is not None
+        else None
+    )
+    datamodule = make_datamodule(
+        train_set,
+        val_set,
+        batch_size=config.batch_size or 2,
+        val_batch_size=1,
+        multiple=net.multiple,
+        workers=config.workers or 0,
+        pin_memory=net.gpu,
+        seed=config.seed,
+        signal=stops.signal,
+        collate=instance_collate,
     )
     return TrainData(datamodule, preprocess, augment)
 

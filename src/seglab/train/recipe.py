@@ -73,7 +73,8 @@ def seed_recipe(config: TrainConfig, stats: DataStats) -> tuple[TrainConfig, lis
         "optimizer": config.optimizer or "radam",
         "lr": config.lr or 0.005,
         "scheduler": config.scheduler or "reduce_on_plateau",
-        "loss": config.loss or ("bce_dice" if stats.num_classes <= 2 else "ce_dice"),
+        "loss": config.loss
+        or ("bce_dice" if stats.num_classes <= 2 and config.task == "semantic" else "ce_dice"),
         # with a time limit, time drives the seed's run too (its 32 epochs may not fit)
         "epochs": config.epochs or (None if config.time_limit else 32),
         "precision": "32" if config.precision == "auto" else config.precision,
@@ -108,10 +109,13 @@ def resolve(
     ``probe(config) -> (seconds per training step, seconds per validation image)`` times the
     chosen model on this machine; it is called only with a ``time_limit``, to report.
     """
+    given = config.model_fields_set
     if config.recipe == "seed":
         config, reasons = seed_recipe(config, stats)
     else:
         config, reasons = _auto(config, stats, device)
+    if config.task == "instance":
+        config = _instance(config, given, reasons)
     if config.time_limit is not None and probe is not None:
         config, more = _plan_time(config, stats, probe)
         reasons += more
@@ -121,15 +125,36 @@ def resolve(
     return config, reasons
 
 
+def _instance(config: TrainConfig, given: set[str], reasons: list[str]) -> TrainConfig:
+    """An instance run is judged by its objects: the best epoch by the val DSB mean AP
+    (unless ``--monitor`` says otherwise), and says which family finds them."""
+    if config.instance_method == "maskrcnn":
+        reasons.insert(0, "instances: Mask R-CNN (torchvision, random weights), as --model asks")
+    else:
+        name = config.model.name if config.model else "unet"
+        reasons.insert(
+            0,
+            f"instances: {name} predicts object interiors and borders, cut into objects by a "
+            "watershed seeded from the interiors (the DSB-2018 winners' recipe); the cut's "
+            "thresholds are chosen on training images when training ends",
+        )
+    if "monitor" in given:
+        return config
+    return config.model_copy(update={"monitor": "val_ap"})
+
+
 def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[TrainConfig, list]:
     gpu = device.accelerator == "gpu"
     # each step fills some of ``update`` (the fields it chooses) and says why in ``reasons``;
     # later steps read what earlier ones chose
     reasons: list[str] = []
     update: dict = {}
+    config = _auto_family(config, device, reasons)
     _auto_model(config, device, update, reasons)
     scale = _auto_image_size(config, stats, gpu, update, reasons)
     _auto_crop(config, stats, gpu, scale, update, reasons)
+    if config.instance_method == "maskrcnn":
+        _auto_maskrcnn(config, stats, gpu, scale, update, reasons)
     _auto_optimizer(config, gpu, update)
     _auto_loss(config, stats, update, reasons)
     if config.precision == "auto":
@@ -146,6 +171,65 @@ def _auto(config: TrainConfig, stats: DataStats, device: DeviceInfo) -> tuple[Tr
         "loader workers"
     )
     return config.model_copy(update=update), reasons
+
+
+MASKRCNN_MIN_SECONDS = 3600.0
+"""The shortest GPU budget for which the recipe picks Mask R-CNN for instances: from random
+weights it learns far slower than a U-Net of interiors and borders (on a CPU it never catches
+up in minutes: benchmarks/instance_budget.py)."""
+
+
+def _auto_family(config: TrainConfig, device: DeviceInfo, reasons: list) -> TrainConfig:
+    """An instance run without ``--model``: Mask R-CNN on a GPU with an hour or more (or no
+    time limit), else a U-Net of interiors and borders; says why."""
+    if config.task != "instance" or config.model is not None:
+        return config
+    gpu = device.accelerator == "gpu"
+    long = config.time_limit is None or config.time_limit >= MASKRCNN_MIN_SECONDS
+    if gpu and long:
+        reasons.append(
+            "instance family: Mask R-CNN (a GPU and an hour or more: its detections separate "
+            "touching objects of any shape)"
+        )
+        return config.model_copy(update={"model": ModelConfig(name="maskrcnn")})
+    why = "a CPU" if not gpu else "a GPU budget under an hour"
+    reasons.append(
+        f"instance family: U-Net interiors + borders ({why}: from random weights Mask R-CNN "
+        "learns far slower; --model maskrcnn to use it)"
+    )
+    return config
+
+
+def _auto_maskrcnn(
+    config: TrainConfig, stats: DataStats, gpu: bool, scale: float, update: dict, reasons: list
+) -> None:
+    """Mask R-CNN sized for the machine and the data: ResNet-18 on a CPU (50 on a GPU),
+    GroupNorm (batches of a few images), anchors from the objects' sizes at the network's
+    scale, fewer sampled RoIs on a CPU, batch 4 (8), AdamW 1e-3."""
+    from seglab.models.maskrcnn import anchor_sizes
+
+    model = config.model or ModelConfig(name="maskrcnn")
+    options = dict(model.options)
+    options.setdefault("backbone", "resnet50" if gpu else "resnet18")
+    if model.name == "maskrcnn_v2":
+        options.pop("backbone")
+    sides = [
+        math.sqrt(area) * scale
+        for area in (stats.object_p50 / 4, stats.object_p50, stats.object_p95)
+        if area > 0
+    ]
+    options.setdefault("sizes", list(anchor_sizes(sides)))
+    options.setdefault("rois_per_image", 512 if gpu else 128)
+    update["model"] = model.model_copy(update={"options": options})
+    if config.batch_size is None:
+        update["batch_size"] = 8 if gpu else 4
+    if config.optimizer is None and config.lr is None:
+        update["optimizer"], update["lr"] = "adamw", 1e-3
+    reasons.append(
+        f"Mask R-CNN: {options.get('backbone', 'resnet50 v2')}, anchors "
+        f"{options['sizes']} px (from the objects' sizes), {options['rois_per_image']} sampled "
+        "RoIs per image, up to 1000 detections per image"
+    )
 
 
 def _auto_model(config: TrainConfig, device: DeviceInfo, update: dict, reasons: list) -> None:
@@ -210,12 +294,12 @@ def _auto_crop(
 
 def _auto_optimizer(config: TrainConfig, gpu: bool, update: dict) -> None:
     """The batch size, AdamW with its learning rate and weight decay, a cosine schedule."""
-    if config.batch_size is None:
+    if config.batch_size is None and "batch_size" not in update:
         update["batch_size"] = 16 if gpu else 8
     if config.optimizer is None:
-        update["optimizer"] = "adamw"
+        update.setdefault("optimizer", "adamw")
         if config.lr is None:
-            update["lr"] = 2e-3
+            update.setdefault("lr", 2e-3)
         if config.weight_decay is None:
             update["weight_decay"] = 1e-4
     if config.scheduler is None:
@@ -223,8 +307,12 @@ def _auto_optimizer(config: TrainConfig, gpu: bool, update: dict) -> None:
 
 
 def _auto_loss(config: TrainConfig, stats: DataStats, update: dict, reasons: list) -> None:
-    """BCE+Dice (CE+Dice multiclass), weighting a rare foreground up."""
-    if config.loss is not None:
+    """BCE+Dice (CE+Dice multiclass, and for interiors and borders), weighting a rare
+    foreground up; Mask R-CNN has its own losses."""
+    if config.loss is not None or config.instance_method == "maskrcnn":
+        return
+    if config.instance_method == "border":
+        update["loss"] = "ce_dice"
         return
     binary = stats.num_classes <= 2
     update["loss"] = "bce_dice" if binary else "ce_dice"

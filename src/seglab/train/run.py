@@ -172,8 +172,31 @@ def _card_writer(
         preprocess=data.preprocess.to_config() if data.preprocess else None,
         augment=data.augment.to_config(),
         train_long_side=stats.long_side,  # for predict's resize="scale"
+        category_ids=category_ids(plan.setup.train),
     )
     return RunWriter(plan.run_dir, card, monitor=monitor, print_fn=plan.say, budget=stops.budget)
+
+
+def _choose_cut(plan: RunPlan, writer: RunWriter) -> dict | None:
+    """An instance run's cut of its best model, chosen on training images
+    (:mod:`seglab.train.instance_choice`); ``None`` for other runs or before a best epoch."""
+    config = plan.setup.config
+    if config.instance_method is None or writer.best_epoch is None:
+        return None
+    from seglab.train.instance_choice import choose_cut
+
+    return choose_cut(
+        plan.run_dir, plan.setup.train, seed=config.seed, time_limit=config.time_limit
+    )
+
+
+def category_ids(source) -> list | None:
+    """The dataset's own ids of its classes after the background (a COCO source's category
+    ids, for COCO results in them); ``None`` for other sources."""
+    index = getattr(source, "category_index", None)
+    if not index:
+        return None
+    return [cid for cid, _ in sorted(index.items(), key=lambda pair: pair[1])]
 
 
 def _train_to_the_end(trainer, module, datamodule, plan: RunPlan, stops: Stops) -> _Ending:
@@ -263,6 +286,7 @@ def _close(
         num_val=len(plan.setup.val) if plan.setup.val is not None else None,
         threshold=writer.threshold,
         data_check=plan.setup.data_check.to_dict() if plan.setup.data_check else None,
+        instance=_choose_cut(plan, writer),
     )
     result = finish_run(end, say=plan.say)
     if ending.error is not None:

@@ -277,6 +277,7 @@ class RunEnd:
     num_val: int | None = None  # val images per validation: the verdict weighs drops by it
     threshold: dict[str, Any] | None = None  # chosen on val: chosen, val_dice, val_dice_default
     data_check: dict[str, Any] | None = None  # what the data check found before training
+    instance: dict[str, Any] | None = None  # an instance run's cut, chosen on training images
 
 
 def finish_run(end: RunEnd, *, say: PrintFn) -> TrainResult:
@@ -325,6 +326,7 @@ def _write_summary(end: RunEnd, epochs: int, verdict: Verdict | None) -> None:
         "verdict": verdict.to_dict() if verdict else None,
         "recipe": end.reasons,
         "data_check": end.data_check,
+        **({"instance": end.instance} if end.instance is not None else {}),
     }
     text = json.dumps(summary, indent=2, default=str)
     atomic_write(end.run_dir / "summary.json", lambda tmp: tmp.write_text(text))
@@ -343,6 +345,18 @@ def _say_ending(end: RunEnd, verdict: Verdict | None, say: PrintFn) -> None:
         say(
             f"threshold {choice['chosen']:g} chosen on val: val Dice {choice['val_dice']:.4f} "
             f"({choice['val_dice_default']:.4f} at 0.5), stored in model.json"
+        )
+    cut = end.instance
+    if cut is not None:
+        shown = ", ".join(
+            f"{k.replace('_', ' ')} {v:g}"
+            for k, v in cut.items()
+            if k not in ("images", "dsb_map", "dsb_map_default")
+        )
+        say(
+            f"objects cut at {shown} (px), chosen on {cut['images']} training images: DSB mean "
+            f"AP {cut['dsb_map']:.4f} ({cut['dsb_map_default']:.4f} at the defaults), stored "
+            "in model.json"
         )
     if end.best_epoch is not None:
         say(

@@ -151,7 +151,8 @@ class Augmentation:
         image:
             ``H x W x C`` (or ``H x W``) image, C in 1..4, uint8 or float32 (any range).
         mask:
-            ``H x W`` class indices in 0..255 (255 = ignore).
+            ``H x W`` class indices in 0..255 (255 = ignore), or object ids of a label image
+            (any non-negative values: kept exactly, the geometry moves them as a whole).
         seed:
             Any int; the same seed gives the same output, whatever was applied before.
 
@@ -171,7 +172,7 @@ class Augmentation:
         work = image[..., None] if image.ndim == 2 else image
         if work.dtype not in (np.uint8, np.float32):
             work = work.astype(np.float32)
-        work_mask = mask.astype(np.uint8)
+        work_mask = mask.astype(_mask_dtype(mask))
         # One stream shared by all transforms, fresh for each call: Compose.set_random_seed
         # would give every transform the same seed, so e.g. both flips would always agree.
         seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
@@ -302,3 +303,12 @@ __all__ = [
     "copy_paste",
     "mosaic",
 ]
+
+
+def _mask_dtype(mask: np.ndarray) -> type:
+    """The narrowest type OpenCV moves ``mask``'s values in exactly: uint8 for class masks,
+    uint16 or float32 (exact to 2**24) for the object ids of a label image."""
+    top = int(mask.max()) if mask.size else 0
+    if top <= 255:
+        return np.uint8
+    return np.uint16 if top < 2**16 else np.float32

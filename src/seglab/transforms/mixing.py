@@ -20,10 +20,9 @@ def _check_sample(image: np.ndarray, mask: np.ndarray) -> None:
         raise ValueError(f"image must be H x W x C with C in 1..4, not {image.shape}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape}")
-    if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
-        raise ValueError(
-            f"mask values must be in 0..{IGNORE_INDEX}, not {mask.min()}..{mask.max()}"
-        )
+    # class indices are 0..255 (255 = ignore); a label image's object ids go higher
+    if mask.size and mask.min() < 0:
+        raise ValueError(f"mask values must not be negative, got {mask.min()}")
 
 
 def _check_same_kind(images: Sequence[np.ndarray], what: str) -> None:

@@ -158,7 +158,7 @@ def make_split_dataset(root: Path) -> Path:
 
 def test_convert_dataset_rejects_bad_format(tmp_path):
     config = DataConfig(path=make_split_dataset(tmp_path / "ds"))
-    with pytest.raises(ConfigError, match="masks, coco, rle-csv"):
+    with pytest.raises(ConfigError, match="masks, coco, labels, dsb, rle-csv"):
         convert_dataset(config, tmp_path / "out", to="yolo")
     with pytest.raises(ConfigError, match="polygon, rle"):
         convert_dataset(config, tmp_path / "out", to="coco", segmentation="bitmap")

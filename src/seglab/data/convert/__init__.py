@@ -1,7 +1,10 @@
-"""Converting labelled datasets between mask folders, COCO JSON and run-length CSV.
+"""Converting labelled datasets between mask folders, COCO JSON, label images, DSB-2018 folders
+and run-length CSV.
 
-Every reader (:class:`~seglab.data.coco.CocoSource`, :class:`~seglab.data.folders.FolderSource`)
-gives class-index masks, so every conversion starts from those. One module per output format:
+Every reader (:class:`~seglab.data.coco.CocoSource`, :class:`~seglab.data.folders.FolderSource`,
+:class:`~seglab.data.dsb.DsbSource`) gives class-index masks and objects
+(:meth:`~seglab.data.base.SegmentationSource.instance_labels`), so every conversion starts from
+those. One module per output format:
 
 * **masks**: :func:`~seglab.data.convert.to_masks.source_to_masks`, ``images/`` +
 ``masks/<name>.png``
@@ -9,6 +12,11 @@ gives class-index masks, so every conversion starts from those. One module per o
   ``classes.json``.
 * **coco**: :func:`~seglab.data.convert.to_coco.source_to_coco`, one annotation per object, polygons
   or compressed RLE where polygons fall short, so nothing is lost.
+* **labels**: :func:`~seglab.data.convert.to_labels.source_to_labels`, ``images/`` +
+  ``masks/<name>.png`` 16-bit label images (one id per object, as Cellpose and StarDist keep
+  them) and ``classes.json``.
+* **dsb**: :func:`~seglab.data.convert.to_dsb.source_to_dsb`, ``ID/images/ID.png`` +
+  ``ID/masks/ID_<k>.png``, one binary mask per object (the DSB-2018 layout).
 * **rle-csv**: :func:`~seglab.data.convert.to_csv.source_to_rle_csv`, the seed's ``img_id,rle_mask``
   (binary) or ``img_id,class,rle_mask`` (multiclass): one CSV per labelled split in the output
   folder, or the ``.csv`` file named when there is one labelled split.
@@ -31,13 +39,18 @@ from seglab.data.convert.common import clear_paths, refuse_inside
 from seglab.data.convert.polygons import SEGMENTATIONS
 from seglab.data.convert.to_coco import source_to_coco
 from seglab.data.convert.to_csv import source_to_rle_csv_summary
+from seglab.data.convert.to_dsb import source_to_dsb
+from seglab.data.convert.to_labels import source_to_labels
 from seglab.data.convert.to_masks import source_to_masks
 from seglab.errors import ConfigError, SeglabError
 
 if TYPE_CHECKING:
     from seglab.data.layout import SplitSpec
 
-FORMATS = ("masks", "coco", "rle-csv")
+FORMATS = ("masks", "coco", "labels", "dsb", "rle-csv")
+"""The output formats (``--to``), in the order the CLI lists them."""
+FOLDER_WRITERS = {"masks": source_to_masks, "labels": source_to_labels, "dsb": source_to_dsb}
+"""The formats written as a folder per split, images included (unlabelled splits too)."""
 
 
 def convert_dataset(
@@ -51,7 +64,9 @@ def convert_dataset(
     """Convert every split of the dataset of ``config`` to ``to``; return a summary per split.
 
     ``to="masks"`` writes ``out/<split>/images``, ``out/<split>/masks`` and
-    ``out/<split>/classes.json`` (unlabelled splits: images only); ``"coco"`` writes
+    ``out/<split>/classes.json`` (unlabelled splits: images only); ``"labels"`` the same with
+    16-bit label images as masks; ``"dsb"`` writes ``out/<split>/<ID>/images`` and
+    ``out/<split>/<ID>/masks`` (one mask per object); ``"coco"`` writes
     ``out/<split>/images/`` and ``out/<split>/annotations.json``; ``"rle-csv"`` writes
     ``out/<split>.csv``, or ``out`` itself when it names a ``.csv`` file and the dataset has
     one labelled split. Unlabelled splits are skipped for ``coco`` and ``rle-csv``. Every
@@ -60,7 +75,8 @@ def convert_dataset(
     Returns
     -------
     dict
-        ``{split: {"format", "path", "images", "objects", "files", "skipped", "problems"}}``.
+        ``{split: {"format", "path", "images", "objects", "files", "skipped", "problems"}}``
+        (``"note"`` too when ``labels`` or ``dsb`` merged several classes into one).
 
     Raises
     ------
@@ -143,12 +159,13 @@ def _prepare_file(path: Path, overwrite: bool) -> None:
 def _convert_split(source: SegmentationSource, target: Path, to: str, segmentation: str) -> dict:
     """Convert one split into ``target``: its folder, or its CSV file for ``rle-csv``."""
     base = {"format": to, "images": 0, "objects": 0, "files": 0, "skipped": []}
-    if to != "masks" and not source.labelled:
+    if to not in FOLDER_WRITERS and not source.labelled:
         return {**base, "path": None, "note": "unlabelled split: not converted"}
     clear_paths(target)
-    if to == "masks":
-        done = source_to_masks(source, target, overwrite=True)
-        return {**base, **{k: done[k] for k in ("path", "images", "objects", "files", "skipped")}}
+    if to in FOLDER_WRITERS:
+        done = FOLDER_WRITERS[to](source, target, overwrite=True)
+        keys = ("path", "images", "objects", "files", "skipped", "note")
+        return {**base, **{k: done[k] for k in keys if k in done}}
     if to == "coco":
         coco = source_to_coco(
             source,

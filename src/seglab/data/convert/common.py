@@ -1,9 +1,10 @@
 """What every converter shares: output folders that must not touch the input, clearing what is
-replaced, the names and copies of images, and skipping unreadable items with a warning.
+replaced, the names and copies of images, skipping unreadable items with a warning, and the
+objects of an item checked against its image.
 
 Used by :mod:`seglab.data.convert.to_masks`, :mod:`seglab.data.convert.to_coco`,
-:mod:`seglab.data.convert.to_csv` and
-:func:`seglab.data.convert.convert_dataset`.
+:mod:`seglab.data.convert.to_csv`, :mod:`seglab.data.convert.to_labels`,
+:mod:`seglab.data.convert.to_dsb` and :func:`seglab.data.convert.convert_dataset`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from seglab.core.labels import InstanceLabels
 from seglab.data.base import SegmentationSource
 from seglab.errors import DataError, SeglabError
 
@@ -87,10 +89,54 @@ def copy_image(source: SegmentationSource, index: int, dest_dir: Path, name: str
     return dest
 
 
+def item_objects(source: SegmentationSource, index: int) -> InstanceLabels:
+    """The objects of item ``index`` (:meth:`~SegmentationSource.instance_labels`), its image
+    read to check that it is readable and of the same size.
+
+    Raises
+    ------
+    DataError
+        The image or a label file is unreadable, or the objects' size differs from the image's
+        (the error names the label file).
+    """
+    image = source.load_image(index)
+    objects = source.instance_labels(index)
+    if objects.shape != image.shape[:2]:
+        item = source.items[index]
+        raise DataError(
+            f"label size {objects.shape[1]}x{objects.shape[0]} differs from the image size "
+            f"{image.shape[1]}x{image.shape[0]} (width x height)",
+            path=item.mask_path or item.image_path,
+        )
+    return objects
+
+
+def merged_classes(source: SegmentationSource) -> str | None:
+    """A note when ``source`` has several object classes, which formats holding objects of one
+    class (label images, DSB folders) merge into one; ``None`` when there is one class."""
+    if not source.labelled or source.num_classes <= 2:
+        return None
+    names = ", ".join(source.classes[1:])
+    note = (
+        f"{source.num_classes - 1} classes ({names}) merged into one: label images and DSB "
+        "folders hold objects of one class; convert --to coco to keep the classes"
+    )
+    warnings.warn(note, RuntimeWarning, stacklevel=3)
+    return note
+
+
+def object_class_name(source: SegmentationSource) -> str:
+    """The name of the one class objects are written as: the source's, when it has one."""
+    return source.classes[1] if source.labelled and source.num_classes == 2 else "object"
+
+
 __all__ = [
     "clear_paths",
     "copy_image",
     "input_paths",
+    "item_objects",
+    "merged_classes",
+    "object_class_name",
     "refuse_inside",
     "relative_name",
     "skip_item",
