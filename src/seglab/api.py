@@ -302,9 +302,16 @@ def load_model(
     """A trained run's network, ready to predict (:class:`seglab.predict.LoadedModel`):
     ``.predict(image) -> mask`` and ``.predict_proba(image)`` (``tta=``, ``tile=``), in a
     notebook too. ``backend``: ``auto``, ``torch``, ``channels_last`` or ``onnxruntime``;
-    ``resize``: ``fit``, ``scale`` or ``none`` (:class:`~seglab.predict.LoadedModel`)."""
-    from seglab.predict import load_model as _load
+    ``resize``: ``fit``, ``scale`` or ``none`` (:class:`~seglab.predict.LoadedModel`).
 
+    An instance run (``seglab train --task instance``) gives its instance model instead
+    (:func:`seglab.predict.instances.load_instance_model`): ``.predict_instances(image)`` ->
+    :class:`~seglab.core.labels.InstanceLabels` (``.labels``, ``.classes``, ``.scores``)."""
+    from seglab.predict import load_model as _load
+    from seglab.predict.instances import is_instance_run, load_instance_model
+
+    if is_instance_run(run):
+        return load_instance_model(run, device=device, backend=backend, resize=resize)
     return _load(run, device=device, backend=backend, resize=resize)
 
 

@@ -96,6 +96,9 @@ def test_run_with_glob_input_and_labels_output(tmp_path):
     Image.fromarray(_scene(0)[0]).save(tmp_path / "in" / "a.png")
     summary = classical("watershed", input=str(tmp_path / "in" / "*.png"), out=tmp_path / "o")
     assert summary["images"] == 1 and (tmp_path / "o" / "labels" / "a.png").is_file()
+    labels, _ = read_mask(tmp_path / "o" / "labels" / "a.png")
+    # 16-bit whatever the count: seglab evaluate --pred reads the folder as objects
+    assert labels.dtype == np.uint16 and 0 < labels.max() < 256
 
 
 def test_missing_input_is_a_clear_error(tmp_path):

@@ -270,3 +270,13 @@ def test_crops_skip_small_objects_and_black_out_the_rest():
     ((object_id, crop),) = object_crops(image, from_label_image(labels))
     assert object_id == 1 and crop.shape == (3, 3, 3)
     assert (crop[1, 1] == 0).all() and np.array_equal(crop[0, 0], image[1, 1])
+
+
+def test_the_api_loads_an_instance_run_as_its_instance_model(instance_case):
+    from seglab import api
+    from seglab.predict.instances import BorderModel
+
+    model = api.load_model(instance_case.run)
+    assert isinstance(model, BorderModel)
+    image = read_image(next(iter(sorted(instance_case.images.iterdir()))))[0]
+    assert model.predict_instances(image).shape == image.shape[:2]

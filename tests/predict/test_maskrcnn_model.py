@@ -98,3 +98,14 @@ def test_test_time_augmentation_is_refused_naming_the_flag(run):
     model = MaskRCNNModel(run)
     with pytest.raises(ConfigError, match="--tta: not available for Mask R-CNN runs"):
         model.predict_instances(np.zeros((32, 32, 3), np.uint8), tta=True)
+
+
+def test_the_api_loads_it_and_per_pixel_loaders_refuse_it_by_field(run, tmp_path):
+    from seglab import api
+    from seglab.predict.model import LoadedModel
+
+    assert isinstance(api.load_model(run), MaskRCNNModel)
+    for attempt in (lambda: LoadedModel(run), lambda: api.export(run, out=tmp_path / "m.onnx")):
+        with pytest.raises(DataError, match="runs in PyTorch only") as caught:
+            attempt()
+        assert caught.value.field == "instance.method"

@@ -63,7 +63,7 @@ def predict_source(
     Returns one row per image (``image``, ``seconds`` and the scores) and the files skipped.
     """
     from seglab.core.files import safe_name
-    from seglab.io import write_class_mask, write_mask
+    from seglab.io import write_class_mask, write_label_image
 
     rows, skipped, used = [], [], set()
     for i, item in enumerate(source.items):
@@ -99,7 +99,8 @@ def predict_source(
             used.add(name)
             write_class_mask(out / "masks" / f"{name}.png", mask, binary=True)
             if method.output == "labels":
-                write_mask(out / "labels" / f"{name}.png", output.astype(np.int64))
+                # 16-bit always: seglab evaluate reads a folder of them as objects
+                write_label_image(out / "labels" / f"{name}.png", output)
     return rows, skipped
 
 

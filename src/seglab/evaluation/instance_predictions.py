@@ -212,18 +212,11 @@ def file_instances(
 
 
 def _folder_readers(folder: Path) -> dict[str, Reader]:
-    from seglab.io import is_image_file
+    from seglab.predict.formats import prediction_files
 
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
-    if not files:
-        raise DataError("no label images in the prediction folder", path=folder)
-    readers: dict[str, Reader] = {}
-    for file in files:
-        key = file.relative_to(folder).with_suffix("").as_posix()
-        if key in readers:
-            raise DataError(f"two label images share the name {key!r}; keep one", path=file)
-        readers[key] = _label_reader(file)
-    return readers
+    return {
+        key: _label_reader(file) for key, file in prediction_files(folder, "label images").items()
+    }
 
 
 def _label_reader(file: Path) -> Reader:

@@ -329,19 +329,28 @@ def prediction_decoders(
     )
 
 
-def _folder_decoders(folder: Path, classes: list[str] | None) -> dict[str, Decoder]:
+def prediction_files(folder: Path, what: str = "masks") -> dict[str, Path]:
+    """The image files of a prediction folder by key (the path below ``folder`` without its
+    suffix); :class:`DataError` when there is none, or two share a key. ``what`` names them."""
     from seglab.io import is_image_file
 
     files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
     if not files:
-        raise DataError("no mask images in the prediction folder", path=folder)
-    decoders: dict[str, Decoder] = {}
+        raise DataError(f"no {what} in the prediction folder", path=folder)
+    found: dict[str, Path] = {}
     for file in files:
         key = file.relative_to(folder).with_suffix("").as_posix()
-        if key in decoders:
-            raise DataError(f"two masks share the name {key!r}; keep one", path=file)
-        decoders[key] = _mask_file_decoder(file, classes)
-    return decoders
+        if key in found:
+            raise DataError(f"two {what} share the name {key!r}; keep one", path=file)
+        found[key] = file
+    return found
+
+
+def _folder_decoders(folder: Path, classes: list[str] | None) -> dict[str, Decoder]:
+    return {
+        key: _mask_file_decoder(file, classes)
+        for key, file in prediction_files(folder, "mask images").items()
+    }
 
 
 def _mask_file_decoder(file: Path, classes: list[str] | None) -> Decoder:

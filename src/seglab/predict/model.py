@@ -101,6 +101,14 @@ class LoadedModel:
         self.device = torch.device(check_device(device))
         card_path, weights = _run_files(run)
         card = read_card(card_path)
+        if card.instance is not None and card.instance.method == "maskrcnn":
+            raise DataError(
+                "a Mask R-CNN run detects objects and runs in PyTorch only: predict with "
+                "`seglab predict` or seglab.load_model (which give its objects); ONNX and "
+                "TorchScript export and the onnxruntime backend are not available for it",
+                path=card_path,
+                field="instance.method",
+            )
         self.run_dir = card_path.parent
         self.card: ModelCard = card
         self.classes: list[str] = list(card.classes)

@@ -40,6 +40,11 @@ class SampleSpec:
     object_crop: float = 0.0
     seed: int = 0
 
+    @classmethod
+    def of(cls, config, channels: int) -> SampleSpec:
+        """The samples a :class:`~seglab.config.TrainConfig` asks for, of ``channels``."""
+        return cls(channels, config.image_size, config.crop_size, config.object_crop, config.seed)
+
 
 class SegmentationSamples(SegmentationDataset):
     """A torch ``Dataset`` of ``(image C x H x W float32, mask H x W int64)``.

@@ -22,7 +22,6 @@ torchvision's loss terms.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +32,12 @@ import torch
 from torch import nn
 from torchmetrics import MeanMetric, SumMetric
 
-from seglab.train.module import NonFiniteLoss, OptimizationPlan, configure_optimization
+from seglab.train.module import (
+    NonFiniteLoss,
+    OptimizationPlan,
+    configure_optimization,
+    log_dice_spread,
+)
 
 Batch = tuple[list[torch.Tensor], list[dict[str, torch.Tensor]]]
 
@@ -126,13 +130,7 @@ class MaskRCNNModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         """Log ``val_dice_sd``: the spread of the per-image val Dice (the noise the
         overfitting verdict weighs a drop against)."""
-        images = float(self.val_images.compute())
-        mean, mean_sq = float(self.val_dice.compute()), float(self.val_dice_sq.compute())
-        if images > 1 and math.isfinite(mean) and math.isfinite(mean_sq):
-            sd = math.sqrt(max(0.0, mean_sq - mean * mean) * images / (images - 1))
-            self.log("val_dice_sd", sd, on_epoch=True)
-        self.val_dice_sq.reset()
-        self.val_images.reset()
+        log_dice_spread(self)
 
     def configure_optimizers(self):
         """The optimizer of :attr:`optim` and its schedule, as for semantic runs

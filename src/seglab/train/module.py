@@ -37,6 +37,18 @@ class ColumnMeans(Metric):
         return self.total / self.count.clamp(min=1)
 
 
+def log_dice_spread(module: pl.LightningModule) -> None:
+    """Log ``val_dice_sd`` from ``module``'s ``val_dice``, ``val_dice_sq`` and ``val_images``
+    metrics (the per-image val Dice's standard deviation) and reset the last two."""
+    images = float(module.val_images.compute())
+    mean, mean_sq = float(module.val_dice.compute()), float(module.val_dice_sq.compute())
+    if images > 1 and math.isfinite(mean) and math.isfinite(mean_sq):
+        sd = math.sqrt(max(0.0, mean_sq - mean * mean) * images / (images - 1))
+        module.log("val_dice_sd", sd, on_epoch=True)
+    module.val_dice_sq.reset()
+    module.val_images.reset()
+
+
 class NonFiniteLoss(SeglabError):
     """The training loss became NaN or infinite; the message names the step and the terms."""
 
@@ -164,13 +176,7 @@ class SegmentationModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         """Log ``val_dice_sd``: the spread of the per-image val Dice (the noise of the val
         score, which the overfitting verdict weighs a drop against)."""
-        images = float(self.val_images.compute())
-        mean, mean_sq = float(self.val_dice.compute()), float(self.val_dice_sq.compute())
-        if images > 1 and math.isfinite(mean) and math.isfinite(mean_sq):
-            sd = math.sqrt(max(0.0, mean_sq - mean * mean) * images / (images - 1))
-            self.log("val_dice_sd", sd, on_epoch=True)
-        self.val_dice_sq.reset()
-        self.val_images.reset()
+        log_dice_spread(self)
         if self.score_thresholds:
             self.threshold_means = self.val_dice_at.compute().tolist()
             self.val_dice_at.reset()

@@ -158,13 +158,7 @@ def build_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
         val_src = BorderSource(val_src) if val_src is not None else None
     preprocess = build_pipeline(config.preprocess) if config.preprocess else None
     augment = build_augment(config.augment)
-    spec = SampleSpec(
-        channels=stats.channels,
-        image_size=config.image_size,
-        crop_size=config.crop_size,
-        object_crop=config.object_crop,
-        seed=config.seed,
-    )
+    spec = SampleSpec.of(config, stats.channels)
     strict = config.data.strict
     train_set = SegmentationSamples(
         train_src,
@@ -205,13 +199,7 @@ def _maskrcnn_data(setup: RunSetup, net: Network, stops: Stops) -> TrainData:
     config, stats = setup.config, setup.stats
     preprocess = build_pipeline(config.preprocess) if config.preprocess else None
     augment = build_augment(config.augment)
-    spec = SampleSpec(
-        channels=stats.channels,
-        image_size=config.image_size,
-        crop_size=config.crop_size,
-        object_crop=config.object_crop,
-        seed=config.seed,
-    )
+    spec = SampleSpec.of(config, stats.channels)
     strict = config.data.strict
     train_set = InstanceSamples(
         setup.train, spec, preprocess=preprocess, augment=augment, train=True, strict=strict

@@ -438,7 +438,8 @@ def _still_improving(
         )
     if low is not None:
         notes += (
-            f" Dice is still low ({low:.3f}); if it levels off below {LOW_SCORE}, try a "
+            f" {_score_name(curve)} is still low ({low:.3f}); if it levels off below "
+            f"{LOW_SCORE}, try a "
             "bigger model or a higher learning rate."
         )
     what = (
@@ -571,6 +572,11 @@ def _val_loss_rise(rows: Sequence[dict]) -> tuple[float, int] | None:
         return None
     rise = (v_last - v_min) / max(abs(v_min), 1e-12)
     return (100 * rise, min_epoch) if rise > VAL_LOSS_RISE else None
+
+
+def _score_name(curve: _Curve) -> str:
+    """What the low score is called: the monitored metric, or Dice under a loss monitor."""
+    return "Dice" if curve.mode != "max" or curve.monitor == "val_dice" else curve.monitor
 
 
 def _low_score(best_value: float, mode: str, rows: Sequence[dict]) -> float | None:
