@@ -11,6 +11,7 @@ from seglab.api import classical, compare
 from seglab.classical import get_method
 from seglab.classical.fit import candidates, fit_method
 from seglab.errors import DataError, SeglabError
+from seglab.io import read_mask
 from tests.builders import mask_dataset
 
 
@@ -81,7 +82,6 @@ def test_run_on_a_folder_without_labels_writes_masks(tmp_path):
         Image.fromarray(_scene(i)[0]).save(tmp_path / "in" / f"p{i}.png")
     summary = classical("otsu", input=tmp_path / "in", out=tmp_path / "out")
     assert "scores" not in summary and summary["images"] == 2
-    from seglab.io import read_mask
 
     mask, _ = read_mask(tmp_path / "out" / "masks" / "p0.png")
     assert set(np.unique(mask)) <= {0, 255} and mask.any()
