@@ -18,24 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from seglab.core.arrays import image_to_chw
 from seglab.core.checks import check_batch_size
-from seglab.core.devices import check_device
 from seglab.core.labels import InstanceLabels
 from seglab.errors import ConfigError, DataError
 from seglab.predict.instance_tiling import RawDetections, detect_images, paint_detections
-from seglab.predict.model import _preprocessing, _resize_mode, _run_files
+from seglab.predict.model import RunNetwork
 from seglab.predict.tiling import check_tiling
 
 if TYPE_CHECKING:
     from seglab.models.card import ModelCard
 
 
-class MaskRCNNModel:
+class MaskRCNNModel(RunNetwork):
     """The Mask R-CNN of a run folder (or its ``model.json`` / ``model.safetensors``).
 
     ``device``: as ``--device`` (``None``: the GPU when there is one). ``resize``: ``fit``,
@@ -53,54 +51,10 @@ class MaskRCNNModel:
     backend = "torch"
 
     def __init__(self, run: str | Path, *, device: str | None = None, resize: str = "fit"):
-        import torch
+        from seglab.models.build import size_multiple
 
-        from seglab.models.build import build_network, load_network_weights, size_multiple
-        from seglab.models.card import read_card
-
-        self.device = torch.device(check_device(device))
-        card_path, weights = _run_files(run)
-        card = read_card(card_path)
-        _check_maskrcnn(card, card_path)
-        self.run_dir = card_path.parent
-        self.card: ModelCard = card
-        self.classes: list[str] = list(card.classes)
-        self.image_size: int | None = card.input.image_size
-        self.channels: int = card.in_channels
-        self.resize = _resize_mode(resize, card, card_path)
-        self.preprocess = _preprocessing(card, card_path)
-        self.net = build_network(card, source=card_path)
-        load_network_weights(self.net, weights, card=card_path)
-        self.net.to(self.device).eval()
+        self._open(run, device=device, resize=resize, check=_check_maskrcnn)
         self.multiple = size_multiple(self.net)
-
-    @property
-    def category_ids(self) -> tuple[Any, ...] | None:
-        """The dataset's ids of ``classes[1:]`` (COCO), when the run recorded them."""
-        return self.card.category_ids
-
-    def target_side(self, size: tuple[int, int]) -> int | None:
-        """The longer side, px, that an image of ``size`` (H, W) is resized to (``None``:
-        kept), as :meth:`~seglab.predict.model.LoadedModel.target_side`."""
-        if self.image_size is None or self.resize == "none":
-            return None
-        if self.resize == "fit":
-            return int(self.image_size)
-        factor = self.image_size / float(self.card.input.train_long_side)  # type: ignore[arg-type]
-        return max(1, round(max(size) * factor))
-
-    def prepare(self, image: np.ndarray) -> np.ndarray:
-        """``image`` as the network saw images in training: float32 ``C x H x W``."""
-        from seglab.transforms.prepare import prepare_image
-
-        # the same function prepares training and validation samples (InstanceSamples)
-        prepared, _ = prepare_image(
-            image,
-            channels=self.channels,
-            preprocess=self.preprocess if len(self.preprocess) else None,
-            long_side=self.target_side,
-        )
-        return image_to_chw(prepared)
 
     def detect(self, windows: list[np.ndarray]) -> list[RawDetections]:
         """The network's detections of float32 ``C x h x w`` windows (any sizes), those

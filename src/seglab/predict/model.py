@@ -71,69 +71,39 @@ def _to_size(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 RESIZE_MODES = ("fit", "scale", "none")
 
 
-class LoadedModel:
-    """A trained network ready to predict: ``predict(image)``, ``predict_proba(image)``.
+class RunNetwork:
+    """What every loaded run shares (:class:`LoadedModel`, and Mask R-CNN's
+    :class:`~seglab.predict.maskrcnn.MaskRCNNModel`): the card and the network with its
+    weights, on ``device``, and the image preparation training did."""
 
-    ``backend`` chooses what runs the network (:mod:`seglab.predict.backends`). ``resize``
-    says how an image is brought to the network when the run resized its training images
-    (``image_size``): ``fit`` (default, as in training: the longer side becomes
-    ``image_size``), ``scale`` (the training images' scale factor, ``image_size`` over their
-    median longer side: an image larger than those at the same pixel size -- a whole slide, a
-    mosaic -- stays larger, and ``tile`` keeps memory bounded) or ``none`` (as read).
-    """
-
-    def __init__(
-        self,
-        run: str | Path,
-        *,
-        device: str | None = None,
-        backend: str = "auto",
-        resize: str = "fit",
-    ):
+    def _open(self, run: str | Path, *, device: str | None, resize: str, check=None) -> None:
+        """Read the run: ``--device`` first, then each file, each error naming the file and
+        the field; ``check(card, path)`` may refuse the card before the network is built."""
         import torch
 
         from seglab.models.build import build_network, load_network_weights
         from seglab.models.card import read_card
-        from seglab.predict.backends import make_runner
 
-        # every command that loads a run comes here: options first, then each file of the run,
-        # each error naming the file and the field
         self.device = torch.device(check_device(device))
         card_path, weights = _run_files(run)
         card = read_card(card_path)
-        if card.instance is not None and card.instance.method == "maskrcnn":
-            raise DataError(
-                "a Mask R-CNN run detects objects and runs in PyTorch only: predict with "
-                "`seglab predict` or seglab.load_model (which give its objects); ONNX and "
-                "TorchScript export and the onnxruntime backend are not available for it",
-                path=card_path,
-                field="instance.method",
-            )
+        if check is not None:
+            check(card, card_path)
         self.run_dir = card_path.parent
         self.card: ModelCard = card
         self.classes: list[str] = list(card.classes)
-        self.threshold: float = float(card.threshold)
         self.image_size: int | None = card.input.image_size
-        self.multiple: int = card.input.multiple
         self.channels: int = card.in_channels
         self.resize = _resize_mode(resize, card, card_path)
         self.preprocess = _preprocessing(card, card_path)
         self.net = build_network(card, source=card_path)
         load_network_weights(self.net, weights, card=card_path)
         self.net.to(self.device).eval()
-        self.backend, self.runner = make_runner(
-            backend, self.net, run_dir=self.run_dir, card=card, device=self.device
-        )
 
     @property
-    def info(self) -> dict:
-        """``model.json`` as a dict (what ``.info`` was before the typed :attr:`card`)."""
-        return self.card.to_dict()
-
-    @property
-    def binary(self) -> bool:
-        """One foreground class (a single output channel, masks written 0/255)."""
-        return len(self.classes) <= 2
+    def category_ids(self) -> tuple[Any, ...] | None:
+        """The dataset's ids of ``classes[1:]`` (COCO), when the run recorded them."""
+        return self.card.category_ids
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """``image`` as the network saw images in training: channels matched, the run's
@@ -158,6 +128,57 @@ class LoadedModel:
         long_side = self.card.input.train_long_side  # there for "scale": see _resize_mode
         factor = self.image_size / float(long_side)  # type: ignore[arg-type]
         return max(1, round(max(size) * factor))
+
+
+def _refuse_detector(card: ModelCard, path: Path) -> None:
+    """Per-pixel prediction (and so ONNX / TorchScript) is not for Mask R-CNN runs."""
+    if card.instance is not None and card.instance.method == "maskrcnn":
+        raise DataError(
+            "a Mask R-CNN run detects objects and runs in PyTorch only: predict with "
+            "`seglab predict` or seglab.load_model (which give its objects); ONNX and "
+            "TorchScript export and the onnxruntime backend are not available for it",
+            path=path,
+            field="instance.method",
+        )
+
+
+class LoadedModel(RunNetwork):
+    """A trained network ready to predict: ``predict(image)``, ``predict_proba(image)``.
+
+    ``backend`` chooses what runs the network (:mod:`seglab.predict.backends`). ``resize``
+    says how an image is brought to the network when the run resized its training images
+    (``image_size``): ``fit`` (default, as in training: the longer side becomes
+    ``image_size``), ``scale`` (the training images' scale factor, ``image_size`` over their
+    median longer side: an image larger than those at the same pixel size -- a whole slide, a
+    mosaic -- stays larger, and ``tile`` keeps memory bounded) or ``none`` (as read).
+    """
+
+    def __init__(
+        self,
+        run: str | Path,
+        *,
+        device: str | None = None,
+        backend: str = "auto",
+        resize: str = "fit",
+    ):
+        from seglab.predict.backends import make_runner
+
+        self._open(run, device=device, resize=resize, check=_refuse_detector)
+        self.threshold: float = float(self.card.threshold)
+        self.multiple: int = self.card.input.multiple
+        self.backend, self.runner = make_runner(
+            backend, self.net, run_dir=self.run_dir, card=self.card, device=self.device
+        )
+
+    @property
+    def info(self) -> dict:
+        """``model.json`` as a dict (what ``.info`` was before the typed :attr:`card`)."""
+        return self.card.to_dict()
+
+    @property
+    def binary(self) -> bool:
+        """One foreground class (a single output channel, masks written 0/255)."""
+        return len(self.classes) <= 2
 
     def logits(self, batch: np.ndarray) -> np.ndarray:
         """Logits of a float32 ``N x C x H x W`` batch of prepared images of any size: padded

@@ -30,6 +30,29 @@ CACHE_BYTES = 2 * 2**30
 (and per loader worker): a small set is read from disk once, not once per epoch."""
 
 
+class PreparedCache:
+    """Prepared samples (tuples of arrays and anything else) kept in memory up to ``limit``
+    bytes of arrays; what comes out is a copy, since crops and augmentations write into it."""
+
+    def __init__(self, limit: int = CACHE_BYTES):
+        self.limit, self.used = limit, 0
+        self._items: dict[int, tuple] = {}
+
+    def get(self, index: int) -> tuple | None:
+        """A copy of the sample kept for ``index``, or ``None``."""
+        kept = self._items.get(index)
+        if kept is None:
+            return None
+        return tuple(v.copy() if isinstance(v, np.ndarray) else v for v in kept)
+
+    def put(self, index: int, sample: tuple) -> None:
+        """Keep a copy of ``sample`` for ``index`` when it fits in what is left."""
+        size = sum(v.nbytes for v in sample if isinstance(v, np.ndarray))
+        if self.used + size <= self.limit:
+            self._items[index] = tuple(v.copy() if isinstance(v, np.ndarray) else v for v in sample)
+            self.used += size
+
+
 @dataclass(frozen=True)
 class SampleSpec:
     """How samples are made (see the module docstring)."""
@@ -74,14 +97,12 @@ class SegmentationSamples(SegmentationDataset):
         self.preprocess = preprocess
         self.augment = augment
         self.train = train
-        self.cache_bytes = cache_bytes
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._cached_bytes = 0
+        self.cache = PreparedCache(cache_bytes)
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        cached = self._cache.get(index)
-        if cached is not None:  # copies: crops and augmentations may write into them
-            return cached[0].copy(), cached[1].copy()
+        cached = self.cache.get(index)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         image, mask = self.source.load(index)
         # the same function prepares images for prediction (LoadedModel.prepare)
         pair = prepare_image(
@@ -91,11 +112,8 @@ class SegmentationSamples(SegmentationDataset):
             preprocess=self.preprocess,
             long_side=self.spec.image_size,
         )
-        size = pair[0].nbytes + pair[1].nbytes
-        if self._cached_bytes + size <= self.cache_bytes:
-            # read, decoded (COCO: every object's RLE) and resized once, not once per epoch
-            self._cache[index] = (pair[0].copy(), pair[1].copy())  # type: ignore[assignment]
-            self._cached_bytes += size
+        # read, decoded (COCO: every object's RLE) and resized once, not once per epoch
+        self.cache.put(index, pair)
         return pair  # type: ignore[return-value]  # a mask in gives a mask out
 
     def sample(self, key: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,7 +28,7 @@ import numpy as np
 from seglab.data.base import SegmentationSource
 from seglab.data.dataset import SegmentationDataset, image_to_tensor
 from seglab.errors import DataError
-from seglab.train.data import CACHE_BYTES, SampleSpec
+from seglab.train.data import CACHE_BYTES, PreparedCache, SampleSpec
 from seglab.train.sizing import random_crop
 from seglab.transforms.instances import decode_ids, encode_ids
 from seglab.transforms.prepare import prepare_image
@@ -70,14 +70,12 @@ class InstanceSamples(SegmentationDataset):
         self.augment = augment
         self.train = train
         self.min_pixels = min_pixels
-        self.cache_bytes = cache_bytes
-        self._cache: dict[int, Sample] = {}
-        self._cached_bytes = 0
+        self.cache = PreparedCache(cache_bytes)
 
     def _load(self, index: int) -> Sample:  # type: ignore[override]
-        cached = self._cache.get(index)
-        if cached is not None:  # copies: crops and augmentations may write into them
-            return cached[0].copy(), cached[1].copy(), cached[2]
+        cached = self.cache.get(index)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         image = self.source.load_image(index)
         objects = self.source.instance_labels(index)
         _check_size(self.source, index, image.shape[:2], objects.shape)
@@ -90,10 +88,7 @@ class InstanceSamples(SegmentationDataset):
             long_side=self.spec.image_size,
         )
         sample = (image, np.asarray(labels, np.int32), objects.classes)
-        size = sample[0].nbytes + sample[1].nbytes
-        if self._cached_bytes + size <= self.cache_bytes:
-            self._cache[index] = (sample[0].copy(), sample[1].copy(), sample[2])
-            self._cached_bytes += size
+        self.cache.put(index, sample)
         return sample
 
     def sample(self, key: int) -> Sample:
