@@ -63,3 +63,12 @@ def test_flag_of_follows_the_field_name_unless_told_otherwise():
     assert flag_of("model.name") == "--model" and flag_of("data.crowd") is None
     assert flag_of("epoch") is None and flag_of("data.nope") is None  # no such field, no flag
     assert flag_of("data") is None and flag_of("model.options.depth") is None
+
+
+def test_val_ap_is_the_monitor_of_instance_runs_only():
+    with pytest.raises(ConfigError, match=r"monitor \(--monitor\): val_ap scores objects"):
+        train_config(data="d", monitor="val_ap")
+    config = train_config(data="d", task="instance", monitor="val_ap")
+    assert config.monitor == "val_ap" and config.instance_method == "border"
+    assert train_config(data="d", task="instance", model="maskrcnn").instance_method == "maskrcnn"
+    assert train_config(data="d").instance_method is None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from seglab.errors import ConfigError
 
@@ -256,6 +256,14 @@ class TrainConfig(_Config):
     @classmethod
     def _duration(cls, value: Any) -> float | None:
         return parse_duration(value)
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor_of_the_task(cls, value: str, info: ValidationInfo) -> str:
+        # val_ap scores objects: a semantic run never logs it (and would follow its train loss)
+        if value == "val_ap" and info.data.get("task") != "instance":
+            raise ValueError("val_ap scores objects: it needs --task instance (else val_dice)")
+        return value
 
 
 # ``seglab train`` flags whose name is not the field's last part with dashes, and fields no flag

@@ -374,3 +374,37 @@ def test_a_mixed_size_set_is_cropped_for_its_large_images():
     assert any("training crops 192 px" in r and "from 256-1024 px images" in r for r in reasons)
     same = resolve(TrainConfig(), stats(object_p95=2300.0), CPU, probe=no_probe)[0]
     assert same.crop_size is None  # all 256 px: whole images
+
+
+# --- instances ----------------------------------------------------------------------------------
+
+
+def test_instances_on_a_cpu_get_the_border_unet_judged_by_val_ap():
+    config, reasons = resolve(TrainConfig(task="instance"), stats(), CPU)
+    assert config.instance_method == "border" and config.model.name == "unet"
+    assert config.loss == "ce_dice" and config.monitor == "val_ap"  # K + 2 softmax channels
+    assert any("instance family: U-Net" in r and "a CPU" in r for r in reasons)
+    kept = resolve(TrainConfig(task="instance", monitor="val_loss"), stats(), CPU)[0]
+    assert kept.monitor == "val_loss"
+
+
+@pytest.mark.parametrize(("limit", "method"), [(None, "maskrcnn"), (7200.0, "maskrcnn"),
+                                               (600.0, "border")])  # fmt: skip
+def test_a_gpu_with_an_hour_gets_mask_rcnn_sized_from_the_objects(limit, method):
+    config, reasons = resolve(TrainConfig(task="instance", time_limit=limit), stats(), GPU,
+                              probe=lambda c: (0.1, 0.01))  # fmt: skip
+    assert config.instance_method == method
+    if method == "maskrcnn":
+        options = config.model.options
+        assert options["backbone"] == "resnet50" and options["rois_per_image"] == 512
+        # anchors from the objects: median 20 px, large 30 px a side (here at full size)
+        assert options["sizes"][0] <= 12 and options["sizes"][-1] >= 60
+        assert config.batch_size == 8 and config.loss is None
+        assert any("Mask R-CNN: resnet50" in r for r in reasons)
+
+
+def test_mask_rcnn_asked_for_on_a_cpu_is_sized_for_it():
+    config = auto(TrainConfig(task="instance", model={"name": "maskrcnn"}))
+    options = config.model.options
+    assert options["backbone"] == "resnet18" and options["rois_per_image"] == 128
+    assert (config.batch_size, config.optimizer, config.lr) == (4, "adamw", 1e-3)
