@@ -59,7 +59,8 @@ def choose_cut(
     model = load_instance_model(run_dir, backend="torch")  # no ONNX export for a few images
     if len(source) == 0:
         return None
-    seconds = min(MAX_SECONDS, BUDGET_SHARE * time_limit) if time_limit else MAX_SECONDS
+    seconds = cut_reserve(time_limit)
+    deadline = time.perf_counter() + seconds
     spec = model.card.instance
     outputs, truths = _predicted(model, source, seed=seed, seconds=seconds / 2)
     if not outputs:
@@ -74,6 +75,8 @@ def choose_cut(
     best, best_score = spec, default
     for name, values in axes:
         for value in values:
+            if time.perf_counter() > deadline:  # what is chosen so far stands
+                break
             trial = replace(best, **{name: value})
             value_score = score(trial)
             if value_score > best_score + 1e-9:
@@ -86,6 +89,12 @@ def choose_cut(
         "dsb_map": round(best_score, 4),
         "dsb_map_default": round(default, 4),
     }
+
+
+def cut_reserve(time_limit: float | None) -> float:
+    """Seconds the cut's choice may take: :data:`MAX_SECONDS`, at most :data:`BUDGET_SHARE`
+    of a time limit (a time-driven instance run ends its training this much earlier)."""
+    return min(MAX_SECONDS, BUDGET_SHARE * time_limit) if time_limit else MAX_SECONDS
 
 
 def _predicted(model, source: SegmentationSource, *, seed: int, seconds: float):

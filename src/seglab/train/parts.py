@@ -237,8 +237,12 @@ def build_stops(setup: RunSetup, net: Network, monitor: str) -> Stops:
     if is_time_driven(config):
         signal = RoundSignal()
         batch = (config.batch_size or 8) * config.accumulate
+        from seglab.train.instance_choice import cut_reserve
+
+        # an instance run chooses its cut after training, inside the same budget
+        reserve = cut_reserve(config.time_limit) if config.instance_method else 0.0
         budget = TimeDriven(
-            config.time_limit,
+            config.time_limit - reserve,
             signal,
             schedule=net.module.optim.time_schedule(
                 steps_per_pass=max(1, len(setup.train) // batch)

@@ -250,8 +250,8 @@ def _budget_used(plan: RunPlan, stops: Stops, ending: _Ending) -> float | None:
     limit = plan.setup.config.time_limit
     if limit is None:
         return None
-    used = getattr(stops.budget, "used", None)
-    return used() if used is not None else ending.seconds / limit
+    elapsed = getattr(stops.budget, "elapsed", None)  # an instance run's cut choice included
+    return elapsed() / limit if elapsed is not None else ending.seconds / limit
 
 
 def _close(
@@ -273,6 +273,7 @@ def _close(
             config=config,
             rank=trainer.global_rank,
         )
+    cut = _choose_cut(plan, writer)  # before the budget is read: it is part of the run
     end = RunEnd(
         config=config,
         run_dir=plan.run_dir,
@@ -286,7 +287,7 @@ def _close(
         num_val=len(plan.setup.val) if plan.setup.val is not None else None,
         threshold=writer.threshold,
         data_check=plan.setup.data_check.to_dict() if plan.setup.data_check else None,
-        instance=_choose_cut(plan, writer),
+        instance=cut,
     )
     result = finish_run(end, say=plan.say)
     if ending.error is not None:
