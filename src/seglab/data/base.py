@@ -151,6 +151,30 @@ class SegmentationSource:
             )
         return image, mask
 
+    def size_error(self, index: int, height: int, width: int, note: str = "") -> DataError | None:
+        """The error when item ``index``'s recorded size is not the ``height`` x ``width`` of its
+        image file (``None``: it is, or nothing records one; COCO compares its JSON)."""
+        return None
+
+    def load_objects(self, index: int) -> tuple[np.ndarray, InstanceLabels]:
+        """Image and objects of item ``index`` (:meth:`instance_labels`); a recorded size or
+        label of another size than the image is a :class:`DataError` naming the file (COCO:
+        the JSON record), before any object is decoded at the wrong size."""
+        image = self.load_image(index)
+        height, width = image.shape[:2]
+        wrong = self.size_error(index, height, width)
+        if wrong is not None:
+            raise wrong
+        objects = self.instance_labels(index)
+        if objects.shape != (height, width):
+            item = self.items[index]
+            raise DataError(
+                f"label size {objects.shape[1]}x{objects.shape[0]} differs from the image size "
+                f"{width}x{height} (width x height)",
+                path=item.mask_path or item.image_path,
+            )
+        return image, objects
+
     def instances(self, index: int) -> list[Instance]:
         """Objects of item ``index``; mask folders give one instance per connected component."""
         import cv2

@@ -135,10 +135,7 @@ def model_instances(
         loaded = []
         for entry in chunk:
             try:
-                image = entry.source.load_image(entry.index)
-                truth = truth_of(entry)
-                if truth.shape != image.shape[:2]:
-                    raise _size_error(entry, "the image", image.shape, truth.shape)
+                image, truth = entry.source.load_objects(entry.index)
             except DataError as exc:
                 skip_entry(entry, exc, skipped)
                 progress(1)
@@ -238,16 +235,10 @@ def _label_reader(file: Path) -> Reader:
 def _json_readers(
     path: Path, category_index: Mapping[Any, int], image_ids: Mapping[Any, str]
 ) -> dict[str, Reader]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"not readable JSON: {exc}", path=path) from None
-    if not isinstance(data, list):
-        raise DataError(
-            f"expected a JSON list of COCO results, got {type(data).__name__}", path=path
-        )
+    from seglab.predict.formats import read_coco_results
+
     objects: dict[str, list[PredictedObject]] = {}
-    for i, entry in enumerate(data):
+    for i, entry in enumerate(read_coco_results(path)):
         key, found = _json_object(entry, f"entry {i}", path, category_index, image_ids)
         objects.setdefault(key, []).append(found)
     return {key: _json_reader(path, found) for key, found in objects.items()}
@@ -261,12 +252,9 @@ def _json_object(
     image_ids: Mapping[Any, str],
 ) -> tuple[str, PredictedObject]:
     """The image key and the object of one COCO result, checked."""
-    if not isinstance(entry, dict):
-        raise DataError(f"expected an object, got {type(entry).__name__}", path=path, field=where)
-    for name in ("image_id", "category_id", "segmentation"):
-        if name not in entry:
-            raise DataError(f'missing "{name}"', path=path, field=where)
-    category, score = entry["category_id"], entry.get("score", 1.0)
+    from seglab.predict.formats import result_fields, result_key
+
+    category, score, seg = result_fields(entry, path, where)
     index = _class_of(category, category_index)
     if index is None:
         known = ", ".join(repr(c) for c in list(category_index)[:20])
@@ -276,22 +264,8 @@ def _json_object(
             path=path,
             field=f"{where}.category_id",
         )
-    if not isinstance(score, int | float) or isinstance(score, bool):
-        raise DataError(f"{score!r} is not a number", path=path, field=f"{where}.score")
-    seg = entry["segmentation"]
-    if not isinstance(seg, dict | list):
-        raise DataError(
-            f"expected a COCO RLE dict or polygons, got {type(seg).__name__}",
-            path=path,
-            field=f"{where}.segmentation",
-        )
-    name = entry.get("file_name")
-    if isinstance(name, str) and name:
-        key = name
-    else:
-        image_id = entry["image_id"]
-        key = image_ids.get(image_id, image_ids.get(str(image_id), str(image_id)))
-    return key, PredictedObject(float(score), index, seg, f"{where}.segmentation")
+    key = result_key(entry, image_ids)
+    return key, PredictedObject(score, index, seg, f"{where}.segmentation")
 
 
 def _class_of(category: Any, category_index: Mapping[Any, int]) -> int | None:
@@ -308,22 +282,13 @@ def _class_of(category: Any, category_index: Mapping[Any, int]) -> int | None:
 
 def _json_reader(path: Path, objects: list[PredictedObject]) -> Reader:
     def read(shape: tuple[int, int]) -> InstanceLabels:
-        from seglab.data.rle import decode_coco_rle, polygons_to_mask
+        from seglab.predict.formats import decode_segmentation
 
         height, width = shape
-        masks = []
-        for found in objects:
-            seg = found.segmentation
-            if isinstance(seg, dict):
-                mask = decode_coco_rle(
-                    seg, height=height, width=width, path=path, field=found.where
-                )
-            else:
-                try:
-                    mask = polygons_to_mask(seg, height, width)
-                except Exception as exc:  # pycocotools raises bare errors for bad polygons
-                    raise DataError(f"bad polygons: {exc}", path=path, field=found.where) from None
-            masks.append(mask)
+        masks = [
+            decode_segmentation(o.segmentation, height, width, path=path, field=o.where)
+            for o in objects
+        ]
         return paint_labels(
             masks,
             [o.class_index for o in objects],

@@ -463,9 +463,9 @@ def _class_index(name: str, names: dict, classes: list[str] | None, path: Path, 
     raise DataError(f"unknown class {name!r} (classes: {known})", path=path, field=where)
 
 
-def _coco_decoders(
-    path: Path, classes: list[str] | None, image_ids: Mapping[Any, str] | None
-) -> dict[str, Decoder]:
+def read_coco_results(path: Path) -> list:
+    """The entries of a COCO results JSON (a list); :class:`DataError` naming the file when it
+    cannot be read or is not a list."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -474,38 +474,34 @@ def _coco_decoders(
         raise DataError(
             f"expected a JSON list of COCO results, got {type(data).__name__}", path=path
         )
-    num = len(classes) if classes else None
-    entries: dict[str, list[tuple[float, int, Any, str]]] = {}
-    for i, entry in enumerate(data):
-        where = f"entry {i}"
-        if not isinstance(entry, dict):
-            raise DataError(
-                f"expected an object, got {type(entry).__name__}", path=path, field=where
-            )
-        for name in ("image_id", "category_id", "segmentation"):
-            if name not in entry:
-                raise DataError(f'missing "{name}"', path=path, field=where)
-        cls, score = entry["category_id"], entry.get("score", 1.0)
-        if not isinstance(cls, int) or isinstance(cls, bool) or cls < 1 or (num and cls >= num):
-            top = f"1..{num - 1}" if num else "1 or more"
-            raise DataError(
-                f'"category_id": {cls!r} is not a class index ({top})', path=path, field=where
-            )
-        if not isinstance(score, (int, float)) or isinstance(score, bool):
-            raise DataError(f'"score": {score!r} is not a number', path=path, field=where)
-        seg = entry["segmentation"]
-        if not isinstance(seg, (dict, list)):
-            raise DataError(
-                f'"segmentation": expected a COCO RLE dict or polygons, got {type(seg).__name__}',
-                path=path,
-                field=where,
-            )
-        key = _entry_key(entry, image_ids)
-        entries.setdefault(key, []).append((float(score), cls, seg, f'{where}: "segmentation"'))
-    return {key: _coco_decoder(path, items) for key, items in entries.items()}
+    return data
 
 
-def _entry_key(entry: dict[str, Any], image_ids: Mapping[Any, str] | None) -> str:
+def result_fields(entry: Any, path: Path, where: str) -> tuple[Any, float, Any]:
+    """``(category_id, score, segmentation)`` of one COCO result, checked: an object with
+    ``image_id``, ``category_id`` and ``segmentation`` (an RLE dict or polygons), and a number
+    for ``score`` (1.0 when left out). The category is the caller's to check."""
+    if not isinstance(entry, dict):
+        raise DataError(f"expected an object, got {type(entry).__name__}", path=path, field=where)
+    for name in ("image_id", "category_id", "segmentation"):
+        if name not in entry:
+            raise DataError(f'missing "{name}"', path=path, field=where)
+    score = entry.get("score", 1.0)
+    if not isinstance(score, (int, float)) or isinstance(score, bool):
+        raise DataError(f'"score": {score!r} is not a number', path=path, field=where)
+    seg = entry["segmentation"]
+    if not isinstance(seg, (dict, list)):
+        raise DataError(
+            f'"segmentation": expected a COCO RLE dict or polygons, got {type(seg).__name__}',
+            path=path,
+            field=where,
+        )
+    return entry["category_id"], float(score), seg
+
+
+def result_key(entry: dict[str, Any], image_ids: Mapping[Any, str] | None) -> str:
+    """The image a COCO result belongs to: its ``file_name``, else its ``image_id`` through
+    ``image_ids`` (``7`` and ``"7"`` alike), else the id as text."""
     name = entry.get("file_name")
     if isinstance(name, str) and name:
         return name
@@ -515,22 +511,47 @@ def _entry_key(entry: dict[str, Any], image_ids: Mapping[Any, str] | None) -> st
     return str(image_id)
 
 
+def decode_segmentation(
+    seg: Any, height: int | None, width: int | None, *, path: Path, field: str
+) -> np.ndarray:
+    """One result's mask: an RLE (its own size when ``height`` is ``None``) or polygons (which
+    need the image size); errors name ``path`` and ``field``."""
+    from seglab.data.rle import polygons_to_mask
+
+    if isinstance(seg, dict):
+        return decode_coco_rle(seg, height=height, width=width, path=path, field=field)
+    if height is None or width is None:
+        raise DataError("polygons need the image size to decode", path=path, field=field)
+    try:
+        return polygons_to_mask(seg, height, width)
+    except Exception as exc:  # pycocotools raises bare errors for bad polygons
+        raise DataError(f"bad polygons: {exc}", path=path, field=field) from None
+
+
+def _coco_decoders(
+    path: Path, classes: list[str] | None, image_ids: Mapping[Any, str] | None
+) -> dict[str, Decoder]:
+    num = len(classes) if classes else None
+    entries: dict[str, list[tuple[float, int, Any, str]]] = {}
+    for i, entry in enumerate(read_coco_results(path)):
+        where = f"entry {i}"
+        cls, score, seg = result_fields(entry, path, where)
+        if not isinstance(cls, int) or isinstance(cls, bool) or cls < 1 or (num and cls >= num):
+            top = f"1..{num - 1}" if num else "1 or more"
+            raise DataError(
+                f'"category_id": {cls!r} is not a class index ({top})', path=path, field=where
+            )
+        key = result_key(entry, image_ids)
+        entries.setdefault(key, []).append((score, cls, seg, f'{where}: "segmentation"'))
+    return {key: _coco_decoder(path, items) for key, items in entries.items()}
+
+
 def _coco_decoder(path: Path, items: list[tuple[float, int, Any, str]]) -> Decoder:
     def decode(shape: tuple[int, int] | None) -> np.ndarray:
-        from seglab.data.rle import polygons_to_mask
-
         height, width = shape if shape is not None else (None, None)
         mask = None
         for _, cls, seg, where in sorted(items, key=lambda t: t[0]):  # higher scores paint last
-            if isinstance(seg, dict):
-                region = decode_coco_rle(seg, height=height, width=width, path=path, field=where)
-            elif height is None:
-                raise DataError("polygons need the image size to decode", path=path, field=where)
-            else:
-                try:
-                    region = polygons_to_mask(seg, height, width)
-                except Exception as exc:  # pycocotools raises bare errors for bad polygons
-                    raise DataError(f"bad polygons: {exc}", path=path, field=where) from None
+            region = decode_segmentation(seg, height, width, path=path, field=where)
             if mask is None:
                 mask = np.zeros(region.shape, np.int64)
             mask[region != 0] = cls

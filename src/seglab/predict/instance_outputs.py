@@ -60,19 +60,6 @@ class InstanceModel(Protocol):
     ) -> list[InstanceLabels]: ...
 
 
-def is_instance(run: Any) -> bool:
-    """Whether ``run`` (a run folder, its ``model.json``, a loaded model) predicts objects: its
-    card's ``task`` is ``instance``. Reads only the card."""
-    if hasattr(run, "predict_instances_batch"):
-        return True
-    card = getattr(run, "card", None)
-    if card is not None:
-        return card.task == "instance"
-    from seglab.predict.instances import is_instance_run
-
-    return is_instance_run(run)
-
-
 def check_instance_options(*, threshold: float | None) -> None:
     """Refuse the options that mean nothing to an instance run, before its model loads.
 

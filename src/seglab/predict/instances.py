@@ -113,9 +113,15 @@ def _check_instance(card: Any, path: Path) -> None:
         )
 
 
-def is_instance_run(run: str | Path) -> bool:
-    """Whether the run folder (or ``model.json``) at ``run`` is an instance run."""
+def is_instance_run(run: Any) -> bool:
+    """Whether ``run`` predicts objects: a run folder or its ``model.json`` whose card's
+    ``task`` is ``instance`` (only the card is read), or a loaded instance model."""
     from seglab.models.card import read_card
 
+    if hasattr(run, "predict_instances_batch"):
+        return True
+    card = getattr(run, "card", None)  # a loaded model (LoadedModel: a border run's network)
+    if card is not None:
+        return card.task == "instance"
     card_path, _ = _run_files(run)
     return read_card(card_path).task == "instance"

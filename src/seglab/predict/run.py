@@ -45,8 +45,8 @@ from seglab.predict.instance_outputs import (
     check_instance_options,
     instance_predictor,
     instance_settings,
-    is_instance,
 )
+from seglab.predict.instances import is_instance_run
 from seglab.predict.model import LoadedModel, load_model
 from seglab.predict.options import PredictOptions
 
@@ -319,7 +319,7 @@ def predict_images(
     options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
     source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
     writers: _Writers | InstanceWriters
-    instance = is_instance(run)
+    instance = is_instance_run(run)
     if instance:
         check_instance_options(threshold=threshold)  # before the model loads
         model = _instance_model(run, device=device, backend=backend, resize=resize)

@@ -19,7 +19,6 @@ import numpy as np
 from seglab.core.constants import IGNORE_INDEX
 from seglab.core.labels import InstanceLabels
 from seglab.data.base import SegmentationSource
-from seglab.errors import DataError
 from seglab.transforms.instances import BORDER_WIDTH, border_target, decode_ids, encode_ids
 
 SMALL_OBJECT_SIDE = 12.0
@@ -59,23 +58,10 @@ class BorderSource(SegmentationSource):
         return object_codes(self.source.instance_labels(index), self.source.num_classes)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Image and object codes; a label of another size than its image is a
-        :class:`DataError` naming the file (COCO: the JSON record)."""
-        image = self.source.load_image(index)
-        height, width = image.shape[:2]
-        size_error = getattr(self.source, "size_error", None)  # COCO's names the record
-        wrong = size_error(index, height, width) if size_error is not None else None
-        if wrong is not None:
-            raise wrong
-        codes = self.load_mask(index)
-        if codes.shape != (height, width):
-            item = self.items[index]
-            raise DataError(
-                f"label size {codes.shape[1]}x{codes.shape[0]} differs from the image size "
-                f"{width}x{height} (width x height)",
-                path=item.mask_path or item.image_path,
-            )
-        return image, codes
+        """Image and object codes, their sizes checked
+        (:meth:`~seglab.data.base.SegmentationSource.load_objects`)."""
+        image, objects = self.source.load_objects(index)
+        return image, object_codes(objects, self.source.num_classes)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ import numpy as np
 
 from seglab.data.base import SegmentationSource
 from seglab.data.dataset import SegmentationDataset, image_to_tensor
-from seglab.errors import DataError
 from seglab.train.data import CACHE_BYTES, PreparedCache, SampleSpec
 from seglab.train.sizing import random_crop
 from seglab.transforms.instances import decode_ids, encode_ids
@@ -76,9 +75,7 @@ class InstanceSamples(SegmentationDataset):
         cached = self.cache.get(index)
         if cached is not None:
             return cached  # type: ignore[return-value]
-        image = self.source.load_image(index)
-        objects = self.source.instance_labels(index)
-        _check_size(self.source, index, image.shape[:2], objects.shape)
+        image, objects = self.source.load_objects(index)
         # the same function prepares images for prediction (MaskRCNNModel)
         image, labels = prepare_image(
             image,
@@ -110,25 +107,6 @@ class InstanceSamples(SegmentationDataset):
     def __getitem__(self, key: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         image, labels, classes = self.sample(int(key))
         return image_to_tensor(image), instance_targets(labels, classes, min_pixels=self.min_pixels)
-
-
-def _check_size(
-    source: SegmentationSource, index: int, image: tuple[int, ...], labels: tuple[int, int]
-) -> None:
-    """A label image of another size than its image is the data's error, naming the file (a
-    COCO source names the JSON record)."""
-    height, width = int(image[0]), int(image[1])
-    size_error = getattr(source, "size_error", None)
-    wrong = size_error(index, height, width) if size_error is not None else None
-    if wrong is not None:
-        raise wrong
-    if tuple(labels) != (height, width):
-        item = source.items[index]
-        raise DataError(
-            f"label size {labels[1]}x{labels[0]} differs from the image size {width}x{height} "
-            "(width x height)",
-            path=item.mask_path or item.image_path,
-        )
 
 
 def instance_targets(

@@ -81,34 +81,22 @@ def skip_item(what: str, exc: DataError, skipped: list[str]) -> None:
     skipped.append(str(exc))
 
 
+def item_objects(source: SegmentationSource, index: int) -> InstanceLabels | None:
+    """The objects of item ``index`` (``None`` for an unlabelled source), its image read and
+    the sizes checked (:meth:`~SegmentationSource.load_objects`): a :class:`DataError` names
+    an unreadable or mismatched file."""
+    if source.labelled:
+        return source.load_objects(index)[1]
+    source.load_image(index)
+    return None
+
+
 def copy_image(source: SegmentationSource, index: int, dest_dir: Path, name: str) -> Path:
     """Copy the image file of item ``index`` to ``dest_dir / name``; return the copy's path."""
     dest = dest_dir / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source.items[index].image_path, dest)
     return dest
-
-
-def item_objects(source: SegmentationSource, index: int) -> InstanceLabels:
-    """The objects of item ``index`` (:meth:`~SegmentationSource.instance_labels`), its image
-    read to check that it is readable and of the same size.
-
-    Raises
-    ------
-    DataError
-        The image or a label file is unreadable, or the objects' size differs from the image's
-        (the error names the label file).
-    """
-    image = source.load_image(index)
-    objects = source.instance_labels(index)
-    if objects.shape != image.shape[:2]:
-        item = source.items[index]
-        raise DataError(
-            f"label size {objects.shape[1]}x{objects.shape[0]} differs from the image size "
-            f"{image.shape[1]}x{image.shape[0]} (width x height)",
-            path=item.mask_path or item.image_path,
-        )
-    return objects
 
 
 def merged_classes(source: SegmentationSource) -> str | None:

@@ -61,9 +61,7 @@ def source_to_dsb(
     used: set[str] = set()
     for index in range(len(source)):
         try:
-            objects = item_objects(source, index) if source.labelled else None
-            if objects is None:
-                source.load_image(index)
+            objects = item_objects(source, index)
         except DataError as exc:
             skip_item("dsb", exc, skipped)
             continue

@@ -74,9 +74,7 @@ def source_to_labels(
                 raise DataError(
                     f"another image has the name {stem!r}", path=source.items[index].image_path
                 )
-            objects = item_objects(source, index) if source.labelled else None
-            if objects is None:
-                source.load_image(index)
+            objects = item_objects(source, index)
         except DataError as exc:
             skip_item("labels", exc, skipped)
             continue
