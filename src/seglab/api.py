@@ -41,6 +41,8 @@ __all__ = [
     "preview_dataset",
     "report",
     "train",
+    "tune",
+    "tune_space",
     "write_sample",
 ]
 
@@ -272,7 +274,8 @@ def train(
     callbacks: list | None = None,
     **options: Any,
 ):
-    """Train a segmentation network; returns a :class:`seglab.train.run.TrainResult`.
+    """Train a segmentation network; returns a :class:`seglab.train.run.TrainResult`, or a
+    :class:`seglab.train.folds.FoldsResult` for a cross-validation.
 
     ``config``: a :class:`~seglab.config.TrainConfig`, a dict, a YAML file (a run's
     ``config.yaml``) or ``None``; ``options`` are TrainConfig fields on top (``data="path"``
@@ -281,23 +284,54 @@ def train(
     ``config.yaml``, ``metrics.csv``, ``checkpoints/last.ckpt``, ``model.safetensors`` +
     ``model.json``, ``plots/`` and ``summary.json``; see :mod:`seglab.train.run`.
 
+    Cross-validation: with ``data={"folds": K}`` (``seglab train --folds K``) and no
+    ``data.fold``, K runs are trained, fold *i* validating on the *i*-th of K seeded parts of
+    the train split and training on the rest, into ``out/NAME/fold-i`` (``NAME`` defaults to
+    ``folds``), with ``folds.json`` and ``folds.csv`` beside them; the
+    :class:`~seglab.train.folds.FoldsResult` holds each fold's ``TrainResult`` (``results``),
+    their best scores (``scores``) and ``mean`` ± ``std`` (sample std). The folds run predicts
+    as the ensemble of its folds (:func:`load_model`). See :mod:`seglab.train.folds`.
+
     >>> result = train(data="sample", time_limit="5m")  # doctest: +SKIP
     >>> result.best_score, result.verdict["kind"]  # doctest: +SKIP
     (0.53, 'still improving')
+    >>> cv = train(data={"path": "sample", "folds": 5}, time_limit="10m")  # doctest: +SKIP
+    >>> cv.mean, cv.std  # doctest: +SKIP
+    (0.81, 0.04)
+
+    Raises
+    ------
+    ConfigError
+        Options that cannot work; ``resume`` of a folds run (resume one fold run instead).
     """
     from seglab.config import train_config
+    from seglab.train.folds import is_folds_run, train_folds
     from seglab.train.run import train as _train
 
-    return _train(
-        train_config(config, **options),
-        print_fn=print_fn,
-        progress=progress,
-        callbacks=callbacks,
-    )
+    config = train_config(config, **options)
+    if config.resume is not None and is_folds_run(config.resume):
+        raise ConfigError(
+            f"{config.resume} is a folds run: a cross-validation is not resumed as a whole; "
+            f"resume an unfinished fold (--resume {Path(config.resume) / 'fold-N'}), or train "
+            f"the folds again (--config {Path(config.resume) / 'config.yaml'})"
+        )
+    if config.data.folds is not None and config.data.fold is None:
+        return train_folds(
+            config,
+            config.data.folds,
+            print_fn=print_fn,
+            progress=progress,
+            callbacks=callbacks,
+        )
+    return _train(config, print_fn=print_fn, progress=progress, callbacks=callbacks)
 
 
 def load_model(
-    run: str | Path, *, device: str | None = None, backend: str = "auto", resize: str = "fit"
+    run: str | Path | list[str | Path],
+    *,
+    device: str | None = None,
+    backend: str = "auto",
+    resize: str = "fit",
 ):
     """A trained run's network, ready to predict (:class:`seglab.predict.LoadedModel`):
     ``.predict(image) -> mask`` and ``.predict_proba(image)`` (``tta=``, ``tile=``), in a
@@ -306,17 +340,29 @@ def load_model(
 
     An instance run (``seglab train --task instance``) gives its instance model instead
     (:func:`seglab.predict.instances.load_instance_model`): ``.predict_instances(image)`` ->
-    :class:`~seglab.core.labels.InstanceLabels` (``.labels``, ``.classes``, ``.scores``)."""
+    :class:`~seglab.core.labels.InstanceLabels` (``.labels``, ``.classes``, ``.scores``).
+
+    Several runs (a list) or a folds run (``seglab train --folds``) give their ensemble
+    (:class:`seglab.predict.EnsembleModel`): the same methods, on the mean of the members'
+    probabilities, each member loaded with ``device``, ``backend`` and ``resize``; a binary
+    ensemble thresholds at the mean of the members' thresholds. Instance runs are not
+    ensembled (:class:`~seglab.errors.ConfigError`).
+
+    >>> model = load_model(["runs/train", "runs/train-2"])  # doctest: +SKIP
+    >>> model = load_model("runs/folds", backend="onnxruntime")  # doctest: +SKIP
+    """
     from seglab.predict import load_model as _load
+    from seglab.predict.ensemble import is_ensemble, unwrap
     from seglab.predict.instances import is_instance_run, load_instance_model
 
-    if is_instance_run(run):
+    run = unwrap(run)
+    if not is_ensemble(run) and is_instance_run(run):
         return load_instance_model(run, device=device, backend=backend, resize=resize)
     return _load(run, device=device, backend=backend, resize=resize)
 
 
 def predict(
-    model: str | Path,
+    model: str | Path | list[str | Path],
     *,
     input: str | Path,
     out: str | Path = "predictions",
@@ -327,6 +373,11 @@ def predict(
     :class:`~seglab.predict.run.PredictResult`. ``options`` are those of
     :func:`seglab.predict.predict_images` (``threshold``, ``tta``, ``tile``, ``overlap``,
     ``batch_size``, ``backend``, ``save_probs``, ``rle_csv``, ``coco_json``, ``overwrite``...).
+
+    ``model`` may be several runs (a list) or a folds run: their ensemble predicts, the mean
+    of their probabilities (:func:`load_model`); ``summary.json`` lists the ``members``.
+
+    >>> predict(["runs/train", "runs/train-2"], input="photos/")  # doctest: +SKIP
     """
     from seglab.predict import predict_images
 
@@ -347,7 +398,7 @@ def _evaluation_out(
 
 
 def evaluate(
-    model: str | Path | None = None,
+    model: str | Path | list[str | Path] | None = None,
     data: str | Path | DataConfig | None = None,
     *,
     pred: str | Path | None = None,
@@ -374,13 +425,24 @@ def evaluate(
     the object counts per image, COCO mask and box AP over the split (``summary["coco"]``);
     see :mod:`seglab.evaluation.instance_run`.
 
+    Several runs (a list) or a folds run are scored as their ensemble (:func:`load_model`),
+    on their dataset without the folds: ``val`` is the val split on disk (a folds run's
+    dataset without one is refused for ``val``: every image trained some fold; use
+    ``split="test"`` or another ``data``). :data:`AUTO` is ``FOLDS_RUN/evaluation`` for a
+    folds run and ``evaluation`` for a list.
+
     >>> result = evaluate("runs/train")  # doctest: +SKIP
     >>> result.summary["metrics"]["dice"]["mean"]  # doctest: +SKIP
     0.91
     >>> scores = evaluate(pred="masks/", data="sample", out=None).rows  # doctest: +SKIP
     """
     from seglab.evaluation.run import evaluate as _evaluate
+    from seglab.predict.ensemble import unwrap
 
+    if model is not None:
+        model = unwrap(model)
+    if isinstance(model, list | tuple) and out is AUTO:
+        out = Path("evaluation")  # no one run's folder to write into
     out, overwrite = _evaluation_out(model, out, overwrite)
     return _evaluate(model, data, pred=pred, split=split, out=out, overwrite=overwrite, **options)
 
@@ -398,9 +460,27 @@ def report(
     ``test``, a test gallery. ``options``: ``split``, ``single_file``, ``thumb``, ``refresh``;
     see :func:`seglab.report.html.build_report`.
 
+    A study folder (``seglab tune``'s, holding ``study.json``) gets the research report
+    instead, ``STUDY/report.html``: see :func:`seglab.report.study.build_study_report`. There
+    ``data`` and ``split`` choose what the best model's error analysis is evaluated on;
+    ``test`` is refused (a test gallery belongs to a run: report the best trial's run).
+
     >>> report("runs/train", test="sample/test/images")  # doctest: +SKIP
     PosixPath('runs/train/report.html')
+    >>> report("studies/cig")  # doctest: +SKIP
+    PosixPath('studies/cig/report.html')
     """
+    from seglab.report.study_data import is_study
+
+    if is_study(run):
+        from seglab.report.study import build_study_report
+
+        if test is not None:
+            raise ConfigError(
+                f"--test: {run} is a study; a test gallery is drawn for a run: run `seglab "
+                "report` on the best trial's folder (STUDY/trials/trial-NNN) with --test"
+            )
+        return build_study_report(run, data=data, out=out, **options)
     from seglab.report.html import build_report
 
     return build_report(run, data=data, test=test, out=out, **options)
@@ -434,3 +514,90 @@ def export_info(path: str | Path) -> dict[str, Any]:
     from seglab.predict.exporters import read_export_info
 
     return read_export_info(path)
+
+
+def tune(
+    data: str | Path | None = None,
+    *,
+    config: str | Path | dict[str, Any] | None = None,
+    time_limit: str | float | None = None,
+    trials: int | None = None,
+    trial_time: str | float | None = None,
+    space: str | Path | None = None,
+    storage: str | None = None,
+    study: str = "study",
+    out: str | Path = "studies",
+    folds: int | None = None,
+    pruner: str = "median",
+    sampler: str = "tpe",
+    seed: int = 0,
+    refit: float = 0.0,
+    overwrite: bool = False,
+    print_fn: Any = print,
+    **fixed: Any,
+):
+    """Run a study: short seglab training runs over a search space, on Optuna; returns a
+    :class:`seglab.tune.study.StudyResult` (``study_dir``, ``summary``: ``study.json``, ``best``,
+    ``files``, ``confidence``).
+
+    ``data``: the dataset (or ``config``: a YAML file or dict of TrainConfig fields every trial
+    shares; ``fixed`` are more such fields, as for :func:`train`). ``time_limit``: the whole
+    study (``"30m"``); ``trials``: its number of trials; ``trial_time``: each trial's budget
+    (default: the time limit shared by the trials, an eighth of it without ``trials``).
+    ``space``: a YAML file narrowing or widening the default space
+    (:mod:`seglab.tune.space`). ``storage``: a database URL to share the study between
+    workers (default: ``out/study/journal.log``). ``folds``: score each trial by K-fold
+    cross-validation. ``pruner``: ``median``, ``hyperband`` or ``none``; ``sampler``: ``tpe``
+    or ``random``. ``refit``: the share of ``time_limit`` kept to train the best trial's
+    settings once more at the end (``STUDY/best/``). Running it again resumes the study;
+    ``overwrite`` starts it anew.
+
+    >>> result = tune("sample", time_limit="10m")  # doctest: +SKIP
+    >>> result.best["params"]  # doctest: +SKIP
+    {'optimizer': 'adamw', 'lr': 0.0031, ...}
+    """
+    from pydantic import ValidationError
+
+    from seglab.config import deep_merge, describe_validation
+    from seglab.tune.options import TuneConfig
+    from seglab.tune.study import run_study
+
+    base: Any = config
+    top = dict(fixed)
+    if data is not None:
+        top["data"] = {"path": str(data)}
+    if isinstance(base, str | Path) and top:
+        from seglab.config import train_config
+
+        base = train_config(base).model_dump(mode="json", exclude_unset=True)
+    if top:
+        base = deep_merge(dict(base or {}), top)
+    try:
+        options = TuneConfig(
+            base=base,
+            time_limit=time_limit,
+            trials=trials,
+            trial_time=trial_time,
+            space=space,
+            storage=storage,
+            study=study,
+            out=out,
+            folds=folds,
+            pruner=pruner,
+            sampler=sampler,
+            seed=seed,
+            refit=refit,
+            overwrite=overwrite,
+        )
+    except ValidationError as exc:
+        raise ConfigError(describe_validation(exc)) from None
+    return run_study(options, print_fn=print_fn)
+
+
+def tune_space(space: str | Path | None = None, *, multiclass: bool = False) -> str:
+    """The search space ``seglab tune`` would use (the default, or ``space``'s file on top of
+    it) as the YAML a ``--space`` file holds, with the parameters it leaves out as comments
+    (``seglab tune --show-space``)."""
+    from seglab.tune.space import load_space, space_yaml
+
+    return space_yaml(load_space(space, multiclass=multiclass))

@@ -39,6 +39,12 @@ class DataConfig(_Config):
         (an object per value: the 16-bit label images of Cellpose and StarDist) or ``auto``
         (16- and 32-bit integer masks holding more than two values are label images; 8-bit
         ones, and binary 0/1, 0/255, 0/65535 ones, are class masks).
+    folds / fold: K-fold cross-validation (``seglab train --folds K``): the whole train split
+        on disk (``val_fraction`` is not applied) is cut into ``folds`` seeded parts of
+        near-equal size (``seed``); fold ``fold`` (1..folds) validates on part ``fold`` and
+        trains on the others. ``folds`` without ``fold`` names a cross-validation (a folds
+        run's ``config.yaml``), not a split. A val split on disk is left out of the folds: it
+        stays held out, to score their ensemble on.
     """
 
     path: Path | None = None
@@ -54,6 +60,23 @@ class DataConfig(_Config):
     strict: bool = False
     skip_bad: bool = False
     labels: Literal["auto", "classes", "instances"] = "auto"
+    folds: int | None = Field(None, ge=2)
+    fold: int | None = Field(None, ge=1)
+
+    @field_validator("fold")
+    @classmethod
+    def _fold_of_the_folds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None or "folds" not in info.data:  # a bad folds has its own error
+            return value
+        folds = info.data["folds"]
+        if folds is None:
+            raise ValueError(
+                f"fold {value} needs folds (how many parts the train split is cut into): set "
+                f"both, e.g. folds: 5, fold: {value}"
+            )
+        if value > folds:
+            raise ValueError(f"fold {value} of {folds} folds: choose a fold from 1 to {folds}")
+        return value
 
 
 def split_top(text: str) -> list[str]:
@@ -288,6 +311,7 @@ NO_FLAG_FIELDS = frozenset(
         "data.masks",
         "data.crowd",
         "data.allow_large_images",
+        "data.fold",  # one fold of a cross-validation: `seglab train --folds K` sets each
     }
 )
 

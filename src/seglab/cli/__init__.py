@@ -1,9 +1,9 @@
 """The ``seglab`` command: parse flags, call one :mod:`seglab.api` function, print, exit.
 
 This module only assembles the app from the command modules (``data``, ``classical``,
-``train``, ``predict``, ``export``, ``report``, ``evaluate``) and runs it; the consoles live in
-:mod:`seglab.cli.console`, the printing in :mod:`seglab.cli.render`. No module under ``cli/``
-imports this one, so the imports form no cycle.
+``train``, ``tune``, ``predict``, ``export``, ``report``, ``evaluate``) and runs it; the
+consoles live in :mod:`seglab.cli.console`, the printing in :mod:`seglab.cli.render`. No module
+under ``cli/`` imports this one, so the imports form no cycle.
 
 Heavy libraries are imported inside the commands so ``seglab --help`` answers at once.
 Errors seglab raises on purpose (:class:`~seglab.errors.SeglabError`) are printed without a
@@ -27,6 +27,7 @@ from seglab.cli.export import export_cmd
 from seglab.cli.predict import predict_cmd
 from seglab.cli.report import report_cmd
 from seglab.cli.train import train_cmd
+from seglab.cli.tune import tune_cmd
 from seglab.errors import SeglabError
 
 __all__ = ["app", "main"]
@@ -42,6 +43,7 @@ app.add_typer(data_app, name="data")
 app.command("classical")(classical_cmd)
 app.command("compare")(compare_cmd)
 app.command("train")(train_cmd)
+app.command("tune")(tune_cmd)
 app.command("predict")(predict_cmd)
 app.command("export")(export_cmd)
 app.command("report")(report_cmd)

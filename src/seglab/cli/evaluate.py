@@ -26,7 +26,12 @@ from seglab.cli.options import (
 Opt = typer.Option
 
 ModelOpt = Annotated[
-    Path | None, Opt("--model", help="Run folder to predict with (or its model.json).")
+    list[Path] | None,
+    Opt(
+        "--model",
+        help="Run folder to predict with (or its model.json), or a folds run; repeat it "
+        "(--model A --model B) to score the ensemble of several runs.",
+    ),
 ]
 PredOpt = Annotated[
     Path | None,
@@ -105,12 +110,19 @@ def evaluate_cmd(
       seglab evaluate --pred predictions/masks.csv --data sample/ --empty-score nan
 
       seglab evaluate --pred predictions/labels --data nuclei/ --split val
+
+      seglab evaluate --model runs/folds   # the ensemble of the folds, on the val split on disk
+
+    Ensembles (--model given several times, or a folds run) are scored on the mean of the
+    runs' probabilities, on their dataset without the folds: --split val is the val split on
+    disk (none: give --split test or --data another set; each fold's own val score is in
+    FOLDS_RUN/folds.json).
     """
     from seglab.api import AUTO, evaluate
     from seglab.cli.render import print_evaluation
 
     result = evaluate(
-        model,
+        list(model) if model else None,
         data,
         pred=pred,
         split=split,

@@ -24,7 +24,14 @@ from seglab.cli.options import (
 
 Opt = typer.Option
 
-ModelOpt = Annotated[Path, Opt("--model", help="Run folder (or its model.json).")]
+ModelOpt = Annotated[
+    list[Path],
+    Opt(
+        "--model",
+        help="Run folder (or its model.json), or a folds run; repeat it (--model A --model B) "
+        "to average several runs.",
+    ),
+]
 InputOpt = Annotated[str, Opt("--input", help="Images: folder, file or glob (quoted).")]
 OutOpt = Annotated[
     Path,
@@ -106,12 +113,21 @@ def predict_cmd(
       seglab predict --model runs/train --input slide.tif --tile 512 --overlap 0.5
 
       seglab predict --model runs/train --input val/images --rle-csv val.csv --coco-json val.json
+
+      seglab predict --model runs/folds --input photos/   # the ensemble of a --folds run
+
+      seglab predict --model runs/train --model runs/train-2 --input photos/ --backend onnxruntime
+
+    Ensembles: --model given several times, or a folds run (seglab train --folds), predicts
+    with the mean of the runs' probabilities (each run prepares the image as it was trained;
+    --backend applies to each); a binary ensemble's threshold is the mean of the runs'.
+    OUT/summary.json lists the members. Instance runs predict one at a time.
     """
     from seglab.api import predict
     from seglab.cli.render import print_predictions
 
     result = predict(
-        model,
+        list(model),
         input=input,
         out=out,
         threshold=threshold,

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from seglab.data.object_stats import ObjectStats
     from seglab.evaluation.run import EvaluationResult
     from seglab.predict.run import PredictResult
+    from seglab.train.folds import FoldsResult
     from seglab.train.rundir import TrainResult
+    from seglab.tune.study import StudyResult
 
 
 def _percentiles(values: list[int], qs=(5, 50, 95)) -> str:
@@ -186,6 +188,52 @@ def print_train_result(result: TrainResult, console: Console) -> None:
         f"run folder: {result.run_dir}",
         highlight=False,
     )
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def print_folds_result(result: FoldsResult, console: Console) -> None:
+    """Print a cross-validation: each fold's best score, epochs and status, then the mean ±
+    sample std of the scores, and where the folds run is."""
+    t = Table(title=f"{len(result.results)} of {result.folds or len(result.results)} folds")
+    t.add_column("fold", justify="right")
+    t.add_column(f"best {result.monitor}", justify="right")
+    t.add_column("best epoch", justify="right")
+    t.add_column("epochs", justify="right")
+    t.add_column("status")
+    t.add_column("seconds", justify="right")
+    for index, (fold, score) in enumerate(zip(result.results, result.scores, strict=True), 1):
+        number = fold.config.data.fold if fold.config is not None else None
+        t.add_row(
+            str(number or index),
+            _score(score),
+            "-" if fold.best_epoch is None else str(fold.best_epoch),
+            str(fold.epochs),
+            escape(fold.status),
+            f"{fold.seconds:.0f}",
+        )
+    console.print(t)
+    if result.mean is None:
+        console.print("[yellow]no fold has a best score yet[/yellow]")
+    else:
+        spread = "" if result.std is None else f" ± {result.std:.4f}"
+        console.print(
+            f"[bold]{result.monitor} {result.mean:.4f}{spread}[/bold] (mean ± sample std over "
+            f"{len(_known(result.scores))} folds; min {_score(result.min)}, max "
+            f"{_score(result.max)})",
+            highlight=False,
+        )
+    console.print(
+        f"[bold]{escape(result.status)}[/bold]; folds run: {escape(str(result.run_dir))} "
+        "(seglab predict --model on it averages the folds)",
+        highlight=False,
+    )
+
+
+def _known(scores: list[float | None]) -> list[float]:
+    return [s for s in scores if s is not None and math.isfinite(s)]
 
 
 def print_predictions(result: PredictResult, console: Console) -> None:
@@ -356,3 +404,79 @@ def print_evaluation(result: EvaluationResult, console: Console) -> None:
         console.print(
             f"wrote {escape(', '.join(files))} in {escape(str(result.out))}", highlight=False
         )
+
+
+def print_study_result(result: StudyResult, console: Console, *, top: int = 10) -> None:
+    """The study's best trials, its best settings with their confidence (the trials sharing
+    each one: their count and score mean ± std), and the files written."""
+    import csv
+
+    summary = result.summary
+    monitor = summary.get("monitor", "score")
+    with open(result.study_dir / "study.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    counts = summary.get("counts", {})
+    console.print(
+        f"study {escape(str(summary.get('name')))}: "
+        + ", ".join(f"{n} {state}" for state, n in counts.items() if n),
+        highlight=False,
+    )
+    names = list(summary.get("space", {}))
+    done = [r for r in rows if r["score"] and r["state"] in ("COMPLETE", "PRUNED")]
+    reverse = summary.get("direction", "maximize") == "maximize"
+    done.sort(key=lambda r: float(r["score"]), reverse=reverse)
+    table = Table(title=f"Best trials by {monitor}", title_justify="left")
+    for column in ("trial", monitor, "s", "settings"):
+        table.add_column(column, justify="left" if column == "settings" else "right")
+    for row in done[:top]:
+        score = row["score"] + (f" ± {float(row['score_std']):.3f}" if row["score_std"] else "")
+        state = "" if row["state"] == "COMPLETE" else f" {row['state'].lower()}"
+        settings = ", ".join(
+            f"{n} {_param_cell(row[n])}" for n in names if row.get(n) not in (None, "")
+        )
+        table.add_row(row["number"] + state, score, row["seconds"], settings)
+    console.print(table)
+    best = result.best
+    if best is None:
+        console.print("no trial finished: see the errors in study.csv")
+    else:
+        conf = Table(
+            title=f"Best settings (trial {best['number']}, {monitor} {best['score']:.4f}) and the "
+            "trials that share them",
+            title_justify="left",
+        )
+        for column in ("parameter", "best", "trials", "mean ± std", "other values"):
+            conf.add_column(column, justify="left" if column in ("parameter", "best") else "right")
+        for name in names:
+            mine = [g for g in result.confidence if g["param"] == name and g["is_best"] == "true"]
+            others = [g for g in result.confidence if g["param"] == name and g["is_best"] != "true"]
+            if not mine:
+                continue
+            g = mine[0]
+            spread = f"{float(g['mean']):.4f}" + (f" ± {float(g['std']):.4f}" if g["std"] else "")
+            rest = ", ".join(f"{o['value']} {float(o['mean']):.3f} ({o['trials']})" for o in others)
+            conf.add_row(name, escape(g["value"]), g["trials"], spread, escape(rest) or "-")
+        console.print(conf)
+    refit = summary.get("refit") or {}
+    if refit.get("run"):
+        score = refit.get("score")
+        shown = "no validation" if score is None else f"{monitor} {score:.4f}"
+        console.print(
+            f"refit of the best settings: {shown} ({refit.get('status')}): "
+            f"{escape(str(result.study_dir / refit['run']))}",
+            highlight=False,
+        )
+    for name, path in result.files.items():
+        if not name.startswith("plots/"):
+            console.print(f"{name}: {escape(str(path))}", highlight=False)
+    plots = [n for n in result.files if n.startswith("plots/")]
+    if plots:
+        console.print(f"plots: {result.study_dir / 'plots'} ({', '.join(p[6:] for p in plots)})")
+
+
+def _param_cell(text: str) -> str:
+    """A parameter's study.csv cell for a table: floats to 3 significant digits."""
+    try:
+        return f"{float(text):.3g}" if "." in text or "e" in text else (text or "-")
+    except ValueError:
+        return escape(text)

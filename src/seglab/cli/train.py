@@ -141,6 +141,9 @@ FLAGS: tuple[Flag, ...] = (
          "logger"),
     Flag("--val-fraction", float | None, "Held out of train when there is no val split.",
          "data.val_fraction"),
+    Flag("--folds", int | None,
+         "Cross-validation: train K runs, each validating on 1/K of train; mean ± std of "
+         "their scores; they predict as an ensemble.", "data.folds"),
     Flag("--val-images", int | None, "Validate on this many val images (a seeded subset).",
          "val_images"),
     Flag("--strict-data", bool, "Stop at an unreadable image instead of skipping it.",
@@ -204,9 +207,16 @@ def train_cmd(**values: Any) -> None:
         --activation gelu --init kaiming_normal --augment heavy
 
       seglab train --resume runs/train --epochs 60
+
+      seglab train --data small_set/ --folds 5 --epochs 40   # runs/folds/fold-1..5, folds.json
+
+    --folds K trains K runs into runs/folds/fold-1..K (fold i validates on the i-th of K seeded
+    parts of the train split, trains on the rest; a val split on disk stays held out), prints
+    each fold's best score and their mean ± std; seglab predict --model runs/folds averages
+    the folds.
     """
     from seglab.api import train
-    from seglab.cli.render import print_train_result
+    from seglab.cli.render import print_folds_result, print_train_result
 
     options = train_options(values)
     if values["data"] is None and values["config"] is None and values["resume"] is None:
@@ -218,7 +228,10 @@ def train_cmd(**values: Any) -> None:
     result = train(values["config"], progress=not values["quiet"], print_fn=say, **options)
     if result.rank > 0:  # a DDP process: rank 0 reports
         return
-    print_train_result(result, console)
+    if hasattr(result, "scores"):  # --folds: a FoldsResult
+        print_folds_result(result, console)
+    else:
+        print_train_result(result, console)
     if result.status == "interrupted":
         raise typer.Exit(130)
 

@@ -119,11 +119,13 @@ def prepare_file(path: str | Path, *, option: str) -> Path:
     return path
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], None], *, shared: bool = False) -> Path:
     """Call ``write(tmp)`` on a file beside ``path``, then rename it into place, so a reader
-    (or a run killed mid-write) never sees half a file."""
+    (or a run killed mid-write) never sees half a file. ``shared``: several processes may write
+    ``path`` at once (a study's workers), so each writes its own ``NAME.PID.tmp``."""
     path = Path(path)
-    tmp = path.with_name(_tmp_name(path.name))
+    name = f"{path.name}.{os.getpid()}" if shared else path.name
+    tmp = path.with_name(_tmp_name(name))
     write(tmp)
     os.replace(tmp, path)
     return path

@@ -17,7 +17,7 @@ import numpy as np
 from seglab.config import DataConfig
 from seglab.data.base import SegmentationSource
 from seglab.data.layout import SplitSpec, discover
-from seglab.errors import DataError, SeglabError
+from seglab.errors import ConfigError, DataError, SeglabError
 
 Transform = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -73,6 +73,53 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[list[int], li
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
+def fold_indices(n: int, folds: int, fold: int, seed: int) -> tuple[list[int], list[int]]:
+    """``(train, val)`` indices of fold ``fold`` (1..``folds``) of a K-fold split of
+    ``range(n)``: a seeded permutation cut into ``folds`` parts whose sizes differ by at most
+    one; val is part ``fold``, train the others. Every index is in exactly one fold's val, and
+    the same ``seed`` gives the same folds.
+
+    >>> fold_indices(5, 2, 1, seed=0), fold_indices(5, 2, 2, seed=0)
+    (([0, 1], [2, 3, 4]), ([2, 3, 4], [0, 1]))
+    """
+    if folds < 2:
+        raise SeglabError(f"folds must be 2 or more, got {folds}")
+    if not 1 <= fold <= folds:
+        raise SeglabError(f"fold must be from 1 to {folds}, got {fold}")
+    if n < folds:
+        raise SeglabError(f"{folds} folds need at least {folds} images, got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    val = np.array_split(order, folds)[fold - 1]
+    chosen = set(val.tolist())
+    return [i for i in range(n) if i not in chosen], sorted(chosen)
+
+
+def _fold_split(config: DataConfig, specs: dict[str, SplitSpec], split: str) -> SegmentationSource:
+    """Split ``train`` or ``val`` of fold ``config.fold`` of the train split on disk."""
+    where = config.path or config.images or config.annotations
+    if config.fold is None:
+        raise ConfigError(
+            f"data.folds is {config.folds} but data.fold is not set: a split of a "
+            f"cross-validation is one fold's; set data.fold to 1..{config.folds} (seglab train "
+            "--folds trains every fold)"
+        )
+    if "train" not in specs:
+        raise DataError(
+            f"no 'train' split to cut into {config.folds} folds (found: "
+            f"{', '.join(specs) or 'none'})",
+            path=where,
+        )
+    source = open_split(specs["train"], config)
+    if len(source) < config.folds:
+        raise DataError(
+            f"{config.folds} folds need at least {config.folds} train images and the train "
+            f"split has {len(source)}: use --folds {max(2, len(source))} or fewer, or more images",
+            path=where,
+        )
+    train, val = fold_indices(len(source), config.folds, config.fold, config.seed)
+    return subset(source, train if split == "train" else val)
+
+
 def subset(source: SegmentationSource, indices: list[int]) -> SegmentationSource:
     """A view of ``source`` with only the items at ``indices`` (problems are shared)."""
     out = copy.copy(source)
@@ -87,17 +134,24 @@ def open_dataset(
 
     ``path`` is a dataset path or a :class:`~seglab.config.DataConfig`; ``options`` are
     DataConfig fields. Without a val split on disk, ``train`` and ``val`` are a seeded split of
-    the train images (``val_fraction``, ``seed``).
+    the train images (``val_fraction``, ``seed``). With ``folds`` and ``fold``, ``train`` and
+    ``val`` are that fold's parts of the whole train split on disk (:func:`fold_indices`; a
+    val split on disk is not used); ``test`` is always the test split.
 
     Raises
     ------
     DataError
-        The split does not exist, or the dataset cannot be read at all.
+        The split does not exist, the dataset cannot be read at all, or it has fewer train
+        images than ``folds``.
+    ConfigError
+        ``folds`` without ``fold`` for split ``train`` or ``val``.
     """
     config = path if isinstance(path, DataConfig) else DataConfig(path=path, **options)
     specs = discover(
         config.path, annotations=config.annotations, images=config.images, masks=config.masks
     )
+    if config.folds is not None and split in ("train", "val"):
+        return _fold_split(config, specs, split)
     if split in specs:
         source = open_split(specs[split], config)
         if split == "train" and "val" not in specs and config.val_fraction > 0:

@@ -50,12 +50,16 @@ MAX_DETS = 1000
 """Detections per image COCO AP counts: crowded images (nuclei) hold hundreds of objects."""
 
 
-def is_instance_task(model: str | Path | None, pred: str | Path | None) -> bool:
+def is_instance_task(model: Any, pred: str | Path | None) -> bool:
     """Whether ``evaluate`` scores objects: ``model`` is an instance run, or ``pred`` holds
-    objects. A run that cannot be read counts as semantic: its loader says what is wrong."""
+    objects. A run that cannot be read, and an ensemble (several runs, a folds run), count as
+    semantic: their loader says what is wrong."""
     from seglab.errors import DataError
+    from seglab.predict.ensemble import is_ensemble
     from seglab.predict.instances import is_instance_run
 
+    if model is not None and is_ensemble(model):
+        return False  # an ensemble is semantic: its loader refuses instance runs, naming them
     if model is not None:
         try:
             return is_instance_run(model)

@@ -15,6 +15,7 @@ from seglab.evaluation.sources import Entry
 from seglab.predict.options import PredictOptions
 
 if TYPE_CHECKING:
+    from seglab.predict.ensemble import EnsembleModel
     from seglab.predict.model import LoadedModel
 
 
@@ -31,7 +32,7 @@ def skip_entry(entry: Entry, exc: DataError, skipped: list[str]) -> None:
 
 
 def model_masks(
-    model: LoadedModel,
+    model: LoadedModel | EnsembleModel,
     entries: list[Entry],
     skipped: list[str],
     *,

@@ -26,6 +26,11 @@ Files (with ``out``): ``scores.csv`` (one row per image), ``summary.json`` (mean
 min, max of each metric, per class, the worst images) and, with a model, ``masks/NAME.png``
 (0/255 binary, class indices multiclass).
 
+Ensembles: several runs, or a folds run (``seglab train --folds``), are scored as one model,
+the mean of their probabilities (:mod:`seglab.predict.ensemble`); ``summary.json`` lists the
+``members``. The dataset is the runs' without their folds: ``val`` is the val split on disk
+(:func:`seglab.evaluation.sources.ensemble_data_config`).
+
 Objects: an instance run (its card's ``task`` is ``instance``) or instance predictions (a folder
 of 16-bit label images, a COCO results JSON with one entry per object) are scored object by
 object instead: DSB-2018 mean AP, AP at IoU 0.5 and 0.75, AJI, found/missed/false/split/merged
@@ -66,10 +71,12 @@ from seglab.evaluation.sources import (
     SPLITS,
     Entry,
     data_config,
+    ensemble_data_config,
     entries,
     open_sources,
     scored_classes,
 )
+from seglab.predict.ensemble import EnsembleModel, unwrap
 from seglab.predict.options import PredictOptions
 
 if TYPE_CHECKING:
@@ -112,7 +119,7 @@ def _row(
 
 
 def evaluate(
-    model: str | Path | None = None,
+    model: str | Path | list[str | Path] | None = None,
     data: str | Path | DataConfig | None = None,
     *,
     pred: str | Path | None = None,
@@ -142,12 +149,14 @@ def evaluate(
     docstring). With ``out``, writes ``scores.csv``, ``summary.json`` and (with a model)
     ``masks/``; a non-empty ``out`` needs ``overwrite``. An instance run or instance
     predictions are scored object by object (:func:`seglab.evaluation.instance_run.
-    evaluate_instances`; ``labels/`` instead of ``masks/``).
+    evaluate_instances`; ``labels/`` instead of ``masks/``). Several runs (a list) or a folds
+    run are scored as their ensemble (module docstring).
 
     Raises
     ------
     ConfigError
-        Neither or both of ``model`` and ``pred``, no dataset, a bad option.
+        Neither or both of ``model`` and ``pred``, no dataset, a bad option, runs that cannot
+        form an ensemble, or a folds run's ``val`` when its dataset has no val split on disk.
     DataError
         The dataset or split cannot be opened, the prediction file is malformed (naming the
         file and the line or entry), or the model's classes do not fit the dataset's.
@@ -158,6 +167,7 @@ def evaluate(
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
         raise ConfigError(f"--worst {worst!r}: expected a whole number of images, 0 or more")
     options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
+    model = unwrap(model) if model is not None else None
     if is_instance_task(model, pred):
         return evaluate_instances(
             model,
@@ -176,9 +186,9 @@ def evaluate(
         )
     loaded = None
     if model is not None:
-        from seglab.predict import load_model
+        from seglab.predict.ensemble import load_model_or_ensemble
 
-        loaded = load_model(model, device=device, backend=backend, resize=resize)
+        loaded = load_model_or_ensemble(model, device=device, backend=backend, resize=resize)
     source = _Source(model, pred, loaded, options)
     scoring = _scoring(data, split, empty, out, overwrite, loaded)
     scored = _score(scoring, source, progress)
@@ -206,9 +216,9 @@ class _Source:
     """Where the predictions come from: a run (``loaded``, predicting with ``options``) or a
     prediction file ``pred``."""
 
-    model: str | Path | None
+    model: str | Path | list[str | Path] | None
     pred: str | Path | None
-    loaded: LoadedModel | None
+    loaded: LoadedModel | EnsembleModel | None
     options: PredictOptions
 
 
@@ -239,7 +249,10 @@ class _Scored:
 
 def _scoring(data, split: str, empty: float, out, overwrite: bool, loaded) -> _Scoring:
     """The dataset and split to score against, its images, and the output folder made ready."""
-    config = data_config(data, loaded.run_dir if loaded is not None else None)
+    if isinstance(loaded, EnsembleModel):
+        config = ensemble_data_config(data, loaded.runs, loaded.config_dir, split)
+    else:
+        config = data_config(data, loaded.run_dir if loaded is not None else None)
     named = open_sources(config, split)
     classes = list(named[0][1].classes)
     num_classes = scored_classes(classes, loaded.classes if loaded is not None else None)
@@ -275,7 +288,9 @@ def _score(scoring: _Scoring, source: _Source, progress: bool) -> _Scored:
     return _Scored(rows, skipped, missing, start)
 
 
-def _score_all(pairs, scoring: _Scoring, loaded: LoadedModel | None) -> list[dict[str, Any]]:
+def _score_all(
+    pairs, scoring: _Scoring, loaded: LoadedModel | EnsembleModel | None
+) -> list[dict[str, Any]]:
     """One row per ``(entry, target, mask)``: the scores, the foreground shares and, with a
     model and an output folder, the predicted mask written to ``masks/``."""
     from seglab.core.files import safe_name, unique_name
@@ -307,7 +322,9 @@ def _summary(source: _Source, scoring: _Scoring, scored: _Scored, *, worst_k: in
     """``summary.json``: what was scored against what and how, then the metrics."""
     metrics = _metric_summary(scored.rows, scoring.classes, scoring.num_classes, worst_k=worst_k)
     config, loaded, options = scoring.config, source.loaded, source.options
-    if source.model is not None:
+    if isinstance(loaded, EnsembleModel):
+        scored_from = {"model": loaded.name, "members": [str(run) for run in loaded.runs]}
+    elif source.model is not None:
         scored_from = {"model": str(source.model)}
     else:
         scored_from = {"pred": str(source.pred)}

@@ -42,6 +42,72 @@ def data_config(data: str | Path | DataConfig | None, run_dir: Path | None) -> D
     return trained.model_copy(update=places)
 
 
+def ensemble_data_config(
+    data: str | Path | DataConfig | None, runs: list[Path], config_dir: Path, split: str
+) -> DataConfig:
+    """The dataset an ensemble (member ``runs``) is scored on: ``data`` read as the run in
+    ``config_dir`` was trained (a folds run, or the first member), or that run's dataset,
+    without its folds -- a fold's val split is training data for the other folds, so the
+    ensemble is scored on the split named, a val split on disk for ``val``.
+
+    Raises
+    ------
+    ConfigError
+        ``split`` is ``val``, the members were trained in folds on that dataset and it has no
+        val split on disk: every image of ``val`` would be one the ensemble trained on.
+    """
+    if isinstance(data, DataConfig):
+        return data  # given in full: scored as given
+    config = data_config(data, config_dir)
+    folds = config.folds
+    config = config.model_copy(update={"folds": None, "fold": None})
+    if data is None:
+        _warn_other_splits(runs, config)
+    if folds is not None and data is None and split == "val" and not _has_val_split(config):
+        where = config.path or config.images or config.annotations
+        scores = config_dir / "folds.json"
+        if not scores.is_file():
+            scores = Path("FOLD_RUN") / "summary.json"
+        raise ConfigError(
+            f"the ensemble was trained in {folds} folds on every train image of {where}, "
+            "which has no val split on disk: there is nothing held out to score it on. Give "
+            "--split test, or --data a labelled set it has not seen (each fold's own val "
+            f"score is in {scores})"
+        )
+    return config
+
+
+def _has_val_split(config: DataConfig) -> bool:
+    from seglab.data.layout import discover
+
+    specs = discover(
+        config.path, annotations=config.annotations, images=config.images, masks=config.masks
+    )
+    return "val" in specs
+
+
+def _warn_other_splits(runs: list[Path], config: DataConfig) -> None:
+    """Warn when members were trained on other data or another seeded split than ``config``
+    (their own val images may be another member's training images)."""
+    from seglab.config import load_config
+
+    keys = ("path", "images", "annotations", "val_fraction", "seed")
+    mine = [getattr(config, k) for k in keys]
+    for run in runs:
+        if not (run / "config.yaml").is_file():
+            continue
+        theirs = load_config(run / "config.yaml").data
+        if [getattr(theirs, k) for k in keys] != mine:
+            warnings.warn(
+                f"{run} was trained on another dataset or split than the one scored "
+                f"({config.path or config.images}, seed {config.seed}): some of the images "
+                "scored may be its training images",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+
+
 def open_sources(config: DataConfig, split: str) -> list[tuple[str, SegmentationSource]]:
     """The labelled split(s) to score: one of ``train``, ``val``, ``test`` (as in training:
     without a val folder, val is the run's seeded share of train), or ``all`` of them."""

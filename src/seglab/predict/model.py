@@ -35,10 +35,25 @@ if TYPE_CHECKING:
     from seglab.models.card import ModelCard
 
 MODEL_FILES = ("model.json", "model.safetensors")
+FOLDS_FILE = "folds.json"
+"""What makes a folder a folds run (``seglab train --folds``): its fold runs are the models."""
 
 
 def _run_files(run: str | Path) -> tuple[Path, Path]:
+    if isinstance(run, list | tuple):  # an ensemble reached a one-run path (export...)
+        raise ConfigError(
+            f"{len(run)} runs given where one is needed: give one run folder (export each "
+            "run of an ensemble on its own; seglab predict and evaluate average several)"
+        )
     path = Path(run)
+    if path.is_dir() and (path / FOLDS_FILE).is_file() and not (path / "model.json").exists():
+        raise DataError(
+            "a folds run (seglab train --folds): its fold runs are the models. seglab predict "
+            "and evaluate take the folds run and average its folds (seglab.api.load_model "
+            "too); for one model, or to export, give a fold run: "
+            f"{path / 'fold-1'}, {path / 'fold-2'}...",
+            path=path,
+        )
     if path.is_file() and path.suffix == ".json":
         card, weights = path, path.with_name("model.safetensors")
     elif path.is_file() and path.suffix == ".safetensors":
@@ -310,10 +325,16 @@ class LoadedModel(RunNetwork):
 
     def to_mask(self, probs: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Class indices from :meth:`predict_proba`'s output."""
-        threshold = check_threshold(threshold, option="threshold")
-        if probs.ndim == 2:
-            return (probs > (self.threshold if threshold is None else threshold)).astype(np.int64)
-        return probs.argmax(0).astype(np.int64)
+        return class_mask(probs, self.threshold if threshold is None else threshold)
+
+
+def class_mask(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """``H x W`` int64 class indices of probabilities: ``H x W`` (binary) are 1 where above
+    ``threshold``, ``K x H x W`` (multiclass) the most probable class."""
+    threshold = check_threshold(threshold, option="threshold")
+    if probs.ndim == 2:
+        return (probs > threshold).astype(np.int64)
+    return probs.argmax(0).astype(np.int64)
 
 
 def _preprocessing(card: ModelCard, path: Path) -> Any:

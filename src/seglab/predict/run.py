@@ -18,6 +18,10 @@ call: ``labels/NAME.png`` (16-bit label images), ``overlays/`` (a colour per obj
 ``crops/NAME/ID.png`` (one per object), ``probs/`` (border runs), a CSV row and a COCO entry
 per object; ``--threshold`` is refused (:mod:`seglab.predict.instance_outputs`).
 
+An ensemble (several runs, or a folds run of ``seglab train --folds``: an
+:class:`~seglab.predict.ensemble.EnsembleModel`) writes the same files from the mean of its
+members' probabilities; ``summary.json`` lists the ``members``.
+
 Unreadable images are skipped with a warning naming them and listed in the summary; the rest
 are predicted. Outputs never overwrite inputs, and a non-empty ``out`` needs ``overwrite``.
 """
@@ -37,6 +41,7 @@ import numpy as np
 
 from seglab.core.progress import progress_bar
 from seglab.errors import DataError
+from seglab.predict.ensemble import EnsembleModel, is_ensemble, load_model_or_ensemble, unwrap
 from seglab.predict.instance_outputs import (
     INSTANCE_FOLDERS,
     InstanceModel,
@@ -47,7 +52,7 @@ from seglab.predict.instance_outputs import (
     instance_settings,
 )
 from seglab.predict.instances import is_instance_run
-from seglab.predict.model import LoadedModel, load_model
+from seglab.predict.model import LoadedModel
 from seglab.predict.options import PredictOptions
 
 OUTPUT_FOLDERS = ("masks", "overlays", "crops", "probs")
@@ -130,7 +135,8 @@ class PredictResult:
     """What :func:`predict_images` did: the settings it ran with, the counts and timings, one
     :class:`PredictedImage` per image (:class:`~seglab.predict.instance_outputs.
     PredictedObjects` for an instance run: ``task`` ``"instance"``, ``threshold`` ``None``,
-    ``instance`` the card's cut settings); :meth:`to_dict` is ``summary.json``."""
+    ``instance`` the card's cut settings); ``members``: an ensemble's run folders (``None``
+    for one run); :meth:`to_dict` is ``summary.json``."""
 
     out: Path
     model: str
@@ -151,6 +157,7 @@ class PredictResult:
     items: tuple[PredictedImage | PredictedObjects, ...]
     task: str = "semantic"
     instance: dict[str, Any] | None = None
+    members: tuple[str, ...] | None = None
 
     @property
     def objects_per_image(self) -> list[int]:
@@ -168,6 +175,10 @@ class PredictResult:
             data["objects"] = sum(self.objects_per_image)
         else:
             del data["instance"]
+        if self.members is None:
+            del data["members"]
+        else:
+            data["members"] = list(self.members)
         return data
 
 
@@ -187,7 +198,7 @@ class _Outputs:
 class _Writers:
     """Writes one image's outputs and collects the RLE rows and COCO entries."""
 
-    def __init__(self, model: LoadedModel, out: Path, options: _Outputs):
+    def __init__(self, model: LoadedModel | EnsembleModel, out: Path, options: _Outputs):
         self.model, self.out, self.options = model, out, options
         self.used: set[str] = set()
         self.count = 0
@@ -278,7 +289,7 @@ def _predict_source(
 
 
 def predict_images(
-    run: str | Path | LoadedModel | InstanceModel,
+    run: str | Path | LoadedModel | InstanceModel | EnsembleModel | Sequence[str | Path],
     input: str | Path,
     out: str | Path,
     *,
@@ -313,13 +324,20 @@ def predict_images(
     the module docstring); ``tile`` windows are blended before the objects are cut, so none is
     split. Raises :class:`~seglab.errors.ConfigError` for an option it cannot honour
     (``threshold``; ``tta`` or ``save_probs`` for Mask R-CNN), before anything is written.
+
+    Several runs (a list), a folds run or an :class:`~seglab.predict.ensemble.EnsembleModel`
+    predict as one: the mean of the members' probabilities, each member prepared and run as
+    its own run says with ``backend`` (:mod:`seglab.predict.ensemble`); instance runs are
+    refused there.
     """
     from seglab.core.files import prepare_out
 
     options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
+    run = unwrap(run)
     source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
     writers: _Writers | InstanceWriters
-    instance = is_instance_run(run)
+    ensemble = is_ensemble(run)
+    instance = not ensemble and is_instance_run(run)
     if instance:
         check_instance_options(threshold=threshold)  # before the model loads
         model = _instance_model(run, device=device, backend=backend, resize=resize)
@@ -335,10 +353,7 @@ def predict_images(
             coco_json=files[1],
         )
     else:
-        if isinstance(run, LoadedModel):
-            model = run
-        else:
-            model = load_model(run, device=device, backend=backend, resize=resize)
+        model = load_model_or_ensemble(run, device=device, backend=backend, resize=resize)
         predict = partial(model.predict_proba_batch, **options.batch_options())
         out = prepare_out(out, overwrite, what="predictions")
         outputs = _Outputs(threshold, overlays, crops, save_probs, files[0], files[1])
@@ -349,7 +364,7 @@ def predict_images(
     seconds = time.perf_counter() - start
     result = PredictResult(
         out=out,
-        model=str(model.run_dir),
+        model=model.name if ensemble else str(model.run_dir),
         backend=model.backend,
         input=str(input),
         images=len(items),
@@ -367,6 +382,7 @@ def predict_images(
         items=tuple(items),
         task="instance" if instance else "semantic",
         instance=instance_settings(model) if instance else None,
+        members=tuple(str(r) for r in model.runs) if ensemble else None,
     )
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     return result

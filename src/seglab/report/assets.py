@@ -31,7 +31,7 @@ class Made:
 
 def refresh_assets(assets: Assets, *, data, test, split: str, refresh: bool) -> Made:
     """Evaluate the run and predict ``test`` again unless what is in ``RUN/report`` is current."""
-    evaluation, eval_note = _evaluation(assets, data=data, split=split, refresh=refresh)
+    evaluation, eval_note = current_evaluation(assets, data=data, split=split, refresh=refresh)
     predictions = _predictions(assets, test=test)
     test_input = assets.state.get("test", {}).get("input") if predictions else None
     return Made(evaluation, eval_note, predictions, test_input)
@@ -90,9 +90,10 @@ class Assets:
     state: dict[str, Any]
 
     @classmethod
-    def open(cls, run: Path) -> Assets:
-        """``RUN/report/`` (made when missing) with its ``state.json`` (empty when unreadable)."""
-        folder = run / ASSETS
+    def open(cls, run: Path, folder: Path | None = None) -> Assets:
+        """``RUN/report/`` (made when missing) with its ``state.json`` (empty when unreadable);
+        ``folder``: another place for them (a study keeps its best run's in ``STUDY/report``)."""
+        folder = run / ASSETS if folder is None else folder
         folder.mkdir(parents=True, exist_ok=True)
         return cls(run, folder, _read_state(folder / "state.json"))
 
@@ -112,8 +113,18 @@ class Assets:
         (self.folder / "state.json").write_text(json.dumps(self.state, indent=2))
 
 
-def _evaluation(assets: Assets, *, data, split: str, refresh: bool) -> tuple[Path | None, str]:
-    """The evaluation folder (made or reused) and a note for the page when there is none."""
+def current_evaluation(
+    assets: Assets, *, data, split: str, refresh: bool
+) -> tuple[Path | None, str]:
+    """The evaluation folder ``evaluation/`` of ``assets`` (made again unless it is newer than
+    the run's weights and was made from the same ``data`` and ``split``) and a note for the page
+    when the split could not be evaluated.
+
+    Raises
+    ------
+    DataError, ConfigError
+        The run's model is unusable, or the dataset asked for (``data``) cannot be evaluated.
+    """
     folder = assets.folder / "evaluation"
     wanted = {"data": None if data is None else str(Path(data).resolve()), "split": split}
     if not refresh and assets.state.get("evaluation") == wanted and _newer(folder, assets.run):

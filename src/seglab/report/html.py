@@ -106,10 +106,10 @@ def build_report(
         run's ``model.json`` was written by an incompatible seglab version, or ``data``/``test``
         cannot be read.
     """
-    _check_thumb(thumb)
+    check_thumb(thumb)
     run = Path(run)
     files = sections.check_run(run)
-    page = _page_path(run, out)
+    page = page_path(run, out)
     assets = Assets.open(run)
     report = _Inputs(
         run=run,
@@ -124,7 +124,7 @@ def build_report(
     if made.evaluation is not None:
         eval_summary = read_json(made.evaluation / "summary.json", what="the evaluation")
     make_folder(page.parent, option="--out")
-    link = _linker(page.parent.resolve(), single_file)
+    link = linker(page.parent.resolve(), single_file)
     context = _context(report, made, val, test_rows, eval_summary, link)
     page.write_text(render(context), encoding="utf-8")
     return page
@@ -132,6 +132,12 @@ def build_report(
 
 def render(context: dict[str, Any]) -> str:
     """The page from ``context`` with ``templates/report.html.j2`` (autoescaped)."""
+    return environment().get_template("report.html.j2").render(**context)
+
+
+def environment():
+    """The Jinja2 environment of the report pages (``templates/``): autoescaped, strict about
+    missing names, with the ``num`` filter (:func:`format_number`)."""
     import jinja2
 
     env = jinja2.Environment(
@@ -141,8 +147,26 @@ def render(context: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["num"] = _fmt
-    return env.get_template("report.html.j2").render(**context)
+    env.filters["num"] = format_number
+    return env
+
+
+def house_style():
+    """The CSS of the run report (the ``<style>`` element of ``templates/report.html.j2``), for
+    the other pages in its style: the run report's template stays its one home.
+
+    Returned as :class:`markupsafe.Markup` -- it is this package's own file, and an escaped
+    quote would break the CSS.
+    """
+    from markupsafe import Markup
+
+    text = (TEMPLATES / "report.html.j2").read_text(encoding="utf-8")
+    start, end = text.find("<style>"), text.find("</style>")
+    if start < 0 or end < start:
+        raise SeglabError(
+            f"{TEMPLATES / 'report.html.j2'}: no <style> element; reinstall seglab"
+        )  # a damaged installation, not a user's mistake
+    return Markup(text[start + len("<style>") : end])
 
 
 # -- the steps of build_report -------------------------------------------------------------------
@@ -164,12 +188,15 @@ class _Inputs:
         return self.files.card.task == "instance"
 
 
-def _check_thumb(thumb: int) -> None:
+def check_thumb(thumb: int) -> None:
+    """Refuse a tile side that is not an integer of at least 16 pixels (:class:`ConfigError`)."""
     if isinstance(thumb, bool) or not isinstance(thumb, int) or thumb < 16:
         raise ConfigError(f"thumb must be an integer >= 16 (pixels), got {thumb!r}")
 
 
-def _page_path(run: Path, out: str | Path | None) -> Path:
+def page_path(run: Path, out: str | Path | None) -> Path:
+    """The page to write: ``out``, or ``report.html`` in the folder ``run``; checked as a file
+    path before any work (``--out``)."""
     page = Path(out) if out is not None else run / "report.html"
     check_output_path(page, option="--out")
     if page.exists() and page.is_dir():
@@ -229,8 +256,8 @@ def _context(
         "instance": sections.instance_section(eval_summary) if report.instance else None,
         "eval": sections.evaluation_info(report.split, made.eval_note, eval_summary),
         "classes": classes,
-        "val": [_row(r, link) for r in val],
-        "test": [_row(r, link) for r in test],
+        "val": [gallery_row(r, link) for r in val],
+        "test": [gallery_row(r, link) for r in test],
         "test_input": made.test_input,
         "test_skipped": _skipped(made.predictions),
         "generated": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -251,7 +278,9 @@ def _grade(dice: float) -> str:
     return "bad" if dice < 0.5 else ("fair" if dice < 0.8 else "good")
 
 
-def _row(row, link) -> dict[str, Any]:
+def gallery_row(row, link) -> dict[str, Any]:
+    """A :class:`~seglab.report.gallery.GalleryRow` as the templates show it: its tiles linked
+    with ``link`` (:func:`linker`), small tiles marked for crisp enlarging, a Dice grade."""
     graded = "dsb_map" if "dsb_map" in row.scores else "dice"  # instance rows: by objects
     return {
         "key": row.key,
@@ -275,8 +304,9 @@ def _side(path: Path) -> int:
         return max(img.size)
 
 
-def _linker(base: Path, single_file: bool):
-    """``path -> src``: a quoted URL relative to ``base``, or a ``data:`` URI."""
+def linker(base: Path, single_file: bool):
+    """``path -> src`` for the page's images: a quoted URL relative to ``base``, or a
+    ``data:`` URI with ``single_file``."""
     types = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
     def link(path: Path) -> str:
@@ -289,7 +319,7 @@ def _linker(base: Path, single_file: bool):
     return link
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def format_number(value: Any, digits: int = 3) -> str:
     """A number for the page: ``digits`` decimals, a dash when missing."""
     if value is None or isinstance(value, bool):
         return DASH if value is None else str(value)

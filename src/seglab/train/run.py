@@ -231,12 +231,17 @@ def _train_to_the_end(trainer, module, datamodule, plan: RunPlan, stops: Stops) 
         os.environ.pop(RUN_DIR_VAR, None)
     seconds = time.perf_counter() - start
     if status == "completed":
-        status = _stopped_early(trainer, stops, epochs=config.epochs or 0) or status
+        status = _stopped_early(trainer, stops, plan, epochs=config.epochs or 0) or status
     return _Ending(status, error, seconds)
 
 
-def _stopped_early(trainer, stops: Stops, *, epochs: int) -> str | None:
-    """``early stopping`` or ``time limit`` when one of them ended a run that completed."""
+def _stopped_early(trainer, stops: Stops, plan: RunPlan, *, epochs: int) -> str | None:
+    """``early stopping`` or ``time limit`` when one of them ended a run that completed, or
+    the ``stop_reason`` of a caller's callback that stopped it (a study's pruner: ``pruned``)."""
+    for callback in plan.callbacks:
+        reason = getattr(callback, "stop_reason", None)
+        if reason:
+            return str(reason)
     if stops.stopper is not None and stops.stopper.stopped_epoch > 0:
         return "early stopping"
     budget = stops.budget  # a time-driven run ends at its budget: that is completing
