@@ -590,8 +590,13 @@ def tune(
             overwrite=overwrite,
         )
     except ValidationError as exc:
-        raise ConfigError(describe_validation(exc)) from None
+        raise ConfigError(describe_validation(exc, flag_for=_tune_flag)) from None
     return run_study(options, print_fn=print_fn)
+
+
+def _tune_flag(field: str) -> str | None:
+    """The ``seglab tune`` flag of a TuneConfig field (``trial_time`` -> ``--trial-time``)."""
+    return None if "." in field or field == "base" else "--" + field.replace("_", "-")
 
 
 def tune_space(space: str | Path | None = None, *, multiclass: bool = False) -> str:

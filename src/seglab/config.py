@@ -333,13 +333,14 @@ def flag_of(field: str) -> str | None:
     return "--" + field.split(".")[-1].replace("_", "-")
 
 
-def describe_validation(exc, *, flags: bool = False) -> str:
+def describe_validation(exc, *, flags: bool = False, flag_for=None) -> str:
     """pydantic's ``ValidationError`` as ``field.sub: message; ...`` for people; with ``flags``
-    (a TrainConfig's errors) each field is followed by the ``seglab train`` flag that sets it."""
+    (a TrainConfig's errors) each field is followed by the ``seglab train`` flag that sets it;
+    ``flag_for(field) -> flag or None`` does the same for another command's config."""
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "config"
-        flag = flag_of(where) if flags else None
+        flag = flag_of(where) if flags else (flag_for(where) if flag_for else None)
         if flag is not None:
             where = f"{where} ({flag})"
         message = err["msg"].removeprefix("Value error, ")

@@ -8,7 +8,6 @@ import math
 import os
 import re
 import shutil
-import subprocess
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,6 +24,7 @@ from seglab.evaluation.scoring import score_mask
 from seglab.report.gallery import crop, mask_display, worst_first
 from seglab.report.html import build_report
 from seglab.report.sections import RUN_FILES
+from tests.report.browser import screenshot
 
 # names valid on Linux; "/" makes the first a key with a folder: "<script>alert(1)</script>.png"
 HOSTILE_TEST = (
@@ -338,37 +338,11 @@ def test_hostile_file_names_are_escaped(run_copy, tmp_path):
 # -- the page in a browser -----------------------------------------------------------------------
 
 
-def _chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("SEGLAB_REQUIRE_CHROMIUM"):  # set by .ci/run, which installs it
-            pytest.fail("SEGLAB_REQUIRE_CHROMIUM is set but chromium is not on PATH")
-        pytest.skip("headless Chromium is not installed (apt-get install -y chromium; CI has it)")
-    return found
-
-
 @pytest.mark.slow
 def test_page_renders_in_headless_chromium(run_copy, tmp_path):
-    browser = _chromium()
     run, root = run_copy
     write_fake_evaluation(run, root)
-    page = build_report(run)
-    shot = tmp_path / "shot.png"
-    command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-        "--window-size=1280,2400", page.resolve().as_uri(),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert shot.is_file(), done.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape == (2400, 1280, 3)
-    assert pixels.std() > 20  # not blank
-    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, curves and thumbnails
-    assert (pixels[:60].mean(axis=(0, 1)) < 80).all()  # the dark header bar came out
+    screenshot(build_report(run), tmp_path, height=2400)
 
 
 # -- bad run folders -----------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import html
 import json
 import shutil
 import statistics
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -24,7 +23,7 @@ from seglab.errors import ConfigError, DataError
 from seglab.evaluation.scoring import score_mask
 from seglab.report.study import build_study_report
 from tests.builders import tiny_instance_run, tiny_train_settings, write_discs
-from tests.report.test_html import _chromium
+from tests.report.browser import screenshot
 
 SPACE = {
     "optimizer": {"type": "categorical", "choices": ["adam", "sgd", "adamw"], "path": "optimizer"},
@@ -418,25 +417,8 @@ def test_a_folds_trial_is_analysed_on_its_first_fold(trained_study, tmp_path):
 
 @pytest.mark.slow
 def test_page_renders_in_headless_chromium(trained_study, tmp_path):
-    browser = _chromium()
     study, _, _ = _copy(trained_study, tmp_path)
-    page = build_study_report(study)
-    shot = tmp_path / "shot.png"
-    command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
-        "--window-size=1280,3000", page.resolve().as_uri(),
-    ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert shot.is_file(), done.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
-    assert pixels.shape == (3000, 1280, 3)
-    assert pixels.std() > 20  # not blank
-    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # text, curves and tiles
-    assert (pixels[:60].mean(axis=(0, 1)) < 80).all()  # the dark header bar of the house style
+    screenshot(build_study_report(study), tmp_path, height=3000)
 
 
 # -- studies without a finished trial, and bad files (no training) -------------------------------

@@ -42,7 +42,7 @@ from seglab.core.files import atomic_write
 from seglab.errors import ConfigError, DataError
 from seglab.predict.ensemble import is_folds_run
 from seglab.predict.model import FOLDS_FILE
-from seglab.train.plans import DATA_PATHS, quiet
+from seglab.train.plans import absolute_data, quiet
 from seglab.train.rundir import PrintFn, TrainResult, new_run_dir, write_config
 
 __all__ = [
@@ -194,17 +194,6 @@ def fold_configs(
     return out
 
 
-def _absolute(config: TrainConfig) -> TrainConfig:
-    """``config`` with its dataset paths absolute, as a run stores them (the folds run's
-    ``config.yaml`` must work from any folder, like its folds')."""
-    paths = {
-        name: Path(value).resolve()
-        for name in DATA_PATHS
-        if (value := getattr(config.data, name)) is not None
-    }
-    return train_config(config, data=paths) if paths else config
-
-
 def train_folds(
     config: TrainConfig,
     folds: int,
@@ -232,7 +221,7 @@ def train_folds(
     from seglab.train.run import train
 
     say = print_fn or quiet
-    config = _absolute(train_config(config, data={"folds": folds, "fold": None}))
+    config = absolute_data(train_config(config, data={"folds": folds, "fold": None}))
     fold_configs(config, folds)  # checks the options before a folder is made
     run_dir = new_run_dir(config.out, config.name or "folds", overwrite=config.overwrite)
     _tidy(run_dir)

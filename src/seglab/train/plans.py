@@ -45,7 +45,7 @@ DATA_PATHS = ("path", "annotations", "images", "masks")
 def new_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple) -> RunPlan:
     """A new run: the recipe resolved, a new run folder with the resolved config in it."""
     check_accelerator(config.accelerator, config.devices)
-    config = _absolute_data(config)
+    config = absolute_data(config)
     setup = open_run(config, say, resolve=True)
     config = setup.config
     run_dir = new_run_dir(config.out, config.name, overwrite=config.overwrite)
@@ -53,7 +53,7 @@ def new_plan(config: TrainConfig, say: PrintFn, progress: bool, callbacks: tuple
     return RunPlan(setup, run_dir, None, say, progress, callbacks)
 
 
-def _absolute_data(config: TrainConfig) -> TrainConfig:
+def absolute_data(config: TrainConfig) -> TrainConfig:
     """``config`` with its dataset paths made absolute (as typed, they would only mean
     something from the folder the run was started in)."""
     data = config.data

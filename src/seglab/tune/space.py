@@ -49,6 +49,7 @@ PARAMS: dict[str, str] = {
     "threshold": "threshold",
     "preprocess": "preprocess",
     "scheduler": "scheduler",
+    "epochs": "epochs",
 }
 """Short parameter names and the TrainConfig field each sets."""
 
@@ -69,6 +70,7 @@ LABELS: dict[str, str] = {
     "threshold": "Thresholds",
     "preprocess": "Preprocessing",
     "scheduler": "Schedules",
+    "epochs": "Epochs",
 }
 """How the study report and the printed tables title each parameter."""
 
@@ -152,6 +154,7 @@ OPTIONAL_SPACE: dict[str, Any] = {
     "threshold": {"low": 0.3, "high": 0.7},
     "preprocess": ["none", "clahe", "normalize"],
     "scheduler": ["cosine", "onecycle", "reduce_on_plateau"],
+    "epochs": [AUTO, 10, 20, 40],
 }
 """Parameters a space file can turn on (``space.yaml`` lists them, off)."""
 
@@ -231,7 +234,8 @@ def _check_path(path: str, where: str) -> None:
         raise ConfigError(
             f"{where}: not a parameter seglab tune knows ({known}) nor a TrainConfig field"
         )
-    if path in ("data.path", "out", "name", "time_limit", "epochs", "resume", "overwrite"):
+    # (epochs may be searched: the seed's study chooses them; a trial's budget still caps it)
+    if path in ("data.path", "out", "name", "time_limit", "resume", "overwrite"):
         raise ConfigError(f"{where}: set by seglab tune itself, not a parameter to search")
 
 

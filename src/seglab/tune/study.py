@@ -66,19 +66,14 @@ def _quiet(_text: str) -> None:
 
 def _base_config(config: TuneConfig) -> TrainConfig:
     """The TrainConfig every trial starts from, its dataset path made absolute."""
-    from seglab.train.plans import DATA_PATHS
+    from seglab.train.plans import absolute_data
 
     base = train_config(config.base)
     if base.data.path is None and base.data.images is None and base.data.annotations is None:
         raise ConfigError("give --data DATASET (or a --config file with data: path)")
     if base.resume is not None:
         raise ConfigError("--resume continues one run; a study resumes by running it again")
-    paths = {
-        name: Path(value).resolve()
-        for name in DATA_PATHS
-        if (value := getattr(base.data, name)) is not None
-    }
-    return base.model_copy(update={"data": base.data.model_copy(update=paths)})
+    return absolute_data(base)
 
 
 def _monitor(base: TrainConfig) -> str:
