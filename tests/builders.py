@@ -178,16 +178,16 @@ def tiny_card(**changes):
     return ModelCard(**{**fields, **changes})
 
 
-def tiny_instance_run(run_dir: Path, *, seed: int = 0, category_ids=None, **changes) -> Path:
-    """A run folder of an untrained instance model (method ``border``, :data:`TINY_UNET`,
-    seeded random weights): ``model.json`` + ``model.safetensors``, for tests of what is done
-    with an instance run's predictions (not of their quality)."""
+def random_run(run_dir: Path, *, seed: int = 0, **changes) -> Path:
+    """A run folder of an untrained :data:`TINY_UNET` (seeded random weights, card
+    ``changes``): ``model.json`` + ``model.safetensors``, for tests of what is done with a
+    run's predictions (not of their quality)."""
     import torch
     from safetensors.torch import save_file
 
     from seglab.models.build import build_network
 
-    card = tiny_card(task="instance", category_ids=category_ids, **changes)
+    card = tiny_card(**changes)
     run_dir.mkdir(parents=True, exist_ok=True)
     card.write(run_dir / "model.json")
     torch.manual_seed(seed)
@@ -196,6 +196,12 @@ def tiny_instance_run(run_dir: Path, *, seed: int = 0, category_ids=None, **chan
         {k: v.contiguous() for k, v in net.state_dict().items()}, run_dir / "model.safetensors"
     )
     return run_dir
+
+
+def tiny_instance_run(run_dir: Path, *, seed: int = 0, category_ids=None, **changes) -> Path:
+    """A run folder of an untrained instance model (method ``border``): :func:`random_run`
+    with the card of an instance run."""
+    return random_run(run_dir, seed=seed, task="instance", category_ids=category_ids, **changes)
 
 
 def touching_discs(

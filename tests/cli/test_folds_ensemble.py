@@ -7,8 +7,8 @@ import json
 import pytest
 
 from seglab.cli import main
-from tests.builders import write_discs
-from tests.predict.test_ensemble import folds_run, random_run
+from tests.builders import random_run, write_discs
+from tests.predict.test_ensemble import folds_run
 
 
 def test_predict_with_two_models_writes_the_ensemble_masks(tmp_path, capsys):

@@ -15,27 +15,7 @@ from seglab.errors import ConfigError, DataError
 from seglab.predict import EnsembleModel, LoadedModel, load_ensemble
 from seglab.predict.export import export_model
 from seglab.train.rundir import write_config
-from tests.builders import tiny_card, tiny_instance_run, write_discs
-
-
-def random_run(run_dir: Path, *, seed: int, **changes) -> Path:
-    """A run folder of an untrained semantic :data:`~tests.builders.TINY_UNET` (seeded random
-    weights, card ``changes``): what an ensemble does with its members' probabilities does not
-    need training."""
-    import torch
-    from safetensors.torch import save_file
-
-    from seglab.models.build import build_network
-
-    card = tiny_card(**changes)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    card.write(run_dir / "model.json")
-    torch.manual_seed(seed)
-    net = build_network(card)
-    save_file(
-        {k: v.contiguous() for k, v in net.state_dict().items()}, run_dir / "model.safetensors"
-    )
-    return run_dir
+from tests.builders import random_run, tiny_instance_run, write_discs
 
 
 def folds_run(folder: Path, data: Path, *, folds: int = 2) -> Path:
