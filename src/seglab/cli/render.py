@@ -429,7 +429,9 @@ def print_study_result(result: StudyResult, console: Console, *, top: int = 10) 
     for column in ("trial", monitor, "s", "settings"):
         table.add_column(column, justify="left" if column == "settings" else "right")
     for row in done[:top]:
-        score = row["score"] + (f" ± {float(row['score_std']):.3f}" if row["score_std"] else "")
+        score = f"{float(row['score']):.4f}" + (
+            f" ± {float(row['score_std']):.4f}" if row["score_std"] else ""
+        )
         state = "" if row["state"] == "COMPLETE" else f" {row['state'].lower()}"
         settings = ", ".join(
             f"{n} {_param_cell(row[n])}" for n in names if row.get(n) not in (None, "")
