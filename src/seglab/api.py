@@ -372,7 +372,9 @@ def predict(
     masks, overlays, crops and ``summary.json``; returns a
     :class:`~seglab.predict.run.PredictResult`. ``options`` are those of
     :func:`seglab.predict.predict_images` (``threshold``, ``tta``, ``tile``, ``overlap``,
-    ``batch_size``, ``backend``, ``save_probs``, ``rle_csv``, ``coco_json``, ``overwrite``...).
+    ``batch_size``, ``crf``, ``crf_iterations``, ``backend``, ``save_probs``, ``rle_csv``,
+    ``coco_json``, ``overwrite``...). ``crf=True`` refines each image's probabilities with a
+    dense CRF over the image (:mod:`seglab.models.crf`; semantic runs only).
 
     ``model`` may be several runs (a list) or a folds run: their ensemble predicts, the mean
     of their probabilities (:func:`load_model`); ``summary.json`` lists the ``members``.
@@ -418,7 +420,8 @@ def evaluate(
 
     ``options``: ``empty_score`` (1.0, 0.0 or nan: the score of an image empty in both truth and
     prediction), ``worst``, ``threshold``, ``tta``, ``tile``, ``overlap``, ``batch_size``,
-    ``backend``, ``device``, ``resize``, ``progress``; see :func:`seglab.evaluation.run.evaluate`.
+    ``crf``, ``crf_iterations`` (a dense CRF over each image, semantic runs only), ``backend``,
+    ``device``, ``resize``, ``progress``; see :func:`seglab.evaluation.run.evaluate`.
 
     An instance run, a folder of 16-bit label images or a COCO results JSON with one entry per
     object is scored object by object: ``dsb_map``, ``ap50``, ``ap75``, ``aji``, ``dice`` and

@@ -176,12 +176,30 @@ class ModelConfig(_Config):
     init: weight initialisation of the layers seglab creates (``default`` keeps the library's).
     encoder_weights: a weights file for the encoder, or a hub name (``imagenet``) read from
         the library's cache or downloaded (:mod:`seglab.models.hub`).
+    multiscale: run the network on these scales of its input and fuse them with learned
+        per-pixel weights (Chen et al., CVPR 2016, :mod:`seglab.models.multiscale`; theirs:
+        ``[1, 0.75, 0.5]``); ``None``: one scale.
+    head: a trainable refinement after the logits, taking the input image: ``crf`` (a ConvCRF,
+        :class:`seglab.models.crf.CRFHead`) or ``levelset`` (Chan-Vese steps, binary models,
+        :class:`seglab.models.levelset.LevelSetHead`); ``None``: none.
     """
 
     name: str = "unet"
     options: dict[str, Any] = Field(default_factory=dict)
     init: str = "default"
     encoder_weights: Path | None = None
+    multiscale: list[float] | None = Field(None, min_length=1)
+    head: Literal["crf", "levelset"] | None = None
+
+    @field_validator("multiscale")
+    @classmethod
+    def _scales(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if any(not 0 < s <= 4 for s in value):
+                raise ValueError(f"scales {value}: each in (0, 4], e.g. 1,0.75,0.5")
+            if len(set(value)) != len(value):
+                raise ValueError(f"scales {value}: each scale once")
+        return value
 
 
 class TrainConfig(_Config):
@@ -222,6 +240,9 @@ class TrainConfig(_Config):
     logger: where the epoch metrics also go: ``csv`` (``metrics.csv`` only, always written),
         ``tensorboard`` (``RUN/tensorboard/``) or ``mlflow`` (``MLFLOW_TRACKING_URI``, else
         ``RUN/mlruns/``), see :mod:`seglab.train.loggers`.
+    adversarial: the weight (lambda) of the adversarial term (Luc et al. 2016; ``None``: off),
+        see :mod:`seglab.train.adversarial`; adversarial_start: the first epoch (from 1) with
+        it; adversarial_lr: the discriminator's Adam lr (``None``: the segmenter's).
     """
 
     task: Literal["semantic", "instance"] = "semantic"
@@ -262,6 +283,9 @@ class TrainConfig(_Config):
     threshold: float | None = Field(None, gt=0.0, lt=1.0)
     val_images: int | None = Field(None, ge=1)
     logger: Literal["csv", "tensorboard", "mlflow"] = "csv"
+    adversarial: float | None = Field(None, gt=0)
+    adversarial_start: int = Field(1, ge=1)
+    adversarial_lr: float | None = Field(None, gt=0)
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
 

@@ -35,6 +35,8 @@ EXAMPLES: dict[str, tuple[list[str], Any]] = {
     "crop_size": (["64"], 64),
     "devices": (["2"], 2),
     "classes": (["bg, disc"], ["bg", "disc"]),
+    "multiscale": (["1,0.5"], [1.0, 0.5]),
+    "head": (["crf"], "crf"),
 }
 
 

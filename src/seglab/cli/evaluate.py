@@ -22,6 +22,7 @@ from seglab.cli.options import (
     Tile,
     Tta,
 )
+from seglab.cli.predict import CrfIterationsOpt, CrfOpt
 
 Opt = typer.Option
 
@@ -75,6 +76,8 @@ def evaluate_cmd(
     tile: Tile = None,
     overlap: Overlap = 0.25,
     batch_size: BatchSize = 8,
+    crf: CrfOpt = False,
+    crf_iterations: CrfIterationsOpt = 5,
     backend: Backend = "auto",
     resize: Resize = "fit",
     device: Device = None,
@@ -105,6 +108,8 @@ def evaluate_cmd(
 
       seglab evaluate --model runs/train --data other_data/ --split all --tta
 
+      seglab evaluate --model runs/train --crf   # masks refined by a dense CRF
+
       seglab evaluate --pred classical/masks --data sample/ --out eval_otsu
 
       seglab evaluate --pred predictions/masks.csv --data sample/ --empty-score nan
@@ -134,6 +139,8 @@ def evaluate_cmd(
         tile=tile,
         overlap=overlap,
         batch_size=batch_size,
+        crf=crf,
+        crf_iterations=crf_iterations,
         backend=backend,
         device=device,
         resize=resize,

@@ -58,6 +58,17 @@ SaveProbsOpt = Annotated[
         help="Write probs/NAME.npy (float16 probabilities; not for Mask R-CNN runs).",
     ),
 ]
+CrfOpt = Annotated[
+    bool,
+    Opt(
+        "--crf",
+        help="Refine each image's probabilities with a dense CRF over the image (ConvCRF; "
+        "labels snap to image edges; semantic runs only).",
+    ),
+]
+CrfIterationsOpt = Annotated[
+    int, Opt("--crf-iterations", help="Mean-field iterations of --crf [5].", min=1)
+]
 RleCsvOpt = Annotated[
     Path | None,
     Opt(
@@ -84,6 +95,8 @@ def predict_cmd(
     tile: Tile = None,
     overlap: Overlap = 0.25,
     batch_size: BatchSize = 8,
+    crf: CrfOpt = False,
+    crf_iterations: CrfIterationsOpt = 5,
     backend: Backend = "auto",
     resize: Resize = "fit",
     device: Device = None,
@@ -102,7 +115,7 @@ def predict_cmd(
     An instance run (trained with --task instance) writes its objects: OUT/labels (16-bit
     label images, ids 1..N), OUT/overlays (a colour per object), OUT/crops/NAME/ID.png (an
     object's box, objects under 4 px skipped), a CSV row and a COCO entry per object.
-    --threshold does not apply to it (the card's instance thresholds cut the objects).
+    --threshold and --crf do not apply to it (the card's instance thresholds cut the objects).
 
     Examples:
 
@@ -111,6 +124,8 @@ def predict_cmd(
       seglab predict --model runs/train --input "photos/*.jpg" --threshold 0.4 --tta
 
       seglab predict --model runs/train --input slide.tif --tile 512 --overlap 0.5
+
+      seglab predict --model runs/train --input photos/ --crf   # edges snapped by a dense CRF
 
       seglab predict --model runs/train --input val/images --rle-csv val.csv --coco-json val.json
 
@@ -135,6 +150,8 @@ def predict_cmd(
         tile=tile,
         overlap=overlap,
         batch_size=batch_size,
+        crf=crf,
+        crf_iterations=crf_iterations,
         backend=backend,
         device=device,
         resize=resize,

@@ -32,6 +32,15 @@ def _devices(text: str, option: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _scales(text: str, option: str) -> list[float] | None:
+    from seglab.errors import ConfigError
+
+    try:
+        return [float(part) for part in text.split(",") if part.strip()] or None
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected scales like 1,0.75,0.5") from None
+
+
 def _assignments(items: list[str], option: str) -> dict[str, Any] | None:
     from seglab.config import parse_assignments
 
@@ -99,6 +108,11 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--encoder-weights", Path | None,
          "Pretrained encoder: a weights file, or imagenet/ssl/... (cached, else downloaded).",
          "model.encoder_weights"),
+    Flag("--multiscale", str | None,
+         "Attention to scale: the model on these scales, fused per pixel, e.g. 1,0.75,0.5.",
+         "model.multiscale", _scales),
+    Flag("--head", str | None, "A trainable refinement of the logits: crf or levelset (binary).",
+         "model.head"),
     Flag("--loss", str | None, "bce_dice, dice, bce, focal, tversky, lovasz, ce_dice...", "loss"),
     Flag("--loss-option", list[str] | None, "e.g. pos_weight=3, class_weights=[0.2,1,1].",
          "loss_options", _assignments),
@@ -139,6 +153,12 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--threshold", float | None, "Probability threshold.", "threshold"),
     Flag("--logger", str | None, "csv, tensorboard or mlflow (metrics.csv is always written).",
          "logger"),
+    Flag("--adversarial", float | None,
+         "Adversarial training (Luc et al. 2016) with this weight, e.g. 0.1.", "adversarial"),
+    Flag("--adversarial-start", int | None, "First epoch with the adversarial term [1].",
+         "adversarial_start"),
+    Flag("--adversarial-lr", float | None, "The discriminator's lr [the segmenter's].",
+         "adversarial_lr"),
     Flag("--val-fraction", float | None, "Held out of train when there is no val split.",
          "data.val_fraction"),
     Flag("--folds", int | None,

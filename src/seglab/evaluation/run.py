@@ -77,6 +77,7 @@ from seglab.evaluation.sources import (
     scored_classes,
 )
 from seglab.predict.ensemble import EnsembleModel, unwrap
+from seglab.predict.instance_outputs import check_instance_options
 from seglab.predict.options import PredictOptions
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ def evaluate(
     tile: int | None = None,
     overlap: float = 0.25,
     batch_size: int = 8,
+    crf: bool = False,
+    crf_iterations: int = 5,
     backend: str = "auto",
     device: str | None = None,
     resize: str = "fit",
@@ -144,7 +147,9 @@ def evaluate(
     split; ``split`` is ``val``, ``train``, ``test`` or ``all``. ``pred``: a folder of masks
     (0/255 or class indices), a run-length CSV or a COCO results JSON; its keys are matched to
     the dataset's forgivingly (exact, without extension, file stem). ``threshold``, ``tta``,
-    ``tile``, ``overlap``, ``batch_size``, ``backend``, ``device`` are the prediction's options.
+    ``tile``, ``overlap``, ``batch_size``, ``backend``, ``device`` are the prediction's options;
+    ``crf`` refines a semantic run's probabilities with a dense CRF over each image
+    (``crf_iterations`` mean-field steps, :mod:`seglab.models.crf`).
     ``empty_score``: the score of an image where both truth and prediction are empty (module
     docstring). With ``out``, writes ``scores.csv``, ``summary.json`` and (with a model)
     ``masks/``; a non-empty ``out`` needs ``overwrite``. An instance run or instance
@@ -155,7 +160,8 @@ def evaluate(
     Raises
     ------
     ConfigError
-        Neither or both of ``model`` and ``pred``, no dataset, a bad option, runs that cannot
+        Neither or both of ``model`` and ``pred``, no dataset, a bad option (``crf`` with
+        ``pred`` or an instance run), runs that cannot
         form an ensemble, or a folds run's ``val`` when its dataset has no val split on disk.
     DataError
         The dataset or split cannot be opened, the prediction file is malformed (naming the
@@ -166,9 +172,14 @@ def evaluate(
     empty = parse_empty_score(empty_score)
     if isinstance(worst, bool) or not isinstance(worst, int) or worst < 0:
         raise ConfigError(f"--worst {worst!r}: expected a whole number of images, 0 or more")
-    options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
+    options = PredictOptions(  # checks them
+        threshold, tta, tile, overlap, batch_size, crf=crf, crf_iterations=crf_iterations
+    )
+    if crf and pred is not None:
+        raise ConfigError("--crf refines a model's probabilities: give a model, not --pred")
     model = unwrap(model) if model is not None else None
     if is_instance_task(model, pred):
+        check_instance_options(threshold=None, crf=crf)  # instance_run checks the threshold
         return evaluate_instances(
             model,
             data,
@@ -341,6 +352,8 @@ def _summary(source: _Source, scoring: _Scoring, scored: _Scored, *, worst_k: in
         "threshold": (loaded.threshold if threshold is None else threshold) if loaded else None,
         "tta": options.tta if loaded else None,
         "tile": options.tile if loaded else None,
+        # only with --crf: an evaluation without it writes the summary it always wrote
+        **({"crf": options.crf_options} if options.crf else {}),
         "resize": loaded.resize if loaded else None,
         "backend": loaded.backend if loaded else None,
         "seconds": round(time.perf_counter() - scored.start, 2),

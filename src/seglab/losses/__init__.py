@@ -46,6 +46,12 @@ from torch import Tensor, nn
 from seglab.core.constants import IGNORE_INDEX
 from seglab.errors import ConfigError
 from seglab.losses._inputs import Weights
+from seglab.losses.contour import (
+    active_contour,
+    mumford_shah,
+    supervised_ce,
+    weighted_mumford_shah,
+)
 from seglab.losses.pixel import bce, cross_entropy, focal
 from seglab.losses.region import dice_loss, jaccard, lovasz, tversky
 
@@ -53,6 +59,7 @@ __all__ = [
     "LOSSES",
     "LossSpec",
     "SegmentationLoss",
+    "active_contour",
     "bce",
     "bce_dice",
     "ce_dice",
@@ -62,6 +69,7 @@ __all__ = [
     "focal",
     "jaccard",
     "lovasz",
+    "mumford_shah",
     "tversky",
 ]
 
@@ -127,6 +135,15 @@ LOSSES: dict[str, LossSpec] = {
     "ce_dice": LossSpec(
         {"ce": cross_entropy, "dice": dice_loss}, ("multiclass",), "cross-entropy + Dice"
     ),
+    "active_contour": LossSpec(
+        {"active_contour": active_contour}, _BOTH, "length + region (Chen et al. 2019)"
+    ),
+    # the image term needs the input image: SegmentationLoss.needs_image tells the trainer
+    "mumford_shah": LossSpec(
+        {"ce": supervised_ce, "mumford_shah": weighted_mumford_shah},
+        _BOTH,
+        "cross-entropy + weighted Mumford-Shah of the image (Kim & Ye 2019)",
+    ),
 }
 
 _TENSOR_OPTIONS = ("pos_weight", "class_weights")
@@ -138,6 +155,11 @@ def _split_options(spec: LossSpec, options: dict) -> dict[str, dict]:
         term: {k: v for k, v in options.items() if k in _keywords(fn)}
         for term, fn in spec.terms.items()
     }
+
+
+def _takes_image(fn: Callable) -> bool:
+    """Whether a term needs the input image (a keyword ``image``: ``mumford_shah``)."""
+    return "image" in _keywords(fn)
 
 
 def _keywords(fn: Callable) -> set[str]:
@@ -155,6 +177,10 @@ class SegmentationLoss(nn.Module):
     ``bce`` and ``dice``); after each call :attr:`last_terms` maps each term's name to its
     value (a detached 0-d tensor on the logits' device), so that a NaN guard can say which
     term went bad. Calling ``.item()`` on them synchronises the GPU: do it only when reporting.
+
+    :attr:`needs_image` is True when a term needs the network's input (``mumford_shah``):
+    call ``loss(logits, target, image=images)`` then; every other loss is ``loss(logits,
+    target)``, and the image keyword is only sent to the terms that take it.
     """
 
     def __init__(self, name: str, num_classes: int, options: dict):
@@ -163,13 +189,14 @@ class SegmentationLoss(nn.Module):
         self.name, self.num_classes = name, num_classes
         self._terms = spec.terms
         self._options = _split_options(spec, options)
+        self.needs_image = any(_takes_image(fn) for fn in spec.terms.values())
         for key in _TENSOR_OPTIONS:  # buffers follow .to(device); not saved in checkpoints
             value = options.get(key)
             tensor = None if value is None else torch.as_tensor(value, dtype=torch.float32)
             self.register_buffer(key, tensor, persistent=False)
         self.last_terms: dict[str, Tensor] = {}
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+    def forward(self, logits: Tensor, target: Tensor, image: Tensor | None = None) -> Tensor:
         if logits.ndim != 4 or logits.shape[1] != self.num_classes:
             raise ConfigError(
                 f"loss {self.name!r} was created for num_classes={self.num_classes} but the "
@@ -182,6 +209,8 @@ class SegmentationLoss(nn.Module):
             for key in _TENSOR_OPTIONS:
                 if key in kwargs:
                     kwargs[key] = getattr(self, key)
+            if _takes_image(fn):
+                kwargs["image"] = image
             values[term] = fn(logits, target, **kwargs)
         self.last_terms = {k: v.detach() for k, v in values.items()}
         return sum(values.values())
@@ -224,7 +253,8 @@ def create_loss(name: str, *, num_classes: int, **options) -> SegmentationLoss:
             f"loss {name!r} needs {need}, got num_classes={num_classes}; use {swap!r} instead"
         )
     not_here = "class_weights" if mode == "binary" else "pos_weight"
-    valid = sorted(set().union(*(_keywords(fn) for fn in spec.terms.values())) - {not_here})
+    keywords = set().union(*(_keywords(fn) for fn in spec.terms.values()))
+    valid = sorted(keywords - {not_here, "image"})
     hints = {
         ("binary", "class_weights"): " for binary logits (weigh foreground with pos_weight: "
         "bce, focal, bce_dice)",
@@ -243,5 +273,7 @@ def create_loss(name: str, *, num_classes: int, **options) -> SegmentationLoss:
     # the functions check option values (and class_weights' length) on a tiny dummy batch
     probe, probe_target = torch.zeros(1, num_classes, 1, 2), torch.zeros(1, 1, 2, dtype=torch.long)
     for term, kwargs in _split_options(spec, options).items():
+        if _takes_image(spec.terms[term]):
+            kwargs = {**kwargs, "image": torch.zeros(1, 1, 1, 2)}
         spec.terms[term](probe, probe_target, **kwargs)
     return SegmentationLoss(name, num_classes, options)

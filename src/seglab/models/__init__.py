@@ -24,6 +24,8 @@ from seglab.models._checks import accepts_var_keywords, check_options, keyword_n
 from seglab.models.init import INITS, init_weights, initialise
 from seglab.models.layers import ACTIVATIONS, NORMS, get_activation, get_norm
 from seglab.models.maskrcnn import maskrcnn_network, maskrcnn_v2_network
+from seglab.models.reseg import build_reseg
+from seglab.models.segnet import build_deconvnet, build_segnet
 from seglab.models.unet import UNet, build_unet
 from seglab.models.zoo import build_smp, build_torchvision, input_multiple
 
@@ -64,6 +66,10 @@ MODELS = {
     "torchvision.lraspp_mobilenet_v3_large": partial(
         build_torchvision, "lraspp_mobilenet_v3_large"
     ),
+    # seglab's own further families: unpooling encoder-decoders, a recurrent segmenter
+    "segnet": build_segnet,
+    "deconvnet": build_deconvnet,
+    "reseg": build_reseg,
     # instance models: torchvision's detection interface (a list of images in; losses in
     # training, detections in eval), not logits; num_classes counts the background
     "maskrcnn": maskrcnn_network,

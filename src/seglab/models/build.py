@@ -25,6 +25,8 @@ __all__ = [
     "model_card",
     "output_channels",
     "size_multiple",
+    "unwrapped",
+    "wrap",
 ]
 
 
@@ -39,6 +41,7 @@ def build_model(
     from seglab.models import create_model, initialise
     from seglab.models.init import NONLINEARITIES
 
+    _check_wrappable(model)  # before a Mask R-CNN is built for nothing
     options = dict(model.options)
     if model.encoder_weights is not None:
         if model.name.startswith("smp."):
@@ -64,6 +67,59 @@ def build_model(
         pretrained_encoder=model.encoder_weights is not None,
         nonlinearity=nonlinearity if nonlinearity in NONLINEARITIES else "relu",
     )
+    return wrap(net, model, out_channels=out_channels or output_channels(num_classes))
+
+
+def wrap(net: nn.Module, model: ModelConfig, *, out_channels: int) -> nn.Module:
+    """``net`` inside the wrappers ``model`` asks for: :class:`~seglab.models.multiscale.
+    MultiScale` (``model.multiscale``), then the ``model.head`` refinement on the fused logits
+    (the paper's order: the CRF refines the final score map). ``net`` itself when none.
+
+    Raises
+    ------
+    ConfigError
+        Wrappers on Mask R-CNN (detections, not logits), or a level-set head on a network of
+        more than one output channel (Chan-Vese separates a foreground from a background).
+    """
+    if model.multiscale is None and model.head is None:
+        return net
+    _check_wrappable(model)
+    if model.multiscale is not None:
+        from seglab.models.multiscale import MultiScale
+
+        net = MultiScale(net, out_channels, model.multiscale, multiple=size_multiple(net))
+    if model.head == "crf":
+        from seglab.models.crf import CRFHead
+
+        net = CRFHead(net, out_channels)
+    elif model.head == "levelset":
+        from seglab.models.levelset import LevelSetHead
+
+        if out_channels != 1:
+            raise ConfigError(
+                f"--head levelset refines a binary model's single foreground logit; this "
+                f"network has {out_channels} output channels: use --head crf"
+            )
+        net = LevelSetHead(net)
+    return net
+
+
+def _check_wrappable(model: ModelConfig) -> None:
+    if model.name in MASKRCNN_MODELS and (model.multiscale is not None or model.head is not None):
+        raise ConfigError(
+            f"{model.name} returns detections, not logits: --multiscale and --head wrap "
+            "semantic networks (and border instance runs); drop them, or choose another --model"
+        )
+
+
+def unwrapped(net: nn.Module) -> nn.Module:
+    """The registered network inside :func:`wrap`'s wrappers (each keeps it as ``net``)."""
+    from seglab.models.crf import CRFHead
+    from seglab.models.levelset import LevelSetHead
+    from seglab.models.multiscale import MultiScale
+
+    while isinstance(net, MultiScale | CRFHead | LevelSetHead):
+        net = net.net
     return net
 
 
@@ -71,6 +127,8 @@ def size_multiple(net: nn.Module) -> int:
     """Pad inputs to multiples of this: the encoder stride, or ``2**depth`` for the U-Net."""
     from seglab.models import input_multiple
 
+    # a wrapper resizes its inputs to the wrapped network's multiples: that is the stride
+    net = unwrapped(net)
     multiple = input_multiple(net)
     depth = getattr(net, "depth", None)
     if multiple == 1 and isinstance(depth, int):
@@ -101,6 +159,8 @@ def model_card(
         seglab_version=__version__,
         architecture=model.name,
         options=dict(model.options),
+        multiscale=tuple(model.multiscale) if model.multiscale is not None else None,
+        head=model.head,
         in_channels=in_channels,
         classes=tuple(classes),
         input=InputSpec(
@@ -169,7 +229,12 @@ def build_network(card: ModelCard, *, source: str | Path = "model.json") -> nn.M
 
 def _build(card: ModelCard, source: str | Path) -> nn.Module:
     """:func:`build_model` of the card; any error building it is the card's, named as such."""
-    model = ModelConfig(name=card.architecture, options=dict(card.options))
+    model = ModelConfig(
+        name=card.architecture,
+        options=dict(card.options),
+        multiscale=list(card.multiscale) if card.multiscale is not None else None,
+        head=card.head,
+    )
     try:
         return build_model(
             model,

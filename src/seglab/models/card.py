@@ -47,6 +47,8 @@ MIN_SIDE = 8
 """The smallest ``input.image_size`` / ``crop_size``, px (TrainConfig's minimum)."""
 TASKS = ("semantic", "instance")
 """What a card's network predicts: one class per pixel, or separate objects."""
+HEADS = ("crf", "levelset")
+"""The refinements a card's network may have after its logits (``head``)."""
 INSTANCE_METHODS = ("border", "maskrcnn")
 """How an instance card's network finds objects: ``border`` (a semantic network predicting
 background, each class's object interiors and the objects' borders, cut by a watershed seeded
@@ -131,7 +133,9 @@ class ModelCard:
     ``preprocess`` and ``augment`` are the pipelines' configs (``Pipeline.to_config()``: steps
     as ``{"name", "params"}``; ``Augmentation.to_config()``: names as ``"flip:p=0.2"``).
     ``best_epoch``, ``best_score`` and ``monitor`` summarise training (``None`` until the
-    first best epoch is stamped, :meth:`with_best`).
+    first best epoch is stamped, :meth:`with_best`). ``multiscale`` and ``head``: the wrappers
+    around the architecture (:func:`seglab.models.build.wrap`; ``None``: none, and
+    ``model.json`` leaves the keys out, as before they existed).
     """
 
     architecture: str
@@ -152,10 +156,14 @@ class ModelCard:
     best_epoch: int | None = None
     best_score: float | None = None
     monitor: str | None = None
+    multiscale: tuple[float, ...] | None = None
+    head: str | None = None
 
     def __post_init__(self) -> None:
         # frozen: derived fields are filled through object.__setattr__, once
         set_ = object.__setattr__
+        if self.multiscale is not None:
+            set_(self, "multiscale", tuple(float(s) for s in self.multiscale))
         set_(self, "classes", tuple(self.classes))
         set_(self, "preprocess", tuple(self.preprocess))
         set_(self, "augment", tuple(self.augment))
@@ -189,6 +197,9 @@ class ModelCard:
             "task": self.task,
             "architecture": self.architecture,
             "options": dict(self.options),
+            # only when set: a plain network's model.json is what it always was
+            **({"multiscale": list(self.multiscale)} if self.multiscale is not None else {}),
+            **({"head": self.head} if self.head is not None else {}),
             "in_channels": self.in_channels,
             "num_classes": self.num_classes,
             "out_channels": self.out_channels,
@@ -375,6 +386,10 @@ def _card(fields: _Fields) -> ModelCard:
         instance=instance,
         architecture=fields.get("architecture", "a model name", lambda v: isinstance(v, str)),
         options=fields.get("options", "a JSON object", lambda v: isinstance(v, dict), {}),
+        multiscale=fields.get(
+            "multiscale", "a list of scales in (0, 4], or null", _is_scales, None
+        ),
+        head=fields.get("head", f"one of {', '.join(HEADS)}, or null", _is_head, None),
         in_channels=fields.get("in_channels", "a whole number >= 1", lambda v: _is_int(v, 1)),
         num_classes=num_classes,
         out_channels=out_channels,
@@ -426,6 +441,20 @@ def _instance(fields: _Fields) -> InstanceSpec:
         mask_threshold=fields.get("mask_threshold", prob, _is_probability, default.mask_threshold),
         min_area=fields.get("min_area", "a whole number >= 0", _is_int, default.min_area),
     )
+
+
+def _is_scales(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, list)
+        and len(value) >= 1
+        and all(
+            isinstance(s, int | float) and not isinstance(s, bool) and 0 < s <= 4 for s in value
+        )
+    )
+
+
+def _is_head(value: Any) -> bool:
+    return value is None or value in HEADS
 
 
 def _is_optional_int(value: Any) -> bool:

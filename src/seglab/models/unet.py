@@ -21,10 +21,13 @@ from torch import nn
 
 from seglab.errors import ConfigError
 from seglab.models.layers import DoubleConv, LayerFactory, get_activation, get_norm
+from seglab.models.reseg import ReNetContext
 
-__all__ = ["MAX_DEPTH", "UPSAMPLING", "UNet", "build_unet", "unet_widths"]
+__all__ = ["CONTEXTS", "MAX_DEPTH", "UPSAMPLING", "UNet", "build_unet", "unet_widths"]
 
 UPSAMPLING = ("transpose", "bilinear")
+CONTEXTS = (None, "renet")
+"""Bottleneck context blocks: none (the seed's) or ``"renet"`` (:mod:`~seglab.models.reseg`)."""
 MAX_DEPTH = 12
 """The deepest U-Net built: inputs must be at least ``2**depth`` pixels a side (4096 at 12)."""
 
@@ -94,6 +97,10 @@ class UNet(nn.Module):
         :data:`~seglab.models.layers.ACTIVATIONS` and :data:`~seglab.models.layers.NORMS`.
     dropout:
         ``nn.Dropout2d`` probability after the bottleneck and each decoder block (0 = none).
+    context:
+        ``None`` (the seed's network) or ``"renet"``: a
+        :class:`~seglab.models.reseg.ReNetContext` on the bottleneck, whose GRU sweeps give
+        every deepest feature the whole image as context (Visin et al., ReSeg, 2016).
 
     Raises
     ------
@@ -113,12 +120,15 @@ class UNet(nn.Module):
         act_layer: LayerFactory = nn.ReLU,
         norm_layer: LayerFactory = nn.BatchNorm2d,
         dropout: float = 0.0,
+        context: str | None = None,
     ):
         super().__init__()
         _check_unet_options(
             in_channels, num_classes, base_width, depth, width_cap, upsampling, dropout
         )
         _check_layer_factories(act_layer, norm_layer)
+        if context not in CONTEXTS:
+            raise ConfigError(f"unknown UNet context {context!r}; valid: None, renet")
         self.depth = depth
         widths = unet_widths(base_width, depth, width_cap)
         parts = {"norm_layer": norm_layer, "act_layer": act_layer}
@@ -127,6 +137,9 @@ class UNet(nn.Module):
         self.downs = _encoder(widths, dropout, parts)
         self.ups, channels = _decoder(widths, upsampling, dropout, parts)
         self.head = nn.Conv2d(channels, num_classes, 1)
+        # Built last and only when asked: without it the weights (and their random draw) are
+        # the seed's, so runs saved before the option load unchanged.
+        self.context = ReNetContext(widths[-1]) if context == "renet" else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``N x num_classes x H x W`` for images ``N x in_channels x H x W``."""
@@ -141,6 +154,8 @@ class UNet(nn.Module):
         for down in self.downs:
             skips.append(down(skips[-1]))
         x = skips.pop()
+        if self.context is not None:
+            x = self.context(x)
         for up in self.ups:
             x = up(x, skips.pop())
         return self.head(x)
@@ -239,12 +254,14 @@ def build_unet(
     activation: str | LayerFactory = "relu",
     norm: str | LayerFactory = "batch",
     dropout: float = 0.0,
+    context: str | None = None,
 ) -> UNet:
     """The registry's ``"unet"``: :class:`UNet` with the activation and norm given by name.
 
     ``activation`` is a key of :data:`~seglab.models.layers.ACTIVATIONS`, ``norm`` one of
-    :data:`~seglab.models.layers.NORMS` (a class is accepted too). The defaults build the seed's
-    network. Names keep ``model.json`` plain JSON.
+    :data:`~seglab.models.layers.NORMS` (a class is accepted too); ``context="renet"`` adds a
+    ReNet context block on the bottleneck. The defaults build the seed's network. Names keep
+    ``model.json`` plain JSON.
     """
     act_layer = get_activation(activation) if isinstance(activation, str) else activation
     norm_layer = get_norm(norm) if isinstance(norm, str) else norm
@@ -258,4 +275,5 @@ def build_unet(
         act_layer=act_layer,
         norm_layer=norm_layer,
         dropout=dropout,
+        context=context,
     )

@@ -37,6 +37,7 @@ from seglab.predict.model import (
     _run_files,
     class_mask,
     load_model,
+    refine_with_crf,
 )
 
 RunLike = str | Path | LoadedModel
@@ -237,10 +238,11 @@ class EnsembleModel:
         tile: int | None = None,
         overlap: float = 0.25,
         batch_size: int = 8,
+        crf: dict[str, Any] | bool | None = None,
     ) -> list[np.ndarray]:
         """The mean of the members' :meth:`~seglab.predict.model.LoadedModel.
         predict_proba_batch` of each image, in order, at its own size (options as there, for
-        every member)."""
+        every member); ``crf`` refines the mean, once, not each member's probabilities."""
         batch_size = check_batch_size(batch_size)
         sums: list[np.ndarray] | None = None
         for member in self.members:
@@ -252,7 +254,8 @@ class EnsembleModel:
             else:
                 for total, p in zip(sums, probs, strict=True):
                     total += p
-        return [total / np.float32(len(self.members)) for total in sums or []]
+        mean = [total / np.float32(len(self.members)) for total in sums or []]
+        return refine_with_crf(mean, images, crf, device=self.members[0].device)
 
     def predict_proba(self, image: np.ndarray, **options: Any) -> np.ndarray:
         """The mean of the members' probabilities at the image's size: ``H x W`` (binary) or

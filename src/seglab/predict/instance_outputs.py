@@ -60,14 +60,20 @@ class InstanceModel(Protocol):
     ) -> list[InstanceLabels]: ...
 
 
-def check_instance_options(*, threshold: float | None) -> None:
+def check_instance_options(*, threshold: float | None, crf: bool = False) -> None:
     """Refuse the options that mean nothing to an instance run, before its model loads.
 
     Raises
     ------
     ConfigError
-        ``threshold`` is set.
+        ``threshold`` is set, or ``crf`` is asked for.
     """
+    if crf:
+        raise ConfigError(
+            "--crf: the dense CRF refines per-pixel class probabilities of a semantic run; an "
+            "instance run cuts objects (and Mask R-CNN has no per-pixel probabilities), so it "
+            "is not available for it; leave --crf out"
+        )
     if threshold is not None:
         raise ConfigError(
             f"--threshold {threshold}: an instance run cuts its objects with the thresholds of "

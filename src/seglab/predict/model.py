@@ -245,9 +245,12 @@ class LoadedModel(RunNetwork):
         tile: int | None = None,
         overlap: float = 0.25,
         batch_size: int = 8,
+        crf: dict[str, Any] | bool | None = None,
     ) -> list[np.ndarray]:
         """:meth:`predict_proba` of each image, in order, each at its own size; images whose
-        prepared shapes are equal go through the network together, ``batch_size`` at a time."""
+        prepared shapes are equal go through the network together, ``batch_size`` at a time.
+        ``crf`` (``True`` or :func:`~seglab.models.crf.crf_refine`'s options): each image's
+        probabilities refined by a dense CRF over the image (:func:`refine_with_crf`)."""
         tile = check_tiling(tile, overlap, self.multiple)
         batch_size = check_batch_size(batch_size)
         prepared = [self.prepare(image) for image in images]
@@ -267,7 +270,8 @@ class LoadedModel(RunNetwork):
                 )
                 for i, p in zip(chunk, probs, strict=True):
                     results[i] = _to_size(p, images[i].shape[:2])
-        return [r for r in results if r is not None]
+        done = [r for r in results if r is not None]
+        return refine_with_crf(done, images, crf, device=self.device)
 
     def predict_proba(
         self,
@@ -277,6 +281,7 @@ class LoadedModel(RunNetwork):
         tile: int | None = None,
         overlap: float = 0.25,
         batch_size: int = 8,
+        crf: dict[str, Any] | bool | None = None,
     ) -> np.ndarray:
         """Probabilities at the image's size: ``H x W`` (binary: the foreground) or
         ``C x H x W`` (multiclass, softmax over the classes).
@@ -284,10 +289,11 @@ class LoadedModel(RunNetwork):
         ``tta``: average over the four flips (:mod:`seglab.predict.tta`). ``tile``: predict
         ``tile x tile`` windows (network-space pixels, rounded up to the stride) that share
         ``overlap`` of their side and blend them with Gaussian weights
-        (:mod:`seglab.predict.tiling`); ``batch_size`` windows at a time.
+        (:mod:`seglab.predict.tiling`); ``batch_size`` windows at a time. ``crf``: refined
+        by a dense CRF over the image (:mod:`seglab.models.crf`).
         """
         return self.predict_proba_batch(
-            [image], tta=tta, tile=tile, overlap=overlap, batch_size=batch_size
+            [image], tta=tta, tile=tile, overlap=overlap, batch_size=batch_size, crf=crf
         )[0]
 
     def predict(
@@ -326,6 +332,27 @@ class LoadedModel(RunNetwork):
     def to_mask(self, probs: np.ndarray, *, threshold: float | None = None) -> np.ndarray:
         """Class indices from :meth:`predict_proba`'s output."""
         return class_mask(probs, self.threshold if threshold is None else threshold)
+
+
+def refine_with_crf(
+    probs: list[np.ndarray],
+    images: Sequence[np.ndarray],
+    crf: dict[str, Any] | bool | None,
+    *,
+    device: Any = None,
+) -> list[np.ndarray]:
+    """Each image's probabilities (at the image's size, after TTA and tiling, before the
+    threshold) refined by :func:`seglab.models.crf.crf_refine` over the image as read, with
+    ``crf``'s options (``True``: the defaults); ``probs`` as they are when ``crf`` is falsy."""
+    if not crf:
+        return probs
+    from seglab.models.crf import crf_refine
+
+    options = crf if isinstance(crf, dict) else {}
+    return [
+        crf_refine(p, image, device=device, **options)
+        for p, image in zip(probs, images, strict=True)
+    ]
 
 
 def class_mask(probs: np.ndarray, threshold: float) -> np.ndarray:

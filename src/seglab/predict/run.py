@@ -136,7 +136,8 @@ class PredictResult:
     :class:`PredictedImage` per image (:class:`~seglab.predict.instance_outputs.
     PredictedObjects` for an instance run: ``task`` ``"instance"``, ``threshold`` ``None``,
     ``instance`` the card's cut settings); ``members``: an ensemble's run folders (``None``
-    for one run); :meth:`to_dict` is ``summary.json``."""
+    for one run); ``crf``: the dense CRF's options (``None``: no CRF); :meth:`to_dict` is
+    ``summary.json``."""
 
     out: Path
     model: str
@@ -158,6 +159,7 @@ class PredictResult:
     task: str = "semantic"
     instance: dict[str, Any] | None = None
     members: tuple[str, ...] | None = None
+    crf: dict[str, Any] | None = None
 
     @property
     def objects_per_image(self) -> list[int]:
@@ -179,6 +181,8 @@ class PredictResult:
             del data["members"]
         else:
             data["members"] = list(self.members)
+        if self.crf is None:
+            del data["crf"]  # a run without --crf writes the summary it always wrote
         return data
 
 
@@ -298,6 +302,8 @@ def predict_images(
     tile: int | None = None,
     overlap: float = 0.25,
     batch_size: int = 8,
+    crf: bool = False,
+    crf_iterations: int = 5,
     backend: str = "auto",
     device: str | None = None,
     resize: str = "fit",
@@ -315,15 +321,17 @@ def predict_images(
 
     ``tta`` averages the four flips; ``tile`` (network-space pixels) predicts large images by
     a sliding window with ``overlap`` and Gaussian blending; ``batch_size`` images (or tiles)
-    go through the network together; ``backend`` is ``auto``, ``torch``, ``channels_last`` or
-    ``onnxruntime`` (:mod:`seglab.predict.backends`); ``resize`` is ``fit``, ``scale`` or ``none``
-    (:class:`~seglab.predict.LoadedModel`).
+    go through the network together; ``crf`` refines each image's probabilities (at its own
+    size, after TTA and tiling, before the threshold) with a dense CRF over the image,
+    ``crf_iterations`` mean-field steps (:mod:`seglab.models.crf`); ``backend`` is ``auto``,
+    ``torch``, ``channels_last`` or ``onnxruntime`` (:mod:`seglab.predict.backends`);
+    ``resize`` is ``fit``, ``scale`` or ``none`` (:class:`~seglab.predict.LoadedModel`).
 
     An instance run (``run`` a run folder whose card says ``task: instance``, or an instance
     model of :func:`~seglab.predict.instances.load_instance_model`) writes its objects (see
     the module docstring); ``tile`` windows are blended before the objects are cut, so none is
     split. Raises :class:`~seglab.errors.ConfigError` for an option it cannot honour
-    (``threshold``; ``tta`` or ``save_probs`` for Mask R-CNN), before anything is written.
+    (``threshold``, ``crf``; ``tta`` or ``save_probs`` for Mask R-CNN), before anything is written.
 
     Several runs (a list), a folds run or an :class:`~seglab.predict.ensemble.EnsembleModel`
     predict as one: the mean of the members' probabilities, each member prepared and run as
@@ -332,14 +340,16 @@ def predict_images(
     """
     from seglab.core.files import prepare_out
 
-    options = PredictOptions(threshold, tta, tile, overlap, batch_size)  # checks them
+    options = PredictOptions(  # checks them
+        threshold, tta, tile, overlap, batch_size, crf=crf, crf_iterations=crf_iterations
+    )
     run = unwrap(run)
     source, files = _open_inputs(input, Path(out), (rle_csv, coco_json), overwrite)
     writers: _Writers | InstanceWriters
     ensemble = is_ensemble(run)
     instance = not ensemble and is_instance_run(run)
     if instance:
-        check_instance_options(threshold=threshold)  # before the model loads
+        check_instance_options(threshold=threshold, crf=crf)  # before the model loads
         model = _instance_model(run, device=device, backend=backend, resize=resize)
         predict = instance_predictor(model, options, save_probs=save_probs)
         out = prepare_out(out, overwrite, what="predictions")
@@ -383,6 +393,7 @@ def predict_images(
         task="instance" if instance else "semantic",
         instance=instance_settings(model) if instance else None,
         members=tuple(str(r) for r in model.runs) if ensemble else None,
+        crf=options.crf_options,
     )
     (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=1) + "\n")
     return result

@@ -51,6 +51,10 @@ INSTANCE_COLUMNS = ("val_ap",)
 """What an instance run's ``metrics.csv`` adds: ``val_ap``, the val images' mean DSB-2018 mean
 AP (IoU 0.5:0.05:0.95) at the card's default cut."""
 
+ADVERSARIAL_COLUMNS = ("adv_d_loss", "adv_g_loss")
+"""What an adversarial run's (``--adversarial``) ``metrics.csv`` adds: the epoch means of the
+discriminator's loss and of the segmenter's adversarial term (before its weight)."""
+
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """Save ``model``'s weights as safetensors (atomically)."""
@@ -104,6 +108,12 @@ class RunWriter(pl.Callback):
         self.best = state_dict.get("best")
         self.best_epoch = state_dict.get("best_epoch")
         self.threshold = state_dict.get("threshold")
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # the module, not the card, knows of a discriminator (it is no part of the model)
+        if getattr(pl_module, "adversary", None) is not None and "adv_d_loss" not in self.columns:
+            self.columns = (*self.columns, *ADVERSARIAL_COLUMNS)
+            self.metrics = (*self.metrics, *ADVERSARIAL_COLUMNS)
 
     @property
     def metrics_path(self) -> Path:

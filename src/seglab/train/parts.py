@@ -60,6 +60,8 @@ def build_network(setup: RunSetup) -> Network:
 
     config, stats = setup.config, setup.stats
     classes = list(setup.train.classes)
+    if config.adversarial is not None:
+        refuse_adversarial(config)
     if config.instance_method == "maskrcnn":
         return _maskrcnn_network(setup)
     border = config.instance_method == "border"
@@ -77,11 +79,19 @@ def build_network(setup: RunSetup) -> Network:
         net = net.to(memory_format=torch.channels_last)
     binary = len(classes) <= 2 and not border
     loss_name = config.loss or ("bce_dice" if binary else "ce_dice")
-    loss = create_loss(
-        loss_name,
-        num_classes=out_channels or (1 if binary else len(classes)),
-        **config.loss_options,
-    )
+    outputs = out_channels or (1 if binary else len(classes))
+    loss = create_loss(loss_name, num_classes=outputs, **config.loss_options)
+    adversary = None
+    if config.adversarial is not None:
+        from seglab.train.adversarial import AdversarialPlan, Discriminator
+
+        # seeded after the network, so the segmenter's weights do not depend on --adversarial
+        adversary = AdversarialPlan(
+            Discriminator(stats.channels + outputs),
+            weight=config.adversarial,
+            start=config.adversarial_start,
+            lr=config.adversarial_lr,
+        )
     optim = optimization_plan(config, has_val=setup.val is not None)
     # a binary run chooses its probability threshold on val, unless the user gave one
     choose = binary and setup.val is not None and config.threshold is None
@@ -93,8 +103,30 @@ def build_network(setup: RunSetup) -> Network:
         channels_last=gpu,
         score_thresholds=choose,
         instance_ap=border and setup.val is not None,
+        adversary=adversary,
     )
     return Network(module, classes, multiple, gpu)
+
+
+def refuse_adversarial(config: TrainConfig) -> None:
+    """:class:`ConfigError` for what ``--adversarial`` (manual optimisation of two networks)
+    does not support: Mask R-CNN (its own losses, no label map), LBFGS (a closure re-running
+    the loss), gradient accumulation and the learning-rate finder (both drive the optimizer
+    step themselves)."""
+    from seglab.errors import ConfigError
+
+    why = None
+    if config.instance_method == "maskrcnn":
+        why = "Mask R-CNN has no label map to judge; use a semantic model (--task instance "
+        why += "with another model cuts objects from interiors and borders)"
+    elif config.optimizer == "lbfgs":
+        why = "lbfgs re-runs the loss in its step; choose another --optimizer"
+    elif config.accumulate > 1:
+        why = "gradient accumulation is not supported with it; leave --accumulate at 1"
+    elif config.lr_find:
+        why = "the learning-rate finder is not supported with it; give --lr instead"
+    if why is not None:
+        raise ConfigError(f"--adversarial: {why}")
 
 
 def _maskrcnn_network(setup: RunSetup) -> Network:
