@@ -39,7 +39,8 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from _common import dataset, seconds
+
 RESNET18 = {"encoder": "resnet18"}
 FAMILIES: dict[str, tuple[str, dict]] = {
     "fcn": ("FCN", {"model": {"name": "torchvision.fcn_resnet50"}}),
@@ -78,24 +79,6 @@ COLUMNS = [
 ]
 
 
-def _seconds(text: str) -> float:
-    from seglab.config import parse_duration
-
-    return float(parse_duration(text))
-
-
-def _dataset(name: str, out: Path) -> Path:
-    """``sample`` is written by seglab (200 train, 50 val images of 512 px); other names are
-    folders of ../shared/data, or paths."""
-    if name == "sample":
-        from seglab.api import write_sample
-
-        write_sample(out / "sample", overwrite=True)
-        return out / "sample"
-    path = SHARED_DATA / name
-    return path if path.exists() else Path(name)
-
-
 def _network(run: Path):
     from seglab.models.build import build_network
     from seglab.models.card import read_card
@@ -121,8 +104,8 @@ def _train_speed(run: Path, images: int) -> tuple[float, int]:
     """Training images per second over the epochs of ``metrics.csv``, and the epochs."""
     with open(run / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    seconds = sum(float(r["seconds"]) for r in rows if r.get("seconds"))
-    return images * len(rows) / seconds if seconds else float("nan"), len(rows)
+    spent = sum(float(r["seconds"]) for r in rows if r.get("seconds"))
+    return images * len(rows) / spent if spent else float("nan"), len(rows)
 
 
 def _val_items(data: Path):
@@ -220,7 +203,7 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--out", type=Path, default=Path("runs/families"))
     args = parser.parse_args()
-    budget = _seconds(args.budget)
+    budget = seconds(args.budget)
     keys = [k.strip() for k in args.families.split(",") if k.strip()]
     unknown = [k for k in keys if k not in FAMILIES]
     if unknown:
@@ -228,7 +211,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name in args.data:
-        data = _dataset(name, args.out)
+        data = dataset(name, args.out)
         for key in keys:
             row = {"data set": name, **run_family(key, data, budget, args.out / name)}
             print(" | ".join(_cell(row.get(c)) for c in COLUMNS), flush=True)

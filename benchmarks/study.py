@@ -28,7 +28,8 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from _common import dataset, seconds
+
 ARMS = ("default", "tune")
 COLUMNS = [
     "data set",
@@ -39,22 +40,6 @@ COLUMNS = [
     "val Dice (evaluate)",
     "wall / budget",
 ]
-
-
-def _seconds(text: str) -> float:
-    from seglab.config import parse_duration
-
-    return float(parse_duration(text))
-
-
-def _dataset(name: str, out: Path) -> Path:
-    """``sample`` is written by seglab; other names are folders of ../shared/data."""
-    if name == "sample":
-        from seglab.api import write_sample
-
-        write_sample(out / "sample", overwrite=True)
-        return out / "sample"
-    return SHARED_DATA / name
 
 
 def _evaluate(run: Path) -> float:
@@ -134,9 +119,9 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", type=Path, default=Path("runs/study_bench"))
     args = parser.parse_args()
-    budget = _seconds(args.budget)
+    budget = seconds(args.budget)
     args.out.mkdir(parents=True, exist_ok=True)
-    data = _dataset(args.data, args.out)
+    data = dataset(args.data, args.out)
     rows: list[dict] = []
     for arm in [a.strip() for a in args.arms.split(",") if a.strip()]:
         if arm == "default":

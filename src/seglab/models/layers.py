@@ -32,6 +32,7 @@ __all__ = [
     "get_activation",
     "get_norm",
     "group_count",
+    "layer_factories",
 ]
 
 LayerFactory = Callable[..., nn.Module]
@@ -155,3 +156,14 @@ class DoubleConv(nn.Sequential):
         if dropout > 0:
             layers["dropout"] = nn.Dropout2d(dropout)
         super().__init__(layers)
+
+
+def layer_factories(
+    activation: str | LayerFactory, norm: str | LayerFactory
+) -> dict[str, LayerFactory]:
+    """``{"act_layer": ..., "norm_layer": ...}`` for a builder's ``activation`` and ``norm``,
+    each a registered name (:data:`ACTIVATIONS`, :data:`NORMS`) or a class given as it is."""
+    return {
+        "act_layer": get_activation(activation) if isinstance(activation, str) else activation,
+        "norm_layer": get_norm(norm) if isinstance(norm, str) else norm,
+    }

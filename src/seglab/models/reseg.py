@@ -27,7 +27,11 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import ConvNormAct, LayerFactory, get_activation, get_norm
+from seglab.models.layers import (
+    ConvNormAct,
+    LayerFactory,
+    layer_factories,
+)
 
 __all__ = ["UPSAMPLING", "ReNet", "ReNetContext", "ReSeg", "build_reseg"]
 
@@ -223,6 +227,5 @@ def build_reseg(
         hidden=hidden,
         renet_layers=renet_layers,
         upsampling=upsampling,
-        act_layer=get_activation(activation) if isinstance(activation, str) else activation,
-        norm_layer=get_norm(norm) if isinstance(norm, str) else norm,
+        **layer_factories(activation, norm),
     )

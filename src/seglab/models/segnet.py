@@ -27,7 +27,11 @@ import torch
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import ConvNormAct, LayerFactory, get_activation, get_norm
+from seglab.models.layers import (
+    ConvNormAct,
+    LayerFactory,
+    layer_factories,
+)
 
 __all__ = ["MAX_DEPTH", "DeconvNet", "SegNet", "build_deconvnet", "build_segnet"]
 
@@ -192,13 +196,6 @@ def _check_options(owner, in_channels, num_classes, base_width, depth, width_cap
         raise ConfigError(f"{owner} depth must be at most {MAX_DEPTH}, got {depth}")
 
 
-def _layers(activation: str | LayerFactory, norm: str | LayerFactory) -> dict[str, LayerFactory]:
-    return {
-        "act_layer": get_activation(activation) if isinstance(activation, str) else activation,
-        "norm_layer": get_norm(norm) if isinstance(norm, str) else norm,
-    }
-
-
 def build_segnet(
     *,
     in_channels: int = 3,
@@ -225,7 +222,7 @@ def build_segnet(
         depth=depth,
         width_cap=width_cap,
         convs=convs,
-        **_layers(activation, norm),
+        **layer_factories(activation, norm),
     )
 
 
@@ -252,5 +249,5 @@ def build_deconvnet(
         depth=depth,
         width_cap=width_cap,
         convs=convs,
-        **_layers(activation, norm),
+        **layer_factories(activation, norm),
     )

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seglab.errors import ConfigError
-from seglab.models.layers import DoubleConv, LayerFactory, get_activation, get_norm
+from seglab.models.layers import DoubleConv, LayerFactory, layer_factories
 from seglab.models.reseg import ReNetContext
 
 __all__ = ["CONTEXTS", "MAX_DEPTH", "UPSAMPLING", "UNet", "build_unet", "unet_widths"]
@@ -263,8 +263,7 @@ def build_unet(
     ReNet context block on the bottleneck. The defaults build the seed's network. Names keep
     ``model.json`` plain JSON.
     """
-    act_layer = get_activation(activation) if isinstance(activation, str) else activation
-    norm_layer = get_norm(norm) if isinstance(norm, str) else norm
+    layers = layer_factories(activation, norm)
     return UNet(
         in_channels,
         num_classes,
@@ -272,8 +271,7 @@ def build_unet(
         depth=depth,
         width_cap=width_cap,
         upsampling=upsampling,
-        act_layer=act_layer,
-        norm_layer=norm_layer,
         dropout=dropout,
         context=context,
+        **layers,
     )

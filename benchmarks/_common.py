@@ -1,0 +1,26 @@
+"""What the benchmark scripts share: where ../shared/data is, budgets, and data sets by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def seconds(text: str) -> float:
+    """A budget such as ``30m`` in seconds (seglab's own reading of ``--time-limit``)."""
+    from seglab.config import parse_duration
+
+    return float(parse_duration(text))
+
+
+def dataset(name: str, out: Path) -> Path:
+    """``sample`` is written by seglab into ``out`` (200 train, 50 val images of 512 px); other
+    names are folders of ../shared/data, or paths."""
+    if name == "sample":
+        from seglab.api import write_sample
+
+        write_sample(out / "sample", overwrite=True)
+        return out / "sample"
+    path = SHARED_DATA / name
+    return path if path.exists() else Path(name)
