@@ -31,8 +31,9 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from _common import dataset, seconds
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHODS = ("border", "maskrcnn", "classical")
 LABELS = {
     "border": "U-Net instances",
@@ -51,12 +52,6 @@ COLUMNS = [
     "budget used",
     "epochs",
 ]
-
-
-def _seconds(text: str) -> float:
-    from seglab.config import parse_duration
-
-    return float(parse_duration(text))
 
 
 def _scores(summary: dict) -> dict:
@@ -143,10 +138,10 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "instance_budget")
     args = parser.parse_args()
-    budget = _seconds(args.budget)
+    budget = seconds(args.budget)
     rows = []
     for name in args.data:
-        data = SHARED_DATA / name if not Path(name).exists() else Path(name)
+        data = dataset(name, args.out)
         for method in args.methods:
             label = f"{Path(name).name}-{method}-{args.budget}"
             start = time.perf_counter()

@@ -39,8 +39,9 @@ import numpy as np
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from _common import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLASSICAL = "otsu,li,histogram,sauvola,kmeans,watershed,watershed_gradient"
 LABELS = {
     "auto": "default recipe",

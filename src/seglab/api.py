@@ -460,8 +460,9 @@ def report(
 ) -> Path:
     """Write the HTML report of a training run (``RUN/report.html`` by default) and return its
     path: config, data, curves, verdict, metrics, a val gallery worst Dice first and, with
-    ``test``, a test gallery. ``options``: ``split``, ``single_file``, ``thumb``, ``refresh``;
-    see :func:`seglab.report.html.build_report`.
+    ``test``, a test gallery. ``options``: ``split``, ``single_file``, ``thumb``, ``refresh``,
+    ``crf`` and ``crf_iterations`` (masks refined by a dense CRF); see
+    :func:`seglab.report.html.build_report`.
 
     A study folder (``seglab tune``'s, holding ``study.json``) gets the research report
     instead, ``STUDY/report.html``: see :func:`seglab.report.study.build_study_report`. There
@@ -478,11 +479,13 @@ def report(
     if is_study(run):
         from seglab.report.study import build_study_report
 
-        if test is not None:
-            raise ConfigError(
-                f"--test: {run} is a study; a test gallery is drawn for a run: run `seglab "
-                "report` on the best trial's folder (STUDY/trials/trial-NNN) with --test"
-            )
+        options.pop("crf_iterations", None)
+        for option, given in (("--test", test), ("--crf", options.pop("crf", None) or None)):
+            if given is not None:
+                raise ConfigError(
+                    f"{option}: {run} is a study; run `seglab report` on the best trial's "
+                    f"folder (STUDY/trials/trial-NNN) with {option}"
+                )
         return build_study_report(run, data=data, out=out, **options)
     from seglab.report.html import build_report
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from seglab.errors import ConfigError
 
@@ -165,6 +165,20 @@ def parse_duration(value: str | float | int | None) -> float | None:
     return seconds
 
 
+def parse_scales(text: str) -> list[float] | None:
+    """``"1,0.75,0.5"`` -> ``[1.0, 0.75, 0.5]`` (``None`` for an empty text).
+
+    Raises
+    ------
+    ConfigError
+        A part is not a number.
+    """
+    try:
+        return [float(part) for part in text.split(",") if part.strip()] or None
+    except ValueError:
+        raise ConfigError(f"scales {text!r}: expected numbers like 1,0.75,0.5") from None
+
+
 class ModelConfig(_Config):
     """Which network to train (see :func:`seglab.models.create_model`).
 
@@ -182,6 +196,12 @@ class ModelConfig(_Config):
     head: a trainable refinement after the logits, taking the input image: ``crf`` (a ConvCRF,
         :class:`seglab.models.crf.CRFHead`) or ``levelset`` (Chan-Vese steps, binary models,
         :class:`seglab.models.levelset.LevelSetHead`); ``None``: none.
+    multiscale_options: the fusion's ``aux_weight`` (the per-scale supervision's weight, 1)
+        and ``hidden`` (the attention head's width, 32).
+    head_options: the head's settings: ``crf``: ``iterations``, ``filter_size``, ``blur``,
+        ``theta_alpha``, ``theta_beta``, ``theta_gamma``, ``appearance_weight``,
+        ``smoothness_weight`` (:class:`seglab.models.crf.ConvCRF`); ``levelset``:
+        ``iterations``, ``dt``, ``mu``, ``lambda1``, ``lambda2``, ``eps``.
     """
 
     name: str = "unet"
@@ -190,6 +210,22 @@ class ModelConfig(_Config):
     encoder_weights: Path | None = None
     multiscale: list[float] | None = Field(None, min_length=1)
     head: Literal["crf", "levelset"] | None = None
+    multiscale_options: dict[str, Any] = Field(default_factory=dict)
+    head_options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _options_need_their_wrapper(self) -> ModelConfig:
+        if self.multiscale_options and self.multiscale is None:
+            raise ValueError("multiscale_options are given without multiscale: add --multiscale")
+        if self.head_options and self.head is None:
+            raise ValueError("head_options are given without a head: add --head crf|levelset")
+        return self
+
+    @field_validator("multiscale", mode="before")
+    @classmethod
+    def _scales_text(cls, value: Any) -> Any:
+        # "1,0.75,0.5": how the CLI, a YAML file or a study's choice may write the scales
+        return parse_scales(value) if isinstance(value, str) else value
 
     @field_validator("multiscale")
     @classmethod
@@ -322,6 +358,8 @@ _FLAG_NAMES = {
     "data.seed": "--seed",
     "model.name": "--model",
     "model.options": "--model-option",
+    "model.multiscale_options": "--multiscale-option",
+    "model.head_options": "--head-option",
     "loss_options": "--loss-option",
     "optimizer_options": "--optimizer-option",
     "scheduler_options": "--scheduler-option",

@@ -37,6 +37,9 @@ EXAMPLES: dict[str, tuple[list[str], Any]] = {
     "classes": (["bg, disc"], ["bg", "disc"]),
     "multiscale": (["1,0.5"], [1.0, 0.5]),
     "head": (["crf"], "crf"),
+    # a wrapper's options come with the wrapper
+    "multiscale_option": (["aux_weight=0.5", "--multiscale", "1,0.5"], {"aux_weight": 0.5}),
+    "head_option": (["iterations=2", "--head", "crf"], {"iterations": 2}),
 }
 
 

@@ -110,3 +110,22 @@ def test_the_real_machine_answers_without_faking():
     assert devices.cpu_cores() >= 1 and devices.cuda_count() >= 0
     assert check_device("cpu") == "cpu"
     check_accelerator("cpu", 1)
+
+
+@pytest.mark.parametrize(
+    ("gpus", "accelerator", "device_text", "nodes", "processes"),
+    [
+        (0, "auto", "auto", 1, 1),  # the CPU: one process
+        (0, "cpu", 2, 1, 2),
+        (0, "cpu", "2", 2, 4),
+        (4, "auto", "auto", 1, 4),  # every GPU
+        (4, "gpu", -1, 1, 4),
+        (4, "gpu", "0,2", 1, 2),
+        (4, "gpu", "[1]", 1, 1),
+        (4, "cpu", "auto", 1, 1),
+    ],
+)  # fmt: skip
+def test_process_count_is_what_lightning_starts(machine, gpus, accelerator, device_text, nodes,
+                                                processes):  # fmt: skip
+    machine(gpus=gpus, cores=8)
+    assert devices.process_count(accelerator, device_text, nodes) == processes

@@ -272,6 +272,30 @@ def test_report_evaluates_predicts_and_regenerates(run_copy, tmp_path, capsys):
     assert (run / "report/evaluation/scores.csv").stat().st_mtime_ns != scores_time
 
 
+def test_report_with_a_crf_evaluates_and_predicts_refined_masks(run_copy, tmp_path, capsys):
+    from seglab.api import evaluate
+
+    run, root = run_copy
+    val_images = sorted((root / "val" / "images").glob("*.png"))
+    test_dir = _copy_images(val_images[:2], tmp_path / "test", [p.name for p in val_images[:2]])
+    args = ["report", str(run), "--test", str(test_dir), "--crf", "--crf-iterations", "2"]
+    assert main(args) == 0
+    page = Path(capsys.readouterr().out.strip())
+    text = " ".join(page.read_text().split())
+    assert "masks refined by a dense CRF (2 mean-field iterations)" in text
+    summary = json.loads((run / "report/evaluation/summary.json").read_text())
+    assert summary["crf"] == {"iterations": 2}
+    refined = evaluate(run, out=None, crf=True, crf_iterations=2).summary["metrics"]["dice"]
+    assert summary["metrics"]["dice"]["mean"] == pytest.approx(refined["mean"], abs=1e-6)
+    assert len(Page(page.read_text()).rows["test-row"]) == 2
+    # without --crf: evaluated again as the model predicts, and the CRF's test gallery is
+    # not shown as if it were the model's own
+    plain = build_report(run)
+    assert "dense CRF" not in plain.read_text()
+    assert "crf" not in json.loads((run / "report/evaluation/summary.json").read_text())
+    assert Page(plain.read_text()).rows["test-row"] == []
+
+
 def test_single_file_page_embeds_every_image(run_copy, tmp_path):
     run, root = run_copy
     write_fake_evaluation(run, root)

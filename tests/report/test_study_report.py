@@ -462,7 +462,9 @@ def test_cli_reports_a_study_and_refuses_a_test_gallery(tmp_path, capsys):
     assert (tmp_path / "page.html").is_file()
     assert capsys.readouterr().out.strip().endswith("page.html")
     assert main(["report", str(study), "--test", str(tmp_path)]) == 2
-    assert "a test gallery is drawn for a run" in capsys.readouterr().err
+    assert "is a study; run `seglab report` on the best trial's" in capsys.readouterr().err
+    assert main(["report", str(study), "--crf"]) == 2
+    assert "--crf: " in capsys.readouterr().err
     from seglab.api import report
 
     with pytest.raises(ConfigError, match="--test"):

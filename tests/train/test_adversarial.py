@@ -92,9 +92,18 @@ def test_before_the_start_epoch_the_discriminator_is_not_trained(tmp_path):
 
 
 def test_adversarial_refuses_what_it_does_not_support(discs, tmp_path):
-    for changes in ({"accumulate": 2}, {"optimizer": "lbfgs"}):
+    for changes in ({"accumulate": 2}, {"optimizer": "lbfgs"}, {"lr_find": True}):
         with pytest.raises(ConfigError, match="--adversarial"):
             train(print_fn=None, **tiny_train_settings(discs, tmp_path, adversarial=0.1, **changes))
+
+
+def test_adversarial_refuses_mask_rcnn(tmp_path):
+    from seglab.config import ModelConfig, TrainConfig
+    from seglab.train.parts import refuse_adversarial
+
+    config = TrainConfig(task="instance", model=ModelConfig(name="maskrcnn"), adversarial=0.1)
+    with pytest.raises(ConfigError, match="--adversarial: Mask R-CNN has no label map"):
+        refuse_adversarial(config)
 
 
 def _rows(run: Path) -> list[dict[str, str]]:
@@ -133,3 +142,23 @@ def test_a_time_limited_adversarial_run_uses_its_budget(discs, tmp_path):
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert 0.5 < summary["budget_used"] < 1.5  # not a timing test: the run ends near its budget
     assert all(math.isfinite(float(r["adv_d_loss"])) for r in _rows(result.run_dir))
+
+
+@pytest.mark.slow
+def test_an_adversarial_run_trains_in_two_ddp_processes(discs, tmp_path):
+    """Two optimisers under manual optimisation with DDP: the discriminator's and the
+    segmenter's backward passes each synchronise, and rank 0 alone writes the run."""
+    import os
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).parent / "seglab"), "train", "--data", str(discs),
+               "-m", "base_width=4,depth=2", "--epochs", "2", "--accelerator", "cpu",
+               "--devices", "2", "--augment", "none", "--adversarial", "0.1", "--out",
+               str(tmp_path / "runs"), "-q"]  # fmt: skip
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = _rows(tmp_path / "runs" / "train")
+    assert len(rows) == 2
+    assert all(math.isfinite(float(r["adv_d_loss"])) for r in rows)

@@ -131,3 +131,31 @@ def test_space_yaml_reads_back_as_the_same_space(tmp_path):
     again = load_space(path)
     assert again.to_dict() == space.to_dict()
     assert "# crop_size" in path.read_text()  # the optional ones, off
+
+
+def test_a_study_can_compare_the_families():
+    """The families of docs/models.md as study parameters: a model with its width, a head,
+    attention to scale, an adversarial weight and the contour losses; ``none`` leaves a
+    wrapper off, and every trial's options make a valid TrainConfig."""
+    import optuna
+
+    from seglab.config import TrainConfig
+    from seglab.tune.space import OPTIONAL_SPACE
+
+    space = build_space(
+        {key: OPTIONAL_SPACE[key] for key in ("model", "head", "multiscale", "adversarial")}
+        | {"width": DEFAULT_SPACE["width"], "loss": ["bce_dice", "active_contour", "mumford_shah"]}
+    )
+    trial = optuna.trial.FixedTrial({"model": "segnet", "width": 8, "head": "crf",
+                                     "multiscale": "1,0.75,0.5", "adversarial": 0.1,
+                                     "loss": "mumford_shah"})  # fmt: skip
+    chosen = overrides(suggest(trial, space), space)
+    config = TrainConfig.model_validate(chosen)
+    assert config.model.name == "segnet" and config.model.options == {"base_width": 8}
+    assert config.model.head == "crf" and config.model.multiscale == [1.0, 0.75, 0.5]
+    assert config.adversarial == 0.1 and config.loss == "mumford_shah"
+    plain = optuna.trial.FixedTrial({"model": "smp.fpn", "head": "none", "multiscale": "none",
+                                     "adversarial": "none", "loss": "bce_dice"})  # fmt: skip
+    config = TrainConfig.model_validate(overrides(suggest(plain, space), space))
+    assert config.model.head is None and config.model.multiscale is None
+    assert config.adversarial is None and config.model.options == {}

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from seglab.cli.predict import CrfIterationsOpt, CrfOpt
+
 Opt = typer.Option
 
 
@@ -46,6 +48,8 @@ def report_cmd(
         bool,
         Opt("--refresh", help="Evaluate again even if the evaluation under report/ is current."),
     ] = False,
+    crf: CrfOpt = False,
+    crf_iterations: CrfIterationsOpt = 5,
 ) -> None:
     """Write one HTML page of a training run: config, data summary, training curves,
     overfitting verdict, metrics, a val gallery (image | truth | prediction | crop, worst Dice
@@ -72,6 +76,8 @@ def report_cmd(
 
       seglab report runs/train --data moved/dataset/ --out pages/train.html
 
+      seglab report runs/train --crf   # metrics and galleries of CRF-refined masks
+
       seglab report studies/cig
     """
     from seglab.api import report
@@ -85,5 +91,7 @@ def report_cmd(
         single_file=single_file,
         thumb=thumb,
         refresh=refresh,
+        crf=crf,
+        crf_iterations=crf_iterations,
     )
     typer.echo(str(page))

@@ -33,12 +33,13 @@ def _devices(text: str, option: str) -> int | str:
 
 
 def _scales(text: str, option: str) -> list[float] | None:
+    from seglab.config import parse_scales
     from seglab.errors import ConfigError
 
     try:
-        return [float(part) for part in text.split(",") if part.strip()] or None
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: expected scales like 1,0.75,0.5") from None
+        return parse_scales(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{option}: {exc}") from None
 
 
 def _assignments(items: list[str], option: str) -> dict[str, Any] | None:
@@ -111,8 +112,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--multiscale", str | None,
          "Attention to scale: the model on these scales, fused per pixel, e.g. 1,0.75,0.5.",
          "model.multiscale", _scales),
+    Flag("--multiscale-option", list[str] | None, "e.g. aux_weight=0.5, hidden=16.",
+         "model.multiscale_options", _assignments),
     Flag("--head", str | None, "A trainable refinement of the logits: crf or levelset (binary).",
          "model.head"),
+    Flag("--head-option", list[str] | None,
+         "e.g. iterations=3, theta_alpha=40 (crf); iterations=10, mu=0.5 (levelset).",
+         "model.head_options", _assignments),
     Flag("--loss", str | None, "bce_dice, dice, bce, focal, tversky, lovasz, ce_dice...", "loss"),
     Flag("--loss-option", list[str] | None, "e.g. pos_weight=3, class_weights=[0.2,1,1].",
          "loss_options", _assignments),

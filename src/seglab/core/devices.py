@@ -117,6 +117,23 @@ def check_accelerator(accelerator: str, devices: int | str) -> None:
         _check_cpu_devices(devices, cpu_cores())
 
 
+def process_count(accelerator: str, devices: int | str, num_nodes: int = 1) -> int:
+    """How many training processes Lightning starts for ``accelerator`` and ``devices`` on
+    each of ``num_nodes`` machines (more than one: DDP). ``auto`` and ``-1`` on GPUs are all of
+    them; ``auto`` on the CPU is one process."""
+    value = _device_words(devices)
+    name = str(accelerator).strip().lower()
+    gpus = cuda_count()
+    on_gpu = name in ("gpu", "cuda") or (name == "auto" and gpus > 0)
+    if value in ("auto", -1):
+        count = max(gpus, 1) if on_gpu else (cpu_cores() if value == -1 else 1)
+    elif isinstance(value, int):
+        count = value
+    else:
+        count = len(_ids(value) or [0])
+    return max(count, 1) * max(int(num_nodes), 1)
+
+
 def _device_words(devices: int | str) -> int | str:
     """``devices`` as Lightning reads it: a count (``"2"`` too), ``"auto"``, ``-1`` (all),
     or the text of an id list (``"0,1"``, ``"[0, 1]"``)."""

@@ -87,11 +87,19 @@ def wrap(net: nn.Module, model: ModelConfig, *, out_channels: int) -> nn.Module:
     if model.multiscale is not None:
         from seglab.models.multiscale import MultiScale
 
-        net = MultiScale(net, out_channels, model.multiscale, multiple=size_multiple(net))
+        net = _wrapped(
+            MultiScale,
+            "multiscale_options",
+            model.multiscale_options,
+            net,
+            out_channels,
+            model.multiscale,
+            multiple=size_multiple(net),
+        )
     if model.head == "crf":
         from seglab.models.crf import CRFHead
 
-        net = CRFHead(net, out_channels)
+        net = _wrapped(CRFHead, "head_options", model.head_options, net, out_channels)
     elif model.head == "levelset":
         from seglab.models.levelset import LevelSetHead
 
@@ -100,8 +108,40 @@ def wrap(net: nn.Module, model: ModelConfig, *, out_channels: int) -> nn.Module:
                 f"--head levelset refines a binary model's single foreground logit; this "
                 f"network has {out_channels} output channels: use --head crf"
             )
-        net = LevelSetHead(net)
+        net = _wrapped(LevelSetHead, "head_options", model.head_options, net)
     return net
+
+
+def wrapper_options(kind: type) -> tuple[str, ...]:
+    """The settings a wrapper takes from ``ModelConfig.multiscale_options`` / ``head_options``:
+    the parameters with defaults of its constructor (the heads': of the layer they build),
+    less those :func:`wrap` sets itself."""
+    from seglab.models.crf import ConvCRF
+    from seglab.models.levelset import LevelSetRefine
+
+    layer = {"CRFHead": ConvCRF, "LevelSetHead": LevelSetRefine}.get(kind.__name__, kind)
+    own = {"num_classes", "scales", "multiple"}
+    return tuple(
+        name
+        for name, param in inspect.signature(layer.__init__).parameters.items()
+        if param.default is not inspect.Parameter.empty and name not in own
+    )
+
+
+def _wrapped(kind: type, field: str, options: dict[str, Any], *args: Any, **fixed: Any) -> Any:
+    """``kind(*args, **fixed, **options)``; an unknown option or a value the wrapper refuses
+    is a :class:`ConfigError` naming ``model.<field>`` and what it takes."""
+    allowed = wrapper_options(kind)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"model.{field}: unknown {', '.join(unknown)}; {kind.__name__} takes "
+            f"{', '.join(allowed)}"
+        )
+    try:
+        return kind(*args, **fixed, **options)
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+        raise ConfigError(f"model.{field}: {exc}") from None
 
 
 def _check_wrappable(model: ModelConfig) -> None:
@@ -161,6 +201,8 @@ def model_card(
         options=dict(model.options),
         multiscale=tuple(model.multiscale) if model.multiscale is not None else None,
         head=model.head,
+        multiscale_options=dict(model.multiscale_options),
+        head_options=dict(model.head_options),
         in_channels=in_channels,
         classes=tuple(classes),
         input=InputSpec(
@@ -229,13 +271,15 @@ def build_network(card: ModelCard, *, source: str | Path = "model.json") -> nn.M
 
 def _build(card: ModelCard, source: str | Path) -> nn.Module:
     """:func:`build_model` of the card; any error building it is the card's, named as such."""
-    model = ModelConfig(
-        name=card.architecture,
-        options=dict(card.options),
-        multiscale=list(card.multiscale) if card.multiscale is not None else None,
-        head=card.head,
-    )
     try:
+        model = ModelConfig(
+            name=card.architecture,
+            options=dict(card.options),
+            multiscale=list(card.multiscale) if card.multiscale is not None else None,
+            head=card.head,
+            multiscale_options=dict(card.multiscale_options),
+            head_options=dict(card.head_options),
+        )
         return build_model(
             model,
             in_channels=card.in_channels,
@@ -323,7 +367,10 @@ def _is_kind(value: Any, kind: type) -> bool:
 def _culprit(card: ModelCard, message: str) -> str:
     """The card field a builder's error is about: the option it names first (by name, or by
     its value as ``got VALUE``), else ``options`` (or ``in_channels``/``classes`` when those
-    are named)."""
+    are named); ``multiscale_options`` / ``head_options`` when a wrapper refused its own."""
+    for wrapper in ("multiscale_options", "head_options"):
+        if wrapper in message:
+            return wrapper
     named = {
         key: found.start()
         for key in card.options

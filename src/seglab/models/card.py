@@ -135,7 +135,8 @@ class ModelCard:
     ``best_epoch``, ``best_score`` and ``monitor`` summarise training (``None`` until the
     first best epoch is stamped, :meth:`with_best`). ``multiscale`` and ``head``: the wrappers
     around the architecture (:func:`seglab.models.build.wrap`; ``None``: none, and
-    ``model.json`` leaves the keys out, as before they existed).
+    ``model.json`` leaves the keys out, as before they existed), ``multiscale_options`` and
+    ``head_options`` their settings (left out when empty).
     """
 
     architecture: str
@@ -158,6 +159,8 @@ class ModelCard:
     monitor: str | None = None
     multiscale: tuple[float, ...] | None = None
     head: str | None = None
+    multiscale_options: Mapping[str, Any] = field(default_factory=dict)
+    head_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # frozen: derived fields are filled through object.__setattr__, once
@@ -200,6 +203,8 @@ class ModelCard:
             # only when set: a plain network's model.json is what it always was
             **({"multiscale": list(self.multiscale)} if self.multiscale is not None else {}),
             **({"head": self.head} if self.head is not None else {}),
+            **_unless_empty("multiscale_options", self.multiscale_options),
+            **_unless_empty("head_options", self.head_options),
             "in_channels": self.in_channels,
             "num_classes": self.num_classes,
             "out_channels": self.out_channels,
@@ -223,6 +228,11 @@ class ModelCard:
         """Write :meth:`to_json` to ``path`` atomically (a reader never sees half a file)."""
         text = self.to_json()
         return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _unless_empty(key: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``{key: options}``, or nothing for empty options (``model.json`` as it always was)."""
+    return {key: dict(options)} if options else {}
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -390,6 +400,10 @@ def _card(fields: _Fields) -> ModelCard:
             "multiscale", "a list of scales in (0, 4], or null", _is_scales, None
         ),
         head=fields.get("head", f"one of {', '.join(HEADS)}, or null", _is_head, None),
+        multiscale_options=fields.get(
+            "multiscale_options", "a JSON object", lambda v: isinstance(v, dict), {}
+        ),
+        head_options=fields.get("head_options", "a JSON object", lambda v: isinstance(v, dict), {}),
         in_channels=fields.get("in_channels", "a whole number >= 1", lambda v: _is_int(v, 1)),
         num_classes=num_classes,
         out_channels=out_channels,

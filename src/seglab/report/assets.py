@@ -29,10 +29,15 @@ class Made:
     test_input: str | None
 
 
-def refresh_assets(assets: Assets, *, data, test, split: str, refresh: bool) -> Made:
-    """Evaluate the run and predict ``test`` again unless what is in ``RUN/report`` is current."""
-    evaluation, eval_note = current_evaluation(assets, data=data, split=split, refresh=refresh)
-    predictions = _predictions(assets, test=test)
+def refresh_assets(
+    assets: Assets, *, data, test, split: str, refresh: bool, crf: int | None = None
+) -> Made:
+    """Evaluate the run and predict ``test`` again unless what is in ``RUN/report`` is current
+    (``crf``: masks refined by a dense CRF of that many mean-field iterations)."""
+    evaluation, eval_note = current_evaluation(
+        assets, data=data, split=split, refresh=refresh, crf=crf
+    )
+    predictions = _predictions(assets, test=test, crf=crf)
     test_input = assets.state.get("test", {}).get("input") if predictions else None
     return Made(evaluation, eval_note, predictions, test_input)
 
@@ -114,11 +119,12 @@ class Assets:
 
 
 def current_evaluation(
-    assets: Assets, *, data, split: str, refresh: bool
+    assets: Assets, *, data, split: str, refresh: bool, crf: int | None = None
 ) -> tuple[Path | None, str]:
     """The evaluation folder ``evaluation/`` of ``assets`` (made again unless it is newer than
-    the run's weights and was made from the same ``data`` and ``split``) and a note for the page
-    when the split could not be evaluated.
+    the run's weights and was made from the same ``data``, ``split`` and ``crf``) and a note
+    for the page when the split could not be evaluated. ``crf``: the masks refined by a dense
+    CRF of that many mean-field iterations.
 
     Raises
     ------
@@ -127,13 +133,23 @@ def current_evaluation(
     """
     folder = assets.folder / "evaluation"
     wanted = {"data": None if data is None else str(Path(data).resolve()), "split": split}
+    if crf is not None:  # only with a CRF: reports made before it existed stay current
+        wanted["crf"] = crf
     if not refresh and assets.state.get("evaluation") == wanted and _newer(folder, assets.run):
         return folder, ""
     from seglab.evaluation.run import evaluate
 
     assets.forget("evaluation")
     try:
-        evaluate(model=assets.run, data=data, split=split, out=folder, overwrite=True)
+        evaluate(
+            model=assets.run,
+            data=data,
+            split=split,
+            out=folder,
+            overwrite=True,
+            crf=crf is not None,
+            crf_iterations=crf or 5,
+        )
     except (DataError, ConfigError) as exc:
         if data is not None or _names_run_file(exc, assets.run):
             raise  # the model (or the dataset asked for) is unusable: say so, not in the page
@@ -151,16 +167,21 @@ def _names_run_file(exc: Exception, run: Path) -> bool:
     return path is not None and Path(path).resolve().parent == run.resolve()
 
 
-def _predictions(assets: Assets, *, test) -> Path | None:
-    """The test predictions folder (made, or reused without ``test``), or ``None``."""
+def _predictions(assets: Assets, *, test, crf: int | None = None) -> Path | None:
+    """The test predictions folder (made, or reused without ``test`` when made with the same
+    ``crf``), or ``None``."""
     folder = assets.folder / "test"
     if test is None:
-        return folder if assets.state.get("test") and _newer(folder, assets.run) else None
+        made = assets.state.get("test")
+        current = made and made.get("crf") == crf and _newer(folder, assets.run)
+        return folder if current else None
     from seglab.predict import predict_images
 
     assets.forget("test")
-    predict_images(assets.run, test, folder, overwrite=True)
-    assets.remember("test", {"input": str(test)})
+    predict_images(
+        assets.run, test, folder, overwrite=True, crf=crf is not None, crf_iterations=crf or 5
+    )
+    assets.remember("test", {"input": str(test), **({"crf": crf} if crf is not None else {})})
     return folder
 
 

@@ -45,6 +45,7 @@ from urllib.parse import quote
 
 from seglab.core.files import check_output_path, make_folder
 from seglab.errors import ConfigError, SeglabError
+from seglab.predict.options import PredictOptions
 from seglab.report import sections
 from seglab.report.assets import Assets, Made, data_config, refresh_assets, truth_lookup
 from seglab.report.gallery import (
@@ -74,6 +75,8 @@ def build_report(
     single_file: bool = False,
     thumb: int = DEFAULT_THUMB,
     refresh: bool = False,
+    crf: bool = False,
+    crf_iterations: int = 5,
 ) -> Path:
     """Write the HTML report of a training run and return its path.
 
@@ -98,6 +101,9 @@ def build_report(
         Longest side of the gallery tiles in pixels.
     refresh:
         Evaluate again even when ``RUN/report/evaluation`` is up to date.
+    crf, crf_iterations:
+        Refine the metrics' and galleries' masks with a dense CRF of ``crf_iterations``
+        mean-field steps (as ``seglab evaluate --crf`` does; semantic runs).
 
     Raises
     ------
@@ -118,7 +124,16 @@ def build_report(
         classes=list(files.card.classes),
         split=split,
     )
-    made = refresh_assets(assets, data=data, test=test, split=split, refresh=refresh)
+    if crf:
+        PredictOptions(crf=True, crf_iterations=crf_iterations)  # refuses a bad count
+    made = refresh_assets(
+        assets,
+        data=data,
+        test=test,
+        split=split,
+        refresh=refresh,
+        crf=crf_iterations if crf else None,
+    )
     val, test_rows = _galleries(report, made, assets.folder / "thumbs", thumb)
     eval_summary = {}
     if made.evaluation is not None:

@@ -154,14 +154,26 @@ def timed_probe(
     machine, from a few synthetic steps (data loading not included)."""
     import torch
 
+    from seglab.core.arrays import round_up
     from seglab.models import create_model
+    from seglab.models.build import build_model, size_multiple
 
     model_cfg = config.model or ModelConfig()
-    model = create_model(
-        model_cfg.name, in_channels=in_channels, num_classes=num_classes, **model_cfg.options
-    )
-    full = config.image_size or full_size
-    side = config.crop_size or full
+    rcnn = model_cfg.name in MASKRCNN_MODELS
+    if rcnn:
+        model = create_model(
+            model_cfg.name, in_channels=in_channels, num_classes=num_classes, **model_cfg.options
+        )
+    else:  # with its wrappers: three scales cost more than one (no pretrained file read)
+        model = build_model(
+            model_cfg.model_copy(update={"encoder_weights": None}),
+            in_channels=in_channels,
+            num_classes=num_classes,
+        )
+    # padded as the engine pads them: smp and SegNet refuse other sizes
+    multiple = 1 if rcnn else size_multiple(model)
+    full = round_up(config.image_size or full_size, multiple)
+    side = round_up(config.crop_size or full, multiple)
     batch = config.batch_size or 1
     gpu = torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda")
     device = torch.device("cuda" if gpu else "cpu")
@@ -176,7 +188,6 @@ def timed_probe(
             torch.cuda.synchronize()
         return time.perf_counter()
 
-    rcnn = model_cfg.name in MASKRCNN_MODELS
     targets = _probe_objects(batch, side, device) if rcnn else None
 
     def loss():

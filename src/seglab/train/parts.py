@@ -320,6 +320,16 @@ def build_callbacks(plan: RunPlan, writer: RunWriter, stops: Stops) -> list:
     return callbacks
 
 
+def _strategy(config: TrainConfig) -> str:
+    """Lightning's ``auto``, except for an adversarial run in several processes: each of its
+    two backward passes a step leaves the other network without gradients, which DDP must be
+    told to expect (else it stops at the second step)."""
+    from seglab.core.devices import process_count
+
+    several = process_count(config.accelerator, config.devices, config.num_nodes) > 1
+    return "ddp_find_unused_parameters_true" if config.adversarial and several else "auto"
+
+
 def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Trainer:
     """The Lightning trainer of ``config``: no logger, no sanity check, the run folder as its
     root."""
@@ -333,6 +343,7 @@ def build_trainer(config: TrainConfig, callbacks: list, plan: RunPlan) -> pl.Tra
     return pl.Trainer(
         max_epochs=-1 if timed else config.epochs,  # time-driven: the budget ends it
         accelerator=config.accelerator,
+        strategy=_strategy(config),
         devices=config.devices,
         num_nodes=config.num_nodes,
         precision=precision,

@@ -50,6 +50,9 @@ PARAMS: dict[str, str] = {
     "preprocess": "preprocess",
     "scheduler": "scheduler",
     "epochs": "epochs",
+    "head": "model.head",
+    "multiscale": "model.multiscale",
+    "adversarial": "adversarial",
 }
 """Short parameter names and the TrainConfig field each sets."""
 
@@ -71,6 +74,9 @@ LABELS: dict[str, str] = {
     "preprocess": "Preprocessing",
     "scheduler": "Schedules",
     "epochs": "Epochs",
+    "head": "Heads",
+    "multiscale": "Scales",
+    "adversarial": "Adversarial weight",
 }
 """How the study report and the printed tables title each parameter."""
 
@@ -127,18 +133,21 @@ class Space:
 _BINARY_LOSSES = ["bce_dice", "dice", "focal", "lovasz"]
 _MULTICLASS_LOSSES = ["ce_dice", "cross_entropy", "dice", "focal", "lovasz"]
 
+_WIDTH_MODELS = ["unet", "segnet", "deconvnet", "reseg"]
+"""seglab's own models, whose width (``base_width``) and activation a study may vary."""
+
 DEFAULT_SPACE: dict[str, Any] = {
     "optimizer": ["adamw", "adam", "radam", "sgd", "rmsprop"],
     "lr": {"low": 3e-4, "high": 1e-2, "log": True},
     "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
     "activation": {
         "choices": ["relu", "leaky_relu", "elu", "gelu", "silu"],
-        "when": {"model": "unet"},
+        "when": {"model": _WIDTH_MODELS},
     },
     "init": ["default", "kaiming_normal", "xavier_uniform"],
     "loss": _BINARY_LOSSES,
     "augment": ["light", "default", "heavy"],
-    "width": {"choices": [8, 16, 32], "when": {"model": "unet"}},
+    "width": {"choices": [8, 16, 32], "when": {"model": _WIDTH_MODELS}},
 }
 """The space ``seglab tune`` searches without ``--space``: the seed's choices that cost no more
 time per step than the recipe's (the model, its depth and the image sizes stay the recipe's, so
@@ -146,7 +155,7 @@ every trial trains as many images in its budget). A multiclass or instance study
 multiclass losses instead of :data:`_BINARY_LOSSES`."""
 
 OPTIONAL_SPACE: dict[str, Any] = {
-    "model": ["unet", "smp.unet", "smp.fpn"],
+    "model": ["unet", "smp.unet", "smp.fpn", "segnet", "reseg"],
     "encoder": {"choices": ["resnet18", "resnet34"], "when": {"model": ["smp.unet", "smp.fpn"]}},
     "crop_size": [AUTO, 128, 192, 256],
     "image_size": [AUTO, 256, 384, 512],
@@ -155,8 +164,16 @@ OPTIONAL_SPACE: dict[str, Any] = {
     "preprocess": ["none", "clahe", "normalize"],
     "scheduler": ["cosine", "onecycle", "reduce_on_plateau"],
     "epochs": [AUTO, 10, 20, 40],
+    "head": ["none", "crf"],
+    "multiscale": ["none", "1,0.75,0.5"],
+    "adversarial": ["none", 0.01, 0.1],
 }
-"""Parameters a space file can turn on (``space.yaml`` lists them, off)."""
+"""Parameters a space file can turn on (``space.yaml`` lists them, off); the families of
+docs/models.md are among them (``model: [unet, segnet, reseg]``, ``head``, ``multiscale``,
+``adversarial``; ``loss: [bce_dice, active_contour, mumford_shah]``)."""
+
+_NONE_UNSETS = {"preprocess", "model.head", "model.multiscale", "adversarial"}
+"""Fields whose ``none`` choice sets nothing (the field stays off)."""
 
 
 def default_space(*, multiclass: bool = False) -> dict[str, Any]:
@@ -361,7 +378,7 @@ def overrides(params: Mapping[str, Any], space: Space) -> dict[str, Any]:
     out: dict[str, Any] = {}
     values = {**space.fixed, **{paths.get(k, PARAMS.get(k, k)): v for k, v in params.items()}}
     for path, value in values.items():
-        if value == AUTO or (path == "preprocess" and value == "none"):
+        if value == AUTO or (path in _NONE_UNSETS and value == "none"):
             continue
         node = out
         *parents, key = path.split(".")
