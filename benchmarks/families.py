@@ -13,7 +13,7 @@ wall-clock budget with ``seglab train`` (the recipe fills what a family does not
 | attention to scale | ``unet --multiscale 1,0.75,0.5`` |
 | graphical models | ``unet --head crf`` (a trainable ConvCRF) |
 | adversarial | ``unet --adversarial 0.1`` |
-| active contours | ``unet --loss active_contour`` |
+| active contours | ``unet --loss active_contour``, ``unet --loss mumford_shah`` |
 
 Per family and data set: the val Dice (``seglab evaluate``'s mean per-image Dice at each val
 image's own size; Mask R-CNN: the Dice of the union of its objects), the parameters, GFLOPs of
@@ -64,6 +64,7 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     "crf": ("graphical: U-Net + ConvCRF head", {"model": {"name": "unet", "head": "crf"}}),
     "adversarial": ("adversarial: U-Net + discriminator", {"adversarial": 0.1}),
     "active_contour": ("active contours: U-Net + AC loss", {"loss": "active_contour"}),
+    "mumford_shah": ("active contours: U-Net + CE + Mumford-Shah", {"loss": "mumford_shah"}),
 }
 COLUMNS = [
     "data set",
