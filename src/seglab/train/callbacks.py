@@ -166,8 +166,11 @@ class RunWriter(pl.Callback):
 
     def save_best(self, pl_module: pl.LightningModule) -> None:
         """Write the module's network as the run's best model, with its ``model.json`` (and
-        the threshold chosen on this validation, when the module scored several)."""
-        save_weights(pl_module.model, self.run_dir / "model.safetensors")
+        the threshold chosen on this validation, when the module scored several).
+
+        The card is written first: a process killed between the two files leaves weights only
+        beside a card (a first best epoch killed there leaves a card and no weights, which
+        readers refuse by name), so wherever ``model.safetensors`` is, ``predict`` works."""
         card = self.card.with_best(self.best_epoch, self.best, self.monitor)
         means = getattr(pl_module, "threshold_means", None)
         if means is not None:
@@ -178,6 +181,7 @@ class RunWriter(pl.Callback):
             self.threshold = {"chosen": chosen, "val_dice": score, "val_dice_default": default}
             card = replace(card, threshold=chosen)
         card.write(self.run_dir / "model.json")
+        save_weights(pl_module.model, self.run_dir / "model.safetensors")
 
     def _line(self, trainer: pl.Trainer, row: dict[str, Any], improved: bool) -> str:
         if self.budget is not None and hasattr(self.budget, "used"):
