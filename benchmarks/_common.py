@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -24,3 +26,26 @@ def dataset(name: str, out: Path) -> Path:
         return out / "sample"
     path = SHARED_DATA / name
     return path if path.exists() else Path(name)
+
+
+def write_table(
+    stem: Path,
+    columns: Sequence[str],
+    rows: Sequence[dict],
+    cell: Callable[[object], str],
+    *,
+    title: str | None = None,
+) -> str:
+    """Print the markdown table of ``rows`` (``cell`` writes each value) and write it to
+    ``STEM.md``, with the rows as ``STEM.csv``; returns the markdown."""
+    lines = [*([title, ""] if title else []), "| " + " | ".join(columns) + " |"]
+    lines.append("|" + "---|" * len(columns))
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    text = "\n".join(lines)
+    print(text)
+    stem.with_suffix(".md").write_text(text + "\n")
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return text

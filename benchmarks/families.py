@@ -39,7 +39,7 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from _common import dataset, seconds
+from _common import dataset, seconds, write_table
 
 RESNET18 = {"encoder": "resnet18"}
 FAMILIES: dict[str, tuple[str, dict]] = {
@@ -217,20 +217,9 @@ def main() -> None:
             row = {"data set": name, **run_family(key, data, budget, args.out / name)}
             print(" | ".join(_cell(row.get(c)) for c in COLUMNS), flush=True)
             rows.append(row)
-    lines = [
-        f"budget {args.budget} per family",
-        "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
-        *("| " + " | ".join(_cell(r.get(c)) for c in COLUMNS) + " |" for r in rows),
-    ]
-    text = "\n".join(lines)
-    print(text)
-    (args.out / "families.md").write_text(text + "\n")
-    with open(args.out / "families.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    write_table(
+        args.out / "families", COLUMNS, rows, _cell, title=f"budget {args.budget} per family"
+    )
 
 
 if __name__ == "__main__":

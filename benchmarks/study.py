@@ -20,7 +20,6 @@ Writes the table to ``OUT/study.md`` and ``.csv`` (default ``runs/study_bench``)
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from _common import dataset, seconds
+from _common import dataset, seconds, write_table
 
 ARMS = ("default", "tune")
 COLUMNS = [
@@ -131,18 +130,7 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown arm {arm!r}: expected {', '.join(ARMS)}")
         rows += [{"data set": args.data, "budget": args.budget, **row} for row in found]
-    lines = [
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
-        *("| " + " | ".join(_cell(r[c]) for c in COLUMNS) + " |" for r in rows),
-    ]
-    text = "\n".join(lines)
-    print(text)
-    (args.out / "study.md").write_text(text + "\n")
-    with open(args.out / "study.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    write_table(args.out / "study", COLUMNS, rows, _cell)
 
 
 if __name__ == "__main__":
